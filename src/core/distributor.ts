@@ -1,0 +1,308 @@
+import {
+  ProfileFullError,
+  SegmentNotFoundError,
+  StreamEndedError,
+  StreamFullError,
+  ViewerBacklogFullError,
+  ViewerExistsError,
+  ViewerNotFoundError,
+} from './errors.js';
+import {
+  PROFILE_NAMES,
+  PROFILES,
+  type ProfileName,
+  profileCaps,
+  profilesAtOrBelow,
+} from './profiles.js';
+import { type AdaptationPolicy, checkBufferHealth, seedBufferPolicy } from './quality.js';
+import { MPEG_TS, type Segment, type SegmentInput } from './segment.js';
+import { SegmentWindow } from './segment-window.js';
+import { type SwitchReason, ViewerSession } from './viewer-session.js';
+
+export interface DistributorOptions {
+  readonly maxViewers: number;
+  /** How long a segment stays in the window after it was published. */
+  readonly retentionMs: number;
+  /** Makes unguessable session ids; the core has no randomness of its own. */
+  readonly newSessionId: () => string;
+  readonly policy?: AdaptationPolicy;
+  /** Delivered-but-unfetched segments one viewer may hold. */
+  readonly maxBacklog?: number;
+}
+
+export type StreamStatus = 'live' | 'ended';
+
+export interface DistributionStats {
+  readonly recordingId: string;
+  readonly status: StreamStatus;
+  readonly maxViewers: number;
+  readonly activeViewers: number;
+  readonly peakViewers: number;
+  readonly totalSegmentsServed: number;
+  readonly totalBytesServed: number;
+  readonly viewersByProfile: Readonly<Record<ProfileName, number>>;
+  readonly segmentsAvailable: Readonly<Record<ProfileName, number>>;
+  readonly viewers: readonly ViewerSession[];
+}
+
+export interface AdaptationResult {
+  readonly previous: ProfileName;
+  readonly current: ProfileName;
+  readonly switched: boolean;
+}
+
+export const DEFAULT_MAX_BACKLOG = 32;
+
+/** One live stream: a segment window per rendition and the sessions watching it. */
+export class LiveDistributor {
+  readonly maxViewers: number;
+  readonly retentionMs: number;
+  private readonly windows: Record<ProfileName, SegmentWindow>;
+  private readonly viewers = new Map<string, ViewerSession>();
+  private readonly perProfile: Record<ProfileName, number> = {
+    VeryLow: 0,
+    Low: 0,
+    Medium: 0,
+    High: 0,
+  };
+  private readonly caps: Record<ProfileName, number>;
+  private readonly policy: AdaptationPolicy;
+  private readonly maxBacklog: number;
+  private readonly newSessionId: () => string;
+  private peak = 0;
+  private segmentsServed = 0;
+  private bytesServed = 0;
+  private endedAt: number | undefined;
+
+  constructor(
+    readonly recordingId: string,
+    options: DistributorOptions,
+  ) {
+    this.maxViewers = options.maxViewers;
+    this.retentionMs = options.retentionMs;
+    this.newSessionId = options.newSessionId;
+    this.policy = options.policy ?? seedBufferPolicy;
+    this.maxBacklog = options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    this.caps = profileCaps(options.maxViewers);
+    this.windows = {
+      VeryLow: new SegmentWindow(),
+      Low: new SegmentWindow(),
+      Medium: new SegmentWindow(),
+      High: new SegmentWindow(),
+    };
+  }
+
+  get status(): StreamStatus {
+    return this.endedAt === undefined ? 'live' : 'ended';
+  }
+
+  /** When the stream ended (ms), if it has. */
+  get endedAtMs(): number | undefined {
+    return this.endedAt;
+  }
+
+  get activeViewers(): number {
+    return this.viewers.size;
+  }
+
+  /** Per-profile viewer caps of this stream. */
+  get profileCaps(): Readonly<Record<ProfileName, number>> {
+    return this.caps;
+  }
+
+  window(profile: ProfileName): SegmentWindow {
+    return this.windows[profile];
+  }
+
+  /** Publishes a segment into its rendition's window (the seed's EnqueueSegment). */
+  enqueueSegment(input: SegmentInput, now: number): Segment {
+    this.assertLive();
+    const segment: Segment = {
+      id: input.id,
+      sequence: input.sequence,
+      profile: input.profile,
+      durationSec: input.durationSec,
+      data: input.data,
+      contentType: input.contentType ?? MPEG_TS,
+      createdAt: now,
+      discontinuity: input.discontinuity ?? false,
+    };
+    this.windows[input.profile].push(segment);
+    return segment;
+  }
+
+  /**
+   * Registers a viewer at `initialBitrate`, or at the next lower profile with room when that
+   * one is full (the landing is recorded in its switch history).
+   */
+  joinViewer(viewerId: string, initialBitrate: ProfileName, now: number): ViewerSession {
+    this.assertLive();
+    if (this.viewers.has(viewerId)) throw new ViewerExistsError(this.recordingId, viewerId);
+    if (this.viewers.size >= this.maxViewers) {
+      throw new StreamFullError(this.recordingId, this.maxViewers);
+    }
+    const landing = this.landingProfile(initialBitrate, undefined);
+    if (!landing) throw new ProfileFullError(initialBitrate);
+    const session = new ViewerSession(viewerId, this.newSessionId(), initialBitrate, now);
+    if (landing !== initialBitrate) session.switchTo(landing, now, 'profile_full');
+    this.viewers.set(viewerId, session);
+    this.perProfile[landing]++;
+    if (this.viewers.size > this.peak) this.peak = this.viewers.size;
+    return session;
+  }
+
+  /** Removes a viewer (the seed's LeaveViewer) and returns its final session. */
+  leaveViewer(viewerId: string): ViewerSession {
+    const session = this.session(viewerId);
+    this.viewers.delete(viewerId);
+    this.perProfile[session.currentBitrate]--;
+    return session;
+  }
+
+  session(viewerId: string): ViewerSession {
+    const session = this.viewers.get(viewerId);
+    if (!session) throw new ViewerNotFoundError(this.recordingId, viewerId);
+    return session;
+  }
+
+  hasViewer(viewerId: string): boolean {
+    return this.viewers.has(viewerId);
+  }
+
+  /**
+   * Moves a viewer to `to`, or to the next lower profile with room. Returns the profile it is
+   * on afterwards; throws ProfileFullError when neither `to` nor any lower profile has room.
+   */
+  switchBitrate(
+    viewerId: string,
+    to: ProfileName,
+    now: number,
+    reason: SwitchReason = 'manual',
+  ): ProfileName {
+    const session = this.session(viewerId);
+    const from = session.currentBitrate;
+    if (to === from) return from;
+    const landing = this.landingProfile(to, from);
+    if (!landing) throw new ProfileFullError(to);
+    if (landing === from) return from;
+    this.perProfile[from]--;
+    this.perProfile[landing]++;
+    session.switchTo(landing, now, landing === to ? reason : 'profile_full');
+    return landing;
+  }
+
+  /** Records a viewer's buffer health (0-100) and the connection quality it implies. */
+  updateViewerBuffer(viewerId: string, bufferHealth: number, now: number): ViewerSession {
+    checkBufferHealth(bufferHealth);
+    const session = this.session(viewerId);
+    session.updateBuffer(bufferHealth, now);
+    return session;
+  }
+
+  /** Updates buffer health, then lets the adaptation policy pick the viewer's profile. */
+  adaptViewerQuality(viewerId: string, bufferHealth: number, now: number): AdaptationResult {
+    const session = this.updateViewerBuffer(viewerId, bufferHealth, now);
+    const previous = session.currentBitrate;
+    const wanted = this.policy.decide({ current: previous, bufferHealth });
+    let current = previous;
+    try {
+      current = this.switchBitrate(viewerId, wanted, now, 'adaptation');
+    } catch (error) {
+      // A full ladder below is no reason to fail the report: the viewer holds its profile.
+      if (!(error instanceof ProfileFullError)) throw error;
+    }
+    return { previous, current, switched: current !== previous };
+  }
+
+  /**
+   * Hands segment `segmentId` at the viewer's current bitrate to the viewer (the seed's
+   * DeliverSegment): it is counted as served now and its next getNextSegment returns it first.
+   */
+  deliverSegment(viewerId: string, segmentId: string, now: number): Segment {
+    const session = this.session(viewerId);
+    const segment = this.windows[session.currentBitrate].get(segmentId);
+    if (!segment) throw new SegmentNotFoundError(segmentId, session.currentBitrate);
+    if (session.backlogSize >= this.maxBacklog)
+      throw new ViewerBacklogFullError(viewerId, this.maxBacklog);
+    session.pushBacklog(segment);
+    this.account(session, segment, now);
+    return segment;
+  }
+
+  /**
+   * The next segment for a viewer (the seed's GetNextSegment): first anything delivered to it,
+   * then the segment after the last one it received at its current bitrate. A viewer that has
+   * received nothing starts its profile's buffer size behind the live edge.
+   */
+  getNextSegment(viewerId: string, now: number): Segment | undefined {
+    const session = this.session(viewerId);
+    session.lastSeenAt = now;
+    const delivered = session.shiftBacklog();
+    if (delivered) return delivered;
+    const window = this.windows[session.currentBitrate];
+    const next =
+      session.lastSequence < 0
+        ? window.liveStart(PROFILES[session.currentBitrate].bufferSegments)
+        : window.nextAfter(session.lastSequence);
+    if (next) this.account(session, next, now);
+    return next;
+  }
+
+  /** Statistics of this stream (the seed's GetDistributionStats). */
+  getStats(): DistributionStats {
+    const segmentsAvailable = {} as Record<ProfileName, number>;
+    for (const name of PROFILE_NAMES) segmentsAvailable[name] = this.windows[name].size;
+    return {
+      recordingId: this.recordingId,
+      status: this.status,
+      maxViewers: this.maxViewers,
+      activeViewers: this.viewers.size,
+      peakViewers: this.peak,
+      totalSegmentsServed: this.segmentsServed,
+      totalBytesServed: this.bytesServed,
+      viewersByProfile: { ...this.perProfile },
+      segmentsAvailable,
+      viewers: this.getAllViewerSessions(),
+    };
+  }
+
+  /** Every active session (the seed's GetAllViewerSessions). */
+  getAllViewerSessions(): ViewerSession[] {
+    return [...this.viewers.values()];
+  }
+
+  /** Drops segments older than the retention window from every rendition. */
+  expireSegments(now: number): Segment[] {
+    const expired: Segment[] = [];
+    for (const name of PROFILE_NAMES) {
+      for (const segment of this.windows[name].expire(now, this.retentionMs)) expired.push(segment);
+    }
+    return expired;
+  }
+
+  /** Ends the stream: no more segments or joins; present viewers may drain what is left. */
+  end(now: number): void {
+    this.endedAt ??= now;
+  }
+
+  private account(session: ViewerSession, segment: Segment, now: number): void {
+    session.receive(segment, now);
+    this.segmentsServed++;
+    this.bytesServed += segment.data.byteLength;
+  }
+
+  private assertLive(): void {
+    if (this.endedAt !== undefined) throw new StreamEndedError(this.recordingId);
+  }
+
+  /** First profile from `wanted` downwards with room; the viewer's own profile always has room. */
+  private landingProfile(
+    wanted: ProfileName,
+    own: ProfileName | undefined,
+  ): ProfileName | undefined {
+    for (const name of profilesAtOrBelow(wanted)) {
+      if (name === own || this.perProfile[name] < this.caps[name]) return name;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,54 @@
+import { DistributionError } from './errors.js';
+import { type ProfileName, stepDown, stepUp } from './profiles.js';
+
+export type ConnectionQuality = 'excellent' | 'good' | 'fair' | 'poor';
+
+/** Buffer health at which the seed's policy (and connection quality) change band. */
+export const BUFFER_THRESHOLDS = { critical: 20, low: 40, high: 85 } as const;
+
+/**
+ * Connection quality follows the same bands as the seed's adaptation, so the label a viewer
+ * shows always explains what adaptation does to it:
+ * poor < 20 <= fair < 40 <= good <= 85 < excellent.
+ */
+export function inferConnectionQuality(bufferHealth: number): ConnectionQuality {
+  if (bufferHealth < BUFFER_THRESHOLDS.critical) return 'poor';
+  if (bufferHealth < BUFFER_THRESHOLDS.low) return 'fair';
+  if (bufferHealth > BUFFER_THRESHOLDS.high) return 'excellent';
+  return 'good';
+}
+
+/** Rejects anything but a finite number in [0, 100]. */
+export function checkBufferHealth(value: number): number {
+  if (!Number.isFinite(value) || value < 0 || value > 100) {
+    throw new DistributionError(
+      'INVALID_BUFFER_HEALTH',
+      `buffer_health must be a number from 0 to 100, got ${value}`,
+      'buffer_health',
+    );
+  }
+  return value;
+}
+
+export interface AdaptationInput {
+  readonly current: ProfileName;
+  /** 0-100: how full the viewer's buffer is. */
+  readonly bufferHealth: number;
+}
+
+/** Chooses the profile a viewer should fetch next. Pure, so policies are swappable and testable. */
+export interface AdaptationPolicy {
+  readonly name: string;
+  decide(input: AdaptationInput): ProfileName;
+}
+
+/** The seed's rule: < 20 VeryLow, 20 to < 40 one down, > 85 one up, otherwise hold. */
+export const seedBufferPolicy: AdaptationPolicy = {
+  name: 'seed-buffer',
+  decide({ current, bufferHealth }) {
+    if (bufferHealth < BUFFER_THRESHOLDS.critical) return 'VeryLow';
+    if (bufferHealth < BUFFER_THRESHOLDS.low) return stepDown(current);
+    if (bufferHealth > BUFFER_THRESHOLDS.high) return stepUp(current);
+    return current;
+  },
+};

@@ -1,0 +1,81 @@
+import type { ProfileName } from './profiles.js';
+import { type ConnectionQuality, inferConnectionQuality } from './quality.js';
+import type { Segment } from './segment.js';
+
+export type SwitchReason = 'manual' | 'adaptation' | 'profile_full' | 'observed';
+
+/** One entry of a viewer's bitrate-switch history. */
+export interface BitrateSwitch {
+  readonly from: ProfileName;
+  readonly to: ProfileName;
+  /** ms since the epoch */
+  readonly at: number;
+  readonly reason: SwitchReason;
+}
+
+/** Buffer health a viewer starts with before it reports one (the seed's 50.0). */
+export const INITIAL_BUFFER_HEALTH = 50;
+
+/**
+ * One viewer's connection to one stream and what it has received.
+ * Lists are created on first use so an idle session stays small.
+ */
+export class ViewerSession {
+  segmentsReceived = 0;
+  bytesReceived = 0;
+  bufferHealth = INITIAL_BUFFER_HEALTH;
+  connectionQuality: ConnectionQuality = inferConnectionQuality(INITIAL_BUFFER_HEALTH);
+  lastSeenAt: number;
+  /** Sequence of the newest segment handed to this viewer; -1 before the first. */
+  lastSequence = -1;
+  private switches: BitrateSwitch[] | undefined;
+  private backlog: Segment[] | undefined;
+
+  constructor(
+    readonly viewerId: string,
+    readonly sessionId: string,
+    public currentBitrate: ProfileName,
+    readonly joinedAt: number,
+  ) {
+    this.lastSeenAt = joinedAt;
+  }
+
+  /** Bitrate switches, oldest first. */
+  get bitrateHistory(): readonly BitrateSwitch[] {
+    return this.switches ?? [];
+  }
+
+  /** Segments delivered to this viewer that it has not fetched yet. */
+  get backlogSize(): number {
+    return this.backlog?.length ?? 0;
+  }
+
+  switchTo(to: ProfileName, at: number, reason: SwitchReason): void {
+    this.switches ??= [];
+    this.switches.push({ from: this.currentBitrate, to, at, reason });
+    this.currentBitrate = to;
+  }
+
+  /** Counts a segment as handed to this viewer and moves its cursor. */
+  receive(segment: Segment, now: number): void {
+    this.segmentsReceived++;
+    this.bytesReceived += segment.data.byteLength;
+    if (segment.sequence > this.lastSequence) this.lastSequence = segment.sequence;
+    this.lastSeenAt = now;
+  }
+
+  updateBuffer(bufferHealth: number, now: number): void {
+    this.bufferHealth = bufferHealth;
+    this.connectionQuality = inferConnectionQuality(bufferHealth);
+    this.lastSeenAt = now;
+  }
+
+  pushBacklog(segment: Segment): void {
+    this.backlog ??= [];
+    this.backlog.push(segment);
+  }
+
+  shiftBacklog(): Segment | undefined {
+    return this.backlog?.shift();
+  }
+}

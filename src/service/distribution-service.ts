@@ -1,0 +1,410 @@
+import {
+  type AdaptationResult,
+  type DistributionStats,
+  LiveDistributor,
+} from '../core/distributor.js';
+import {
+  DistributionError,
+  SegmentNotFoundError,
+  StreamEndedError,
+  StreamExistsError,
+  StreamNotFoundError,
+} from '../core/errors.js';
+import { DEFAULT_MAX_VIEWERS, PROFILES, type ProfileName } from '../core/profiles.js';
+import type { AdaptationPolicy } from '../core/quality.js';
+import type { Segment, SegmentInput } from '../core/segment.js';
+import type { ViewerSession } from '../core/viewer-session.js';
+import { CdnForwarder, type CdnUpload } from './cdn.js';
+import {
+  type BackoffOptions,
+  DEFAULT_BACKOFF,
+  DeliveryPool,
+  type DeliveryPoolStats,
+  type DeliveryStatus,
+} from './delivery-pool.js';
+import { randomIdGenerator } from './random-ids.js';
+import { DeliveryNotFoundError } from './service-errors.js';
+
+export interface DistributionServiceOptions {
+  readonly workers?: number;
+  readonly queueCapacity?: number;
+  readonly retentionMs?: number;
+  readonly cleanupIntervalMs?: number;
+  readonly defaultMaxViewers?: number;
+  readonly backoff?: BackoffOptions;
+  readonly clock?: () => number;
+  readonly cdnBaseUrl?: string;
+  readonly cdnUpload?: CdnUpload;
+  readonly policy?: AdaptationPolicy;
+  readonly maxBacklog?: number;
+}
+
+export const SERVICE_DEFAULTS = {
+  workers: 4,
+  queueCapacity: 1000,
+  retentionMs: 30_000,
+  cleanupIntervalMs: 1000,
+} as const;
+
+/** Priority of a delivery when the request names none (0 lowest, 10 highest). */
+export const DEFAULT_PRIORITY = 5;
+
+export interface SystemMetrics {
+  readonly totalDistributors: number;
+  readonly liveStreams: number;
+  readonly totalActiveViewers: number;
+  readonly totalSegmentsServed: number;
+  readonly totalBytesServed: number;
+  readonly totalDeliveryFailures: number;
+  readonly cdnEnabled: boolean;
+  readonly cdnBaseUrl: string | undefined;
+  readonly cdnCacheHitRate: number;
+  readonly cdnHits: number;
+  readonly cdnMisses: number;
+  readonly deliveryQueue: DeliveryPoolStats;
+  readonly uptimeMs: number;
+}
+
+export interface HealthReport {
+  readonly status: 'healthy' | 'degraded';
+  readonly accepting: boolean;
+  readonly reasons: string[];
+}
+
+export interface QueuedDelivery {
+  readonly deliveryId: string;
+  readonly priority: number;
+  readonly profile: ProfileName;
+}
+
+/** Failure share of recent delivery attempts above which health reports degraded. */
+const DEGRADED_FAILURE_RATE = 0.1;
+/** Queue fill above which health reports degraded. */
+const DEGRADED_QUEUE_FILL = 0.9;
+
+/**
+ * Runs many live streams: their distributors, the delivery worker pool, the cleanup timer and
+ * the CDN, with time and concurrency kept out of the core.
+ */
+export class DistributionService {
+  private readonly streams = new Map<string, LiveDistributor>();
+  private readonly sessions = new Map<string, { recordingId: string; viewerId: string }>();
+  private readonly publishWaiters = new Map<string, Set<() => void>>();
+  private readonly pool: DeliveryPool;
+  private readonly cdn: CdnForwarder;
+  private readonly clock: () => number;
+  private readonly newSessionId = randomIdGenerator('vs-');
+  private readonly newDeliveryId = randomIdGenerator('dl-');
+  private readonly startedAt: number;
+  private cleanupTimer: NodeJS.Timeout | undefined;
+  /** Totals of streams already removed, so system totals never go backwards. */
+  private retired = { segments: 0, bytes: 0 };
+
+  constructor(private readonly options: DistributionServiceOptions = {}) {
+    this.clock = options.clock ?? Date.now;
+    this.startedAt = this.clock();
+    this.pool = new DeliveryPool({
+      workers: options.workers ?? SERVICE_DEFAULTS.workers,
+      queueCapacity: options.queueCapacity ?? SERVICE_DEFAULTS.queueCapacity,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      isPermanent: (error) => error instanceof DistributionError,
+    });
+    this.cdn = new CdnForwarder(options.cdnUpload);
+    if (options.cdnBaseUrl) this.cdn.enable(options.cdnBaseUrl);
+  }
+
+  /** Starts the cleanup timer that expires segments and retires ended streams. */
+  start(): void {
+    this.cleanupTimer ??= setInterval(
+      () => this.cleanup(),
+      this.options.cleanupIntervalMs ?? SERVICE_DEFAULTS.cleanupIntervalMs,
+    );
+    this.cleanupTimer.unref();
+  }
+
+  /** Creates the distributor of a new stream (the seed's CreateDistributor / StartLiveStream). */
+  startLiveStream(recordingId: string, maxViewers?: number): LiveDistributor {
+    const existing = this.streams.get(recordingId);
+    if (existing?.status === 'live') throw new StreamExistsError(recordingId);
+    if (existing) this.retire(recordingId, existing);
+    const distributor = new LiveDistributor(recordingId, {
+      maxViewers: maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
+      retentionMs: this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs,
+      newSessionId: this.newSessionId,
+      ...(this.options.policy && { policy: this.options.policy }),
+      ...(this.options.maxBacklog !== undefined && { maxBacklog: this.options.maxBacklog }),
+    });
+    this.streams.set(recordingId, distributor);
+    return distributor;
+  }
+
+  getDistributor(recordingId: string): LiveDistributor {
+    const distributor = this.streams.get(recordingId);
+    if (!distributor) throw new StreamNotFoundError(recordingId);
+    return distributor;
+  }
+
+  /** Publishes a segment and wakes viewers waiting at the live edge. */
+  addSegmentToStream(recordingId: string, input: SegmentInput): Segment {
+    const segment = this.getDistributor(recordingId).enqueueSegment(input, this.clock());
+    this.wake(recordingId);
+    return segment;
+  }
+
+  joinStream(
+    recordingId: string,
+    viewerId: string,
+    initialBitrate: ProfileName = 'Low',
+  ): ViewerSession {
+    const session = this.getDistributor(recordingId).joinViewer(
+      viewerId,
+      initialBitrate,
+      this.clock(),
+    );
+    this.sessions.set(session.sessionId, { recordingId, viewerId });
+    return session;
+  }
+
+  leaveStream(recordingId: string, viewerId: string): ViewerSession {
+    const session = this.getDistributor(recordingId).leaveViewer(viewerId);
+    this.sessions.delete(session.sessionId);
+    return session;
+  }
+
+  /** Finds a session by its id, or undefined when it is unknown or has left. */
+  findSession(sessionId: string): { recordingId: string; session: ViewerSession } | undefined {
+    const ref = this.sessions.get(sessionId);
+    if (!ref) return undefined;
+    const distributor = this.streams.get(ref.recordingId);
+    if (!distributor?.hasViewer(ref.viewerId)) return undefined;
+    return { recordingId: ref.recordingId, session: distributor.session(ref.viewerId) };
+  }
+
+  /**
+   * Queues delivery of a segment to a viewer (the seed's DeliverSegmentToViewer). Unknown
+   * stream, viewer or segment fail now; the worker then hands the segment over, through the
+   * CDN when one is enabled, with the retries and timeout of the viewer's profile.
+   */
+  deliverSegmentToViewer(
+    recordingId: string,
+    viewerId: string,
+    segmentId: string,
+    priority: number = DEFAULT_PRIORITY,
+  ): QueuedDelivery {
+    const distributor = this.getDistributor(recordingId);
+    const session = distributor.session(viewerId);
+    const profile = PROFILES[session.currentBitrate];
+    if (!distributor.window(profile.name).get(segmentId)) {
+      throw new SegmentNotFoundError(segmentId, profile.name);
+    }
+    const deliveryId = this.newDeliveryId();
+    this.pool.submit({
+      id: deliveryId,
+      priority,
+      retries: profile.retryAttempts,
+      timeoutMs: profile.timeoutMs,
+      run: (signal) => this.deliver(distributor, viewerId, segmentId, signal),
+    });
+    return { deliveryId, priority, profile: profile.name };
+  }
+
+  deliveryStatus(deliveryId: string): DeliveryStatus {
+    const status = this.pool.status(deliveryId);
+    if (!status) throw new DeliveryNotFoundError(deliveryId);
+    return status;
+  }
+
+  /** Records buffer health and adapts the viewer's bitrate (the seed's AdaptViewerQuality). */
+  adaptViewerQuality(
+    recordingId: string,
+    viewerId: string,
+    bufferHealth: number,
+  ): AdaptationResult {
+    return this.getDistributor(recordingId).adaptViewerQuality(
+      viewerId,
+      bufferHealth,
+      this.clock(),
+    );
+  }
+
+  /** Moves a viewer to another bitrate; returns the profile it lands on. */
+  switchViewerBitrate(recordingId: string, viewerId: string, to: ProfileName): ProfileName {
+    return this.getDistributor(recordingId).switchBitrate(viewerId, to, this.clock());
+  }
+
+  getStreamViewers(recordingId: string): ViewerSession[] {
+    return this.getDistributor(recordingId).getAllViewerSessions();
+  }
+
+  getStreamStatistics(recordingId: string): DistributionStats {
+    return this.getDistributor(recordingId).getStats();
+  }
+
+  getAllStreamStatistics(): DistributionStats[] {
+    return [...this.streams.values()].map((d) => d.getStats());
+  }
+
+  /**
+   * The viewer's next segment; at the live edge waits up to `waitMs` for one to be published.
+   * Resolves undefined when none arrives in time, the stream ended, or `signal` aborts.
+   */
+  async waitForNextSegment(
+    recordingId: string,
+    viewerId: string,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<Segment | undefined> {
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const distributor = this.getDistributor(recordingId);
+      const segment = distributor.getNextSegment(viewerId, this.clock());
+      if (segment) return segment;
+      const remaining = deadline - performance.now();
+      if (distributor.status === 'ended' || remaining <= 0 || signal?.aborted) return undefined;
+      await this.nextPublish(recordingId, remaining, signal);
+    }
+  }
+
+  /** Ends a stream (the seed's EndLiveStream); it stays readable until its segments expire. */
+  endLiveStream(recordingId: string): DistributionStats {
+    const distributor = this.getDistributor(recordingId);
+    if (distributor.status === 'ended') throw new StreamEndedError(recordingId);
+    distributor.end(this.clock());
+    this.wake(recordingId);
+    return distributor.getStats();
+  }
+
+  enableCDN(baseUrl: string): void {
+    this.cdn.enable(baseUrl);
+  }
+
+  disableCDN(): void {
+    this.cdn.disable();
+  }
+
+  getMetrics(): SystemMetrics {
+    let viewers = 0;
+    let live = 0;
+    let segments = this.retired.segments;
+    let bytes = this.retired.bytes;
+    for (const distributor of this.streams.values()) {
+      const stats = distributor.getStats();
+      viewers += stats.activeViewers;
+      segments += stats.totalSegmentsServed;
+      bytes += stats.totalBytesServed;
+      if (stats.status === 'live') live++;
+    }
+    const queue = this.pool.stats();
+    const cdnCounts = this.cdn.counts();
+    return {
+      totalDistributors: this.streams.size,
+      liveStreams: live,
+      totalActiveViewers: viewers,
+      totalSegmentsServed: segments,
+      totalBytesServed: bytes,
+      totalDeliveryFailures: queue.failedAttempts,
+      cdnEnabled: this.cdn.enabled,
+      cdnBaseUrl: this.cdn.baseUrl,
+      cdnCacheHitRate: this.cdn.hitRate(),
+      cdnHits: cdnCounts.hits,
+      cdnMisses: cdnCounts.misses,
+      deliveryQueue: queue,
+      uptimeMs: this.clock() - this.startedAt,
+    };
+  }
+
+  /** Healthy unless draining, the delivery queue is nearly full, or recent deliveries fail. */
+  health(): HealthReport {
+    const queue = this.pool.stats();
+    const reasons: string[] = [];
+    if (!this.pool.isAccepting) reasons.push('shutting down');
+    if (queue.queued >= queue.queueCapacity * DEGRADED_QUEUE_FILL) {
+      reasons.push(`delivery queue ${queue.queued}/${queue.queueCapacity}`);
+    }
+    if (queue.recentFailureRate > DEGRADED_FAILURE_RATE) {
+      reasons.push(
+        `${Math.round(queue.recentFailureRate * 100)}% of recent delivery attempts failed`,
+      );
+    }
+    return {
+      status: reasons.length ? 'degraded' : 'healthy',
+      accepting: this.pool.isAccepting,
+      reasons,
+    };
+  }
+
+  /** Expires old segments and removes ended streams once their last segment expired. */
+  cleanup(): void {
+    const now = this.clock();
+    for (const [recordingId, distributor] of this.streams) {
+      for (const segment of distributor.expireSegments(now)) this.cdn.forget(recordingId, segment);
+      const ended = distributor.endedAtMs;
+      if (ended !== undefined && now - ended > distributor.retentionMs) {
+        this.retire(recordingId, distributor);
+      }
+    }
+  }
+
+  /** Stops taking deliveries, drains the queue within `deadlineMs`, stops timers and waiters. */
+  async shutdown(deadlineMs: number): Promise<boolean> {
+    if (this.cleanupTimer) clearInterval(this.cleanupTimer);
+    this.cleanupTimer = undefined;
+    const drained = await this.pool.drain(deadlineMs);
+    for (const recordingId of this.publishWaiters.keys()) this.wake(recordingId);
+    return drained;
+  }
+
+  private async deliver(
+    distributor: LiveDistributor,
+    viewerId: string,
+    segmentId: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const profile = distributor.session(viewerId).currentBitrate;
+    const segment = distributor.window(profile).get(segmentId);
+    if (!segment) throw new SegmentNotFoundError(segmentId, profile);
+    const viaCdn = this.cdn.enabled;
+    const hit = viaCdn && this.cdn.holds(distributor.recordingId, segment);
+    if (viaCdn && !hit) await this.cdn.push(distributor.recordingId, segment, signal);
+    signal.throwIfAborted();
+    distributor.deliverSegment(viewerId, segmentId, this.clock());
+    if (viaCdn) this.cdn.recordDelivery(hit);
+  }
+
+  private retire(recordingId: string, distributor: LiveDistributor): void {
+    const stats = distributor.getStats();
+    this.retired.segments += stats.totalSegmentsServed;
+    this.retired.bytes += stats.totalBytesServed;
+    for (const session of stats.viewers) this.sessions.delete(session.sessionId);
+    this.streams.delete(recordingId);
+    this.wake(recordingId);
+  }
+
+  private nextPublish(recordingId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.publishWaiters.get(recordingId);
+      if (!waiters) {
+        waiters = new Set();
+        this.publishWaiters.set(recordingId, waiters);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.publishWaiters.get(recordingId) === waiters) {
+          this.publishWaiters.delete(recordingId);
+        }
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      waiters.add(done);
+    });
+  }
+
+  private wake(recordingId: string): void {
+    const waiters = this.publishWaiters.get(recordingId);
+    if (!waiters) return;
+    for (const done of [...waiters]) done();
+  }
+}
