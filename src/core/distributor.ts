@@ -204,13 +204,7 @@ export class LiveDistributor {
     const session = this.updateViewerBuffer(viewerId, bufferHealth, now);
     const previous = session.currentBitrate;
     const wanted = this.policy.decide({ current: previous, bufferHealth });
-    let current = previous;
-    try {
-      current = this.switchBitrate(viewerId, wanted, now, 'adaptation');
-    } catch (error) {
-      // A full ladder below is no reason to fail the report: the viewer holds its profile.
-      if (!(error instanceof ProfileFullError)) throw error;
-    }
+    const current = this.switchBitrate(viewerId, wanted, now, 'adaptation');
     return { previous, current, switched: current !== previous };
   }
 
@@ -295,7 +289,10 @@ export class LiveDistributor {
     if (this.endedAt !== undefined) throw new StreamEndedError(this.recordingId);
   }
 
-  /** First profile from `wanted` downwards with room; the viewer's own profile always has room. */
+  /**
+   * First profile from `wanted` downwards with room; the viewer's own profile always has room.
+   * VeryLow's cap equals the stream's, so below the stream cap this always finds one.
+   */
   private landingProfile(
     wanted: ProfileName,
     own: ProfileName | undefined,

@@ -124,6 +124,11 @@ export class DeliveryPool {
     clearTimeout(timer);
     if (!drained) {
       this.queue.clear();
+      for (const status of this.statuses.values()) {
+        if (status.state !== 'queued') continue;
+        this.failed++;
+        this.setStatus({ ...status, state: 'failed', error: 'abandoned at shutdown' });
+      }
       for (const controller of this.running) controller.abort(new ShuttingDownError());
     }
     return drained;

@@ -97,6 +97,7 @@ export class DistributionService {
   private readonly newDeliveryId = randomIdGenerator('dl-');
   private readonly startedAt: number;
   private cleanupTimer: NodeJS.Timeout | undefined;
+  private closing = false;
   /** Totals of streams already removed, so system totals never go backwards. */
   private retired = { segments: 0, bytes: 0 };
 
@@ -260,7 +261,9 @@ export class DistributionService {
       const segment = distributor.getNextSegment(viewerId, this.clock());
       if (segment) return segment;
       const remaining = deadline - performance.now();
-      if (distributor.status === 'ended' || remaining <= 0 || signal?.aborted) return undefined;
+      if (distributor.status === 'ended' || remaining <= 0 || signal?.aborted || this.closing) {
+        return undefined;
+      }
       await this.nextPublish(recordingId, remaining, signal);
     }
   }
@@ -349,9 +352,9 @@ export class DistributionService {
   async shutdown(deadlineMs: number): Promise<boolean> {
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
-    const drained = await this.pool.drain(deadlineMs);
-    for (const recordingId of this.publishWaiters.keys()) this.wake(recordingId);
-    return drained;
+    this.closing = true;
+    for (const recordingId of [...this.publishWaiters.keys()]) this.wake(recordingId);
+    return this.pool.drain(deadlineMs);
   }
 
   private async deliver(

@@ -1,0 +1,164 @@
+import { SERVICE_DEFAULTS } from './service/distribution-service.js';
+
+/** Everything `vtp-live serve` can be told; flags win over VTP_* environment over defaults. */
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly workers: number;
+  readonly queueCapacity: number;
+  readonly retentionSeconds: number;
+  readonly maxViewers: number;
+  readonly cdnBaseUrl: string | undefined;
+  readonly longPollMs: number;
+  readonly shutdownTimeoutSeconds: number;
+  readonly logLevel: string;
+}
+
+interface Setting {
+  readonly key: keyof ServerConfig;
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: 'int' | 'string' | 'url';
+  readonly min?: number;
+  readonly max?: number;
+  readonly description: string;
+  readonly fallback: string | number | undefined;
+}
+
+/** One table drives flags, environment, validation and --help. */
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'VTP_HOST',
+    kind: 'string',
+    description: 'address to bind',
+    fallback: '127.0.0.1',
+  },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'VTP_PORT',
+    kind: 'int',
+    min: 0,
+    max: 65535,
+    description: 'TCP port (0 picks a free one)',
+    fallback: 8080,
+  },
+  {
+    key: 'workers',
+    flag: 'workers',
+    env: 'VTP_WORKERS',
+    kind: 'int',
+    min: 1,
+    max: 256,
+    description: 'delivery workers',
+    fallback: SERVICE_DEFAULTS.workers,
+  },
+  {
+    key: 'queueCapacity',
+    flag: 'queue-capacity',
+    env: 'VTP_QUEUE_CAPACITY',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    description: 'delivery tasks that may wait',
+    fallback: SERVICE_DEFAULTS.queueCapacity,
+  },
+  {
+    key: 'retentionSeconds',
+    flag: 'retention',
+    env: 'VTP_RETENTION_SECONDS',
+    kind: 'int',
+    min: 2,
+    max: 86_400,
+    description: 'seconds a segment stays in the window',
+    fallback: SERVICE_DEFAULTS.retentionMs / 1000,
+  },
+  {
+    key: 'maxViewers',
+    flag: 'max-viewers',
+    env: 'VTP_MAX_VIEWERS',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    description: 'viewer cap of a stream started without max_viewers',
+    fallback: 100,
+  },
+  {
+    key: 'cdnBaseUrl',
+    flag: 'cdn-base-url',
+    env: 'VTP_CDN_BASE_URL',
+    kind: 'url',
+    description: 'deliver through this push CDN (http/https)',
+    fallback: undefined,
+  },
+  {
+    key: 'longPollMs',
+    flag: 'long-poll-ms',
+    env: 'VTP_LONG_POLL_MS',
+    kind: 'int',
+    min: 0,
+    max: 30_000,
+    description: 'default wait of GET .../next at the live edge',
+    fallback: 2000,
+  },
+  {
+    key: 'shutdownTimeoutSeconds',
+    flag: 'shutdown-timeout',
+    env: 'VTP_SHUTDOWN_TIMEOUT_SECONDS',
+    kind: 'int',
+    min: 0,
+    max: 600,
+    description: 'seconds to drain deliveries on SIGTERM/SIGINT',
+    fallback: 10,
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'VTP_LOG_LEVEL',
+    kind: 'string',
+    description: 'pino level: fatal, error, warn, info, debug, trace, silent',
+    fallback: 'info',
+  },
+];
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Resolves the configuration from flags (keyed by flag name) and environment; throws ConfigError naming the flag or variable at fault. */
+export function loadConfig(
+  flags: Readonly<Record<string, string | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+): ServerConfig {
+  const config: Record<string, string | number | undefined> = {};
+  for (const setting of SETTINGS) {
+    const fromFlag = flags[setting.flag];
+    const raw = fromFlag ?? env[setting.env];
+    const source = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
+    config[setting.key] =
+      raw === undefined || raw === '' ? setting.fallback : parse(setting, raw, source);
+  }
+  if (!LOG_LEVELS.has(String(config.logLevel))) {
+    throw new ConfigError(
+      `log level must be one of ${[...LOG_LEVELS].join(', ')}, got '${config.logLevel}'`,
+    );
+  }
+  return config as unknown as ServerConfig;
+}
+
+function parse(setting: Setting, raw: string, source: string): string | number {
+  if (setting.kind === 'int') {
+    const value = Number(raw);
+    const { min = 0, max = Number.MAX_SAFE_INTEGER } = setting;
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      throw new ConfigError(`${source} must be a whole number from ${min} to ${max}, got '${raw}'`);
+    }
+    return value;
+  }
+  if (setting.kind === 'url' && !/^https?:\/\/[^\s]+$/.test(raw)) {
+    throw new ConfigError(`${source} must be an http:// or https:// URL, got '${raw}'`);
+  }
+  return raw;
+}

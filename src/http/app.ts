@@ -1,0 +1,57 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { DistributionService } from '../service/distribution-service.js';
+import { installErrorHandling } from './error-mapping.js';
+import { distributionRoutes } from './routes/distribution.js';
+import { segmentRoutes } from './routes/segments.js';
+import { streamRoutes } from './routes/streams.js';
+import { viewerRoutes } from './routes/viewers.js';
+
+export interface AppOptions {
+  readonly service: DistributionService;
+  /** A pino logger, or false for none (tests). */
+  readonly logger?: FastifyBaseLogger | false;
+  /** Default and largest long-poll wait of GET .../next. */
+  readonly longPollMs?: number;
+  readonly maxLongPollMs?: number;
+  /** Largest JSON body the control API accepts. */
+  readonly bodyLimitBytes?: number;
+}
+
+export const HTTP_DEFAULTS = {
+  longPollMs: 2000,
+  maxLongPollMs: 30_000,
+  bodyLimitBytes: 64 * 1024,
+} as const;
+
+export type App = FastifyInstance;
+
+/** Builds the Fastify app with every route; listening is the caller's business. */
+export function buildApp(options: AppOptions): App {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimitBytes ?? HTTP_DEFAULTS.bodyLimitBytes,
+    // Wrong types are errors, not something to coerce: "50" is not a buffer health.
+    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandling(app);
+  // The control API speaks JSON only; anything else is a 415, not a string to validate.
+  app.removeContentTypeParser('text/plain');
+  const deps = {
+    service: options.service,
+    longPollMs: options.longPollMs ?? HTTP_DEFAULTS.longPollMs,
+    maxLongPollMs: options.maxLongPollMs ?? HTTP_DEFAULTS.maxLongPollMs,
+  };
+  app.register(streamRoutes, deps);
+  app.register(segmentRoutes, deps);
+  app.register(viewerRoutes, deps);
+  app.register(distributionRoutes, deps);
+  return app;
+}
+
+export interface RouteDeps {
+  readonly service: DistributionService;
+  readonly longPollMs: number;
+  readonly maxLongPollMs: number;
+}

@@ -1,0 +1,103 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DistributionError } from '../core/errors.js';
+import { rfc3339 } from './responses.js';
+
+/** HTTP status of each domain error code; the one place codes meet statuses. */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  STREAM_NOT_FOUND: 404,
+  VIEWER_NOT_FOUND: 404,
+  SEGMENT_NOT_FOUND: 404,
+  DELIVERY_NOT_FOUND: 404,
+  STREAM_EXISTS: 409,
+  VIEWER_EXISTS: 409,
+  SEGMENT_EXISTS: 409,
+  SEGMENT_OUT_OF_ORDER: 409,
+  STREAM_ENDED: 409,
+  VIEWER_BACKLOG_FULL: 409,
+  STREAM_FULL: 503,
+  PROFILE_FULL: 503,
+  QUEUE_FULL: 503,
+  SHUTTING_DOWN: 503,
+  INVALID_BUFFER_HEALTH: 400,
+};
+
+/** Stable names for the body-parsing failures Fastify reports. */
+const FASTIFY_CODES: Readonly<Record<string, string>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+/** Field a Fastify error is about: the first failing schema path, or the body itself. */
+function fieldOf(error: FastifyError): string | undefined {
+  const first = error.validation?.[0];
+  if (first) {
+    const missing = (first.params as { missingProperty?: unknown }).missingProperty;
+    if (typeof missing === 'string') return missing;
+    const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    return path || error.validationContext;
+  }
+  if (error.code?.startsWith('FST_ERR_CTP_')) return 'body';
+  return undefined;
+}
+
+function messageOf(error: FastifyError, field: string | undefined): string {
+  const first = error.validation?.[0];
+  if (!first) return error.message;
+  if (first.keyword === 'required') return `${field} is required`;
+  const allowed = (first.params as { allowedValues?: unknown[] }).allowedValues;
+  if (first.keyword === 'enum' && allowed) return `${field} must be one of ${allowed.join(', ')}`;
+  if (first.keyword === 'pattern' && field !== 'wait_ms') {
+    return `${field} must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-'`;
+  }
+  return `${field} ${first.message ?? 'is invalid'}`;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+  message: string;
+  timestamp: string;
+}
+
+/** Builds the JSON error body every failure shares. */
+export function errorBody(code: string, message: string, field?: string): ErrorBody {
+  return {
+    error: { code, message, ...(field && { field }) },
+    message,
+    timestamp: rfc3339(Date.now()),
+  };
+}
+
+/** Maps every error to a JSON body and a 4xx/5xx; only server faults become 500. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const domain: unknown = error;
+    if (domain instanceof DistributionError) {
+      const status = STATUS_BY_CODE[domain.code] ?? 400;
+      if (status === 503) reply.header('retry-after', '1');
+      return reply.code(status).send(errorBody(domain.code, domain.message, domain.field));
+    }
+    const status = error.statusCode ?? 500;
+    if (error.validation || (status >= 400 && status < 500)) {
+      const field = fieldOf(error);
+      const code = error.validation
+        ? 'INVALID_REQUEST'
+        : (FASTIFY_CODES[error.code] ?? 'BAD_REQUEST');
+      return reply
+        .code(error.validation ? 400 : status)
+        .send(errorBody(code, messageOf(error, field), field));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send(errorBody('INTERNAL', 'internal server error'));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        errorBody('ROUTE_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
+      ),
+  );
+}

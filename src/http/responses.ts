@@ -1,0 +1,54 @@
+import type { DistributionStats } from '../core/distributor.js';
+import { formatDuration } from '../core/duration.js';
+import type { ViewerSession } from '../core/viewer-session.js';
+
+/** RFC 3339 in UTC at second precision, as the seed's examples ("2024-01-15T10:30:45Z"). */
+export function rfc3339(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+/** Adds the `message` and `timestamp` every response carries. */
+export function envelope<T extends object>(
+  body: T,
+  message: string,
+): T & { message: string; timestamp: string } {
+  return { ...body, message, timestamp: rfc3339(Date.now()) };
+}
+
+/** One viewer row of the seed's stream statistics, plus its session and switch history. */
+export function viewerRow(session: ViewerSession, now: number) {
+  return {
+    viewer_id: session.viewerId,
+    session_id: session.sessionId,
+    current_bitrate: session.currentBitrate,
+    segments_received: session.segmentsReceived,
+    bytes_received: session.bytesReceived,
+    buffer_health: session.bufferHealth,
+    connection_quality: session.connectionQuality,
+    duration: formatDuration(now - session.joinedAt),
+    joined_at: rfc3339(session.joinedAt),
+    last_seen_at: rfc3339(session.lastSeenAt),
+    bitrate_history: session.bitrateHistory.map((change) => ({
+      from: change.from,
+      to: change.to,
+      at: rfc3339(change.at),
+      reason: change.reason,
+    })),
+  };
+}
+
+/** The seed's GET /api/v1/streams/{id} body (without the envelope). */
+export function streamStatistics(stats: DistributionStats, now: number) {
+  return {
+    recording_id: stats.recordingId,
+    status: stats.status,
+    max_viewers: stats.maxViewers,
+    active_viewers: stats.activeViewers,
+    peak_viewers: stats.peakViewers,
+    total_segments_served: stats.totalSegmentsServed,
+    total_bytes_served: stats.totalBytesServed,
+    viewers_by_profile: stats.viewersByProfile,
+    segments_available: stats.segmentsAvailable,
+    viewers: stats.viewers.map((session) => viewerRow(session, now)),
+  };
+}

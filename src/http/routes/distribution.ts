@@ -1,0 +1,85 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { DistributionError } from '../../core/errors.js';
+import type { RouteDeps } from '../app.js';
+import { envelope } from '../responses.js';
+import { CdnBody } from '../schemas.js';
+
+/** System metrics, health and CDN settings. */
+export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { service },
+) => {
+  app.get('/api/v1/distribution/metrics', async () => {
+    const m = service.getMetrics();
+    const q = m.deliveryQueue;
+    return envelope(
+      {
+        total_distributors: m.totalDistributors,
+        live_streams: m.liveStreams,
+        total_active_viewers: m.totalActiveViewers,
+        total_segments_served: m.totalSegmentsServed,
+        total_bytes_served: m.totalBytesServed,
+        total_delivery_failures: m.totalDeliveryFailures,
+        cdn_enabled: m.cdnEnabled,
+        cdn_base_url: m.cdnBaseUrl ?? null,
+        cdn_cache_hit_rate: m.cdnCacheHitRate,
+        cdn_hits: m.cdnHits,
+        cdn_misses: m.cdnMisses,
+        delivery_queue: {
+          workers: q.workers,
+          capacity: q.queueCapacity,
+          queued: q.queued,
+          running: q.running,
+          delivered: q.delivered,
+          failed: q.failed,
+          failed_attempts: q.failedAttempts,
+        },
+        uptime_seconds: Math.floor(m.uptimeMs / 1000),
+      },
+      'Metrics retrieved successfully',
+    );
+  });
+
+  app.get('/api/v1/distribution/health', async (_request, reply) => {
+    const health = service.health();
+    // Degraded still serves; only a draining server asks load balancers to look elsewhere.
+    return reply
+      .code(health.accepting ? 200 : 503)
+      .send(
+        envelope(
+          { status: health.status, accepting: health.accepting, reasons: health.reasons },
+          health.status === 'healthy'
+            ? 'Service is healthy'
+            : `Service is degraded: ${health.reasons.join('; ')}`,
+        ),
+      );
+  });
+
+  app.put('/api/v1/distribution/cdn', { schema: { body: CdnBody } }, async (request) => {
+    const { enabled, base_url } = request.body;
+    if (enabled) {
+      if (!base_url)
+        throw new DistributionError(
+          'INVALID_REQUEST',
+          'base_url is required to enable the CDN',
+          'base_url',
+        );
+      try {
+        service.enableCDN(base_url);
+      } catch {
+        throw new DistributionError(
+          'INVALID_REQUEST',
+          'base_url must be an http(s) URL',
+          'base_url',
+        );
+      }
+    } else {
+      service.disableCDN();
+    }
+    const m = service.getMetrics();
+    return envelope(
+      { cdn_enabled: m.cdnEnabled, cdn_base_url: m.cdnBaseUrl ?? null },
+      enabled ? 'CDN enabled' : 'CDN disabled',
+    );
+  });
+};

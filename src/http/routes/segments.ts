@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { DEFAULT_PRIORITY } from '../../service/distribution-service.js';
+import type { RouteDeps } from '../app.js';
+import { envelope } from '../responses.js';
+import { DeliverBody, DeliveryParams } from '../schemas.js';
+
+/** Queued delivery of a segment to a viewer (the seed's DeliverSegment) and its outcome. */
+export const segmentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { service }) => {
+  app.post(
+    '/api/v1/segments/deliver',
+    { schema: { body: DeliverBody } },
+    async (request, reply) => {
+      const { recording_id, viewer_id, segment_id, priority = DEFAULT_PRIORITY } = request.body;
+      const queued = service.deliverSegmentToViewer(recording_id, viewer_id, segment_id, priority);
+      return reply.code(202).send(
+        envelope(
+          {
+            delivery_id: queued.deliveryId,
+            recording_id,
+            viewer_id,
+            segment_id,
+            bitrate: queued.profile,
+            priority: queued.priority,
+            status: 'queued',
+          },
+          'Segment delivery queued',
+        ),
+      );
+    },
+  );
+
+  app.get(
+    '/api/v1/segments/deliveries/:delivery_id',
+    { schema: { params: DeliveryParams } },
+    async (request) => {
+      const status = service.deliveryStatus(request.params.delivery_id);
+      return envelope(
+        {
+          delivery_id: status.id,
+          status: status.state,
+          attempts: status.attempts,
+          ...(status.error !== undefined && { error: status.error }),
+        },
+        `Delivery ${status.state}`,
+      );
+    },
+  );
+};

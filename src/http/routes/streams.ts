@@ -1,0 +1,140 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { DistributionError } from '../../core/errors.js';
+import { PROFILE_NAMES } from '../../core/profiles.js';
+import type { RouteDeps } from '../app.js';
+import { envelope, streamStatistics } from '../responses.js';
+import {
+  JoinBody,
+  LeaveQuery,
+  NextParams,
+  NextQuery,
+  StartStreamBody,
+  StreamParams,
+} from '../schemas.js';
+
+/** The seed's stream endpoints, plus end and the per-viewer cursor (GetNextSegment). */
+export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { service } = deps;
+
+  app.post(
+    '/api/v1/streams/start',
+    { schema: { body: StartStreamBody } },
+    async (request, reply) => {
+      const { recording_id, max_viewers } = request.body;
+      if (recording_id === 'start') {
+        // POST /api/v1/streams/start is this route, so a stream named "start" could not be joined.
+        throw new DistributionError(
+          'INVALID_REQUEST',
+          "recording_id 'start' is reserved",
+          'recording_id',
+        );
+      }
+      const distributor = service.startLiveStream(recording_id, max_viewers);
+      return reply.code(201).send(
+        envelope(
+          {
+            recording_id,
+            stream_id: `stream-${recording_id}`,
+            status: 'started',
+            max_viewers: distributor.maxViewers,
+            profiles: [...PROFILE_NAMES],
+            profile_max_viewers: distributor.profileCaps,
+          },
+          'Live stream started successfully',
+        ),
+      );
+    },
+  );
+
+  app.post(
+    '/api/v1/streams/:id',
+    { schema: { params: StreamParams, body: JoinBody } },
+    async (request, reply) => {
+      const { id } = request.params;
+      const { viewer_id, initial_bitrate } = request.body;
+      const session = service.joinStream(id, viewer_id, initial_bitrate);
+      return reply.code(201).send(
+        envelope(
+          {
+            recording_id: id,
+            viewer_id,
+            session_id: session.sessionId,
+            requested_bitrate: initial_bitrate ?? 'Low',
+            current_bitrate: session.currentBitrate,
+            buffer_health: session.bufferHealth,
+          },
+          'Viewer joined successfully',
+        ),
+      );
+    },
+  );
+
+  app.get('/api/v1/streams/:id', { schema: { params: StreamParams } }, async (request) => {
+    const stats = service.getStreamStatistics(request.params.id);
+    return envelope(streamStatistics(stats, Date.now()), 'Statistics retrieved successfully');
+  });
+
+  app.delete(
+    '/api/v1/streams/:id',
+    { schema: { params: StreamParams, querystring: LeaveQuery } },
+    async (request) => {
+      const { id } = request.params;
+      const session = service.leaveStream(id, request.query.viewer_id);
+      return envelope(
+        {
+          recording_id: id,
+          viewer_id: session.viewerId,
+          session_id: session.sessionId,
+          segments_received: session.segmentsReceived,
+          bytes_received: session.bytesReceived,
+        },
+        'Viewer left successfully',
+      );
+    },
+  );
+
+  app.post('/api/v1/streams/:id/end', { schema: { params: StreamParams } }, async (request) => {
+    const stats = service.endLiveStream(request.params.id);
+    return envelope(
+      {
+        recording_id: stats.recordingId,
+        status: stats.status,
+        peak_viewers: stats.peakViewers,
+        total_segments_served: stats.totalSegmentsServed,
+        total_bytes_served: stats.totalBytesServed,
+      },
+      'Live stream ended',
+    );
+  });
+
+  app.get(
+    '/api/v1/streams/:id/viewers/:viewer_id/next',
+    { schema: { params: NextParams, querystring: NextQuery } },
+    async (request, reply) => {
+      const { id, viewer_id } = request.params;
+      const waitMs = Math.min(
+        request.query.wait_ms === undefined ? deps.longPollMs : Number(request.query.wait_ms),
+        deps.maxLongPollMs,
+      );
+      // Stop waiting as soon as the client goes away.
+      const abort = new AbortController();
+      reply.raw.once('close', () => abort.abort());
+      const segment = await service.waitForNextSegment(id, viewer_id, waitMs, abort.signal);
+      if (!segment) {
+        const ended = service.getDistributor(id).status === 'ended';
+        return reply
+          .code(204)
+          .header('x-stream-status', ended ? 'ended' : 'live')
+          .send();
+      }
+      return reply
+        .header('content-type', segment.contentType)
+        .header('cache-control', 'private, no-store')
+        .header('x-segment-id', segment.id)
+        .header('x-segment-sequence', String(segment.sequence))
+        .header('x-segment-profile', segment.profile)
+        .header('x-segment-duration', String(segment.durationSec))
+        .send(segment.data);
+    },
+  );
+};

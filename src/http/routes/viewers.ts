@@ -1,0 +1,25 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteDeps } from '../app.js';
+import { envelope } from '../responses.js';
+import { AdaptBody } from '../schemas.js';
+
+/** Buffer-health reports that drive each viewer's bitrate (the seed's AdaptViewerQuality). */
+export const viewerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { service }) => {
+  app.post('/api/v1/viewers/adapt-quality', { schema: { body: AdaptBody } }, async (request) => {
+    const { recording_id, viewer_id, buffer_health } = request.body;
+    const result = service.adaptViewerQuality(recording_id, viewer_id, buffer_health);
+    const session = service.getDistributor(recording_id).session(viewer_id);
+    return envelope(
+      {
+        recording_id,
+        viewer_id,
+        previous_bitrate: result.previous,
+        new_bitrate: result.current,
+        switched: result.switched,
+        buffer_health: session.bufferHealth,
+        connection_quality: session.connectionQuality,
+      },
+      result.switched ? `Bitrate switched to ${result.current}` : 'Bitrate unchanged',
+    );
+  });
+};

@@ -1,0 +1,47 @@
+import { Type } from 'typebox';
+import { PROFILE_NAMES } from '../core/profiles.js';
+
+/** Ids are safe to put in URLs, logs and (later) file names: DESIGN.md section 6. */
+export const ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$';
+
+export const Id = Type.String({ pattern: ID_PATTERN });
+export const Profile = Type.Enum([...PROFILE_NAMES]);
+
+export const StartStreamBody = Type.Object({
+  recording_id: Id,
+  max_viewers: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+});
+
+export const StreamParams = Type.Object({ id: Id });
+
+export const JoinBody = Type.Object({
+  viewer_id: Id,
+  initial_bitrate: Type.Optional(Profile),
+});
+
+export const LeaveQuery = Type.Object({ viewer_id: Id });
+
+export const NextParams = Type.Object({ id: Id, viewer_id: Id });
+export const NextQuery = Type.Object({
+  wait_ms: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
+});
+
+export const DeliverBody = Type.Object({
+  recording_id: Id,
+  viewer_id: Id,
+  segment_id: Id,
+  priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+});
+
+export const DeliveryParams = Type.Object({ delivery_id: Id });
+
+export const AdaptBody = Type.Object({
+  recording_id: Id,
+  viewer_id: Id,
+  buffer_health: Type.Number({ minimum: 0, maximum: 100 }),
+});
+
+export const CdnBody = Type.Object({
+  enabled: Type.Boolean(),
+  base_url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+});

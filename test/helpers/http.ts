@@ -1,0 +1,89 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type App, buildApp } from '../../src/http/app.js';
+import {
+  DistributionService,
+  type DistributionServiceOptions,
+} from '../../src/service/distribution-service.js';
+
+export interface TestServer {
+  readonly url: string;
+  readonly app: App;
+  readonly service: DistributionService;
+  close(): Promise<void>;
+}
+
+/** The real app on an ephemeral loopback port. */
+export async function startTestServer(
+  options: DistributionServiceOptions = {},
+  longPollMs = 200,
+): Promise<TestServer> {
+  const service = new DistributionService(options);
+  const app = buildApp({ service, logger: false, longPollMs });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    app,
+    service,
+    async close() {
+      await service.shutdown(1000);
+      await app.close();
+    },
+  };
+}
+
+/** Sends JSON (or a raw string) and returns status and parsed body. */
+export async function call(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text ? JSON.parse(text) : undefined,
+    headers: response.headers,
+  };
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly bytes: number;
+}
+
+/** A loopback HTTP server standing in for a push CDN; `respond` decides each answer. */
+export async function startFakeCdn(
+  respond: (request: RecordedRequest, index: number) => number | Promise<number> = () => 201,
+): Promise<{ url: string; requests: RecordedRequest[]; close(): Promise<void> }> {
+  const requests: RecordedRequest[] = [];
+  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    let bytes = 0;
+    for await (const chunk of req) bytes += (chunk as Buffer).length;
+    const recorded = { method: req.method ?? '', url: req.url ?? '', bytes };
+    const index = requests.push(recorded) - 1;
+    res.statusCode = await respond(recorded, index);
+    res.end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
