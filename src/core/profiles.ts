@@ -92,9 +92,16 @@ export function stepUp(name: ProfileName): ProfileName {
   return PROFILE_NAMES[Math.min(PROFILE_NAMES.length - 1, LADDER_INDEX[name] + 1)] as ProfileName;
 }
 
+const AT_OR_BELOW: Readonly<Record<ProfileName, readonly ProfileName[]>> = {
+  VeryLow: ['VeryLow'],
+  Low: ['Low', 'VeryLow'],
+  Medium: ['Medium', 'Low', 'VeryLow'],
+  High: ['High', 'Medium', 'Low', 'VeryLow'],
+};
+
 /** Profiles from `name` down to VeryLow, in that order. */
-export function profilesAtOrBelow(name: ProfileName): ProfileName[] {
-  return PROFILE_NAMES.slice(0, LADDER_INDEX[name] + 1).reverse();
+export function profilesAtOrBelow(name: ProfileName): readonly ProfileName[] {
+  return AT_OR_BELOW[name];
 }
 
 /**

@@ -24,7 +24,6 @@ export class ViewerSession {
   segmentsReceived = 0;
   bytesReceived = 0;
   bufferHealth = INITIAL_BUFFER_HEALTH;
-  connectionQuality: ConnectionQuality = inferConnectionQuality(INITIAL_BUFFER_HEALTH);
   lastSeenAt: number;
   /** Sequence of the newest segment handed to this viewer; -1 before the first. */
   lastSequence = -1;
@@ -38,6 +37,11 @@ export class ViewerSession {
     readonly joinedAt: number,
   ) {
     this.lastSeenAt = joinedAt;
+  }
+
+  /** Connection quality inferred from buffer health (thresholds in quality.ts). */
+  get connectionQuality(): ConnectionQuality {
+    return inferConnectionQuality(this.bufferHealth);
   }
 
   /** Bitrate switches, oldest first. */
@@ -66,7 +70,6 @@ export class ViewerSession {
 
   updateBuffer(bufferHealth: number, now: number): void {
     this.bufferHealth = bufferHealth;
-    this.connectionQuality = inferConnectionQuality(bufferHealth);
     this.lastSeenAt = now;
   }
 

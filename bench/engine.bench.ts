@@ -1,0 +1,152 @@
+/**
+ * npm run bench: in-process micro-benchmarks of the engine's hot paths, each next to a
+ * baseline measured in the same run (a bare Map insert / lookup), so the ratio is comparable
+ * across machines.
+ */
+import { LiveDistributor } from '../src/core/distributor.js';
+import { PROFILE_NAMES, type ProfileName } from '../src/core/profiles.js';
+import { randomIdGenerator } from '../src/service/random-ids.js';
+import { formatRate, type Measurement, measure, retainedBytes } from './measure.js';
+
+const SIZES = [10_000, 100_000];
+const SEGMENT = new Uint8Array(1024);
+const newSessionId = randomIdGenerator('vs-');
+
+function distributor(maxViewers: number): LiveDistributor {
+  return new LiveDistributor('bench', { maxViewers, retentionMs: 30_000, newSessionId });
+}
+
+function viewerIds(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `viewer-${i}`);
+}
+
+/** A distributor with `n` viewers spread over the ladder and `segments` live segments. */
+function populated(n: number, segments: number): LiveDistributor {
+  const d = distributor(n);
+  const ids = viewerIds(n);
+  for (let i = 0; i < n; i++)
+    d.joinViewer(ids[i] as string, PROFILE_NAMES[i & 3] as ProfileName, 0);
+  for (let s = 0; s < segments; s++) {
+    for (const profile of PROFILE_NAMES) {
+      d.enqueueSegment({ id: `seg-${s}`, sequence: s, profile, durationSec: 2, data: SEGMENT }, 0);
+    }
+  }
+  return d;
+}
+
+const rows: { op: string; n: number; m: Measurement; baseline: Measurement }[] = [];
+const memory: { n: number; perSession: number; baselinePerEntry: number }[] = [];
+
+for (const n of SIZES) {
+  const ids = viewerIds(n);
+
+  // JoinViewer: n joins into an empty stream, against inserting n bare objects into a Map.
+  rows.push({
+    op: 'JoinViewer',
+    n,
+    // Viewers ask for every rung of the ladder, so all land within the per-profile caps.
+    m: measure(
+      'join',
+      n,
+      () => distributor(n),
+      (d, i) => d.joinViewer(ids[i] as string, PROFILE_NAMES[i & 3] as ProfileName, i),
+    ),
+    baseline: measure(
+      'map insert',
+      n,
+      () => new Map<string, { id: string }>(),
+      (m, i) => {
+        const id = ids[i] as string;
+        return m.set(id, { id });
+      },
+    ),
+  });
+
+  // EnqueueSegment: n segments into one rendition with expiry running as it would live.
+  rows.push({
+    op: 'EnqueueSegment',
+    n,
+    m: measure(
+      'enqueue',
+      n,
+      () => distributor(100),
+      (d, i) => {
+        d.enqueueSegment(
+          { id: `s${i}`, sequence: i, profile: 'Low', durationSec: 2, data: SEGMENT },
+          i,
+        );
+        if ((i & 1023) === 0) d.expireSegments(i);
+      },
+    ),
+    baseline: measure(
+      'map insert',
+      n,
+      () => new Map<string, Uint8Array>(),
+      (m, i) => m.set(`s${i}`, SEGMENT),
+    ),
+  });
+
+  // GetNextSegment: each of n viewers takes its next segment, round robin.
+  rows.push({
+    op: 'GetNextSegment',
+    n,
+    m: measure(
+      'next',
+      n,
+      () => populated(n, 64),
+      (d, i) => d.getNextSegment(ids[i] as string, 1),
+    ),
+    baseline: measure(
+      'map lookup',
+      n,
+      () => new Map(ids.map((id) => [id, { id }])),
+      (m, i) => m.get(ids[i] as string),
+    ),
+  });
+
+  // AdaptViewerQuality: a buffer report per viewer, cycling through all policy bands.
+  const reports = [10, 30, 60, 90];
+  rows.push({
+    op: 'AdaptViewerQuality',
+    n,
+    m: measure(
+      'adapt',
+      n,
+      () => populated(n, 1),
+      (d, i) => d.adaptViewerQuality(ids[i] as string, reports[i & 3] as number, i),
+    ),
+    baseline: measure(
+      'map lookup',
+      n,
+      () => new Map(ids.map((id) => [id, { id }])),
+      (m, i) => m.get(ids[i] as string),
+    ),
+  });
+
+  const session = retainedBytes(() => {
+    const d = distributor(n);
+    for (let i = 0; i < n; i++)
+      d.joinViewer(ids[i] as string, PROFILE_NAMES[i & 3] as ProfileName, 0);
+    return d;
+  });
+  const bare = retainedBytes(() => new Map(ids.map((id) => [id, { id }])));
+  memory.push({ n, perSession: session / n, baselinePerEntry: bare / n });
+}
+
+console.log(
+  `VTP Live engine benchmark (node ${process.version}, ${process.platform}/${process.arch})\n`,
+);
+console.log('| operation | sessions | ops/s | baseline | baseline ops/s | ratio |');
+console.log('|---|---:|---:|---|---:|---:|');
+for (const { op, n, m, baseline } of rows) {
+  console.log(
+    `| ${op} | ${n.toLocaleString('en-US')} | ${formatRate(m.opsPerSec)} | ${baseline.name} | ${formatRate(baseline.opsPerSec)} | ${(m.opsPerSec / baseline.opsPerSec).toFixed(2)} |`,
+  );
+}
+console.log('\n| idle sessions | bytes per session | bare Map entry (baseline) | ratio |');
+console.log('|---:|---:|---:|---:|');
+for (const { n, perSession, baselinePerEntry } of memory) {
+  console.log(
+    `| ${n.toLocaleString('en-US')} | ${Math.round(perSession)} | ${Math.round(baselinePerEntry)} | ${(perSession / baselinePerEntry).toFixed(2)} |`,
+  );
+}
