@@ -57,7 +57,7 @@ describe('control API', () => {
     assert.equal(res.status, 201);
     assert.equal(res.body.recording_id, 'join');
     assert.equal(res.body.viewer_id, 'viewer-456');
-    assert.match(res.body.session_id, /^vs-[0-9a-f]{32}$/);
+    assert.match(res.body.session_id, /^vs-[A-Za-z0-9_-]{22}$/);
     assert.equal(res.body.current_bitrate, 'Low');
     assert.equal(res.body.buffer_health, 50);
     assert.equal(res.body.message, 'Viewer joined successfully');
@@ -167,7 +167,7 @@ describe('control API', () => {
       priority: 8,
     });
     assert.equal(res.status, 202);
-    assert.match(res.body.delivery_id, /^dl-[0-9a-f]{32}$/);
+    assert.match(res.body.delivery_id, /^dl-[A-Za-z0-9_-]{22}$/);
     assert.equal(res.body.status, 'queued');
     assert.equal(res.body.bitrate, 'Medium');
     assert.equal(res.body.priority, 8);

@@ -52,7 +52,7 @@ describe('DistributionService', () => {
     const ids = new Set<string>();
     for (let i = 0; i < 1000; i++) ids.add(s.joinStream('rec', `v${i}`).sessionId);
     assert.equal(ids.size, 1000);
-    for (const id of ids) assert.match(id, /^vs-[0-9a-f]{32}$/);
+    for (const id of ids) assert.match(id, /^vs-[A-Za-z0-9_-]{22}$/);
     const joined = s.joinStream('rec', 'x', 'High');
     assert.equal(s.findSession(joined.sessionId)?.session.viewerId, 'x');
     s.leaveStream('rec', 'x');
