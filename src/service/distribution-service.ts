@@ -123,20 +123,31 @@ export class DistributionService {
     this.cleanupTimer.unref();
   }
 
-  /** Creates the distributor of a new stream (the seed's CreateDistributor / StartLiveStream). */
-  startLiveStream(recordingId: string, maxViewers?: number): LiveDistributor {
+  /**
+   * Creates the distributor of a new stream with its own cap and retention (the seed's
+   * CreateDistributor). An ended stream of the same id is replaced; a live one is a conflict.
+   */
+  createDistributor(
+    recordingId: string,
+    settings: { maxViewers?: number | undefined; retentionMs?: number | undefined } = {},
+  ): LiveDistributor {
     const existing = this.streams.get(recordingId);
     if (existing?.status === 'live') throw new StreamExistsError(recordingId);
     if (existing) this.retire(recordingId, existing);
     const distributor = new LiveDistributor(recordingId, {
-      maxViewers: maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
-      retentionMs: this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs,
+      maxViewers: settings.maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
+      retentionMs: settings.retentionMs ?? this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs,
       newSessionId: this.newSessionId,
       ...(this.options.policy && { policy: this.options.policy }),
       ...(this.options.maxBacklog !== undefined && { maxBacklog: this.options.maxBacklog }),
     });
     this.streams.set(recordingId, distributor);
     return distributor;
+  }
+
+  /** Starts a stream with the service's defaults (the seed's StartLiveStream). */
+  startLiveStream(recordingId: string, maxViewers?: number): LiveDistributor {
+    return this.createDistributor(recordingId, { maxViewers });
   }
 
   getDistributor(recordingId: string): LiveDistributor {

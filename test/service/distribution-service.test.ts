@@ -46,6 +46,21 @@ describe('DistributionService', () => {
     assert.throws(() => s.getDistributor('nope'), { code: 'STREAM_NOT_FOUND' });
   });
 
+  it('creates a distributor with its own cap and retention, and lists every stream', () => {
+    const s = service({ retentionMs: 30_000 });
+    const custom = s.createDistributor('a', { maxViewers: 7, retentionMs: 4000 });
+    assert.deepEqual([custom.maxViewers, custom.retentionMs], [7, 4000]);
+    s.startLiveStream('b');
+    assert.throws(() => s.createDistributor('a'), { code: 'STREAM_EXISTS' });
+    assert.deepEqual(
+      s.getAllStreamStatistics().map((st) => [st.recordingId, st.maxViewers, st.status]),
+      [
+        ['a', 7, 'live'],
+        ['b', 100, 'live'],
+      ],
+    );
+  });
+
   it('gives viewers unguessable 128-bit session ids and finds sessions by id', () => {
     const s = service();
     s.startLiveStream('rec', 2000);
