@@ -34,7 +34,8 @@ async function serve(flags: Record<string, string | undefined>): Promise<void> {
 const program = new Command('vtp-live').description('VTP Live: live HLS distribution server');
 const serveCommand = program.command('serve').description('run the distribution server');
 const options = SETTINGS.map((setting) => {
-  const fallback = setting.fallback === undefined ? '' : ` (default: ${setting.fallback})`;
+  const shown = setting.defaultText ?? setting.fallback;
+  const fallback = shown === undefined ? '' : ` (default: ${shown})`;
   const option = new Option(
     `--${setting.flag} <value>`,
     `${setting.description}; env ${setting.env}${fallback}`,

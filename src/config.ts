@@ -12,6 +12,11 @@ export interface ServerConfig {
   readonly longPollMs: number;
   readonly shutdownTimeoutSeconds: number;
   readonly logLevel: string;
+  readonly playlistSegments: number;
+  readonly idleTimeoutSeconds: number;
+  readonly encoderTimeoutSeconds: number;
+  readonly publishKey: string | undefined;
+  readonly maxSegmentMiB: number;
 }
 
 interface Setting {
@@ -23,6 +28,8 @@ interface Setting {
   readonly max?: number;
   readonly description: string;
   readonly fallback: string | number | undefined;
+  /** How --help describes a default that is computed from other settings. */
+  readonly defaultText?: string;
 }
 
 /** One table drives flags, environment, validation and --help. */
@@ -114,6 +121,55 @@ export const SETTINGS: readonly Setting[] = [
     fallback: 10,
   },
   {
+    key: 'playlistSegments',
+    flag: 'playlist-segments',
+    env: 'VTP_PLAYLIST_SEGMENTS',
+    kind: 'int',
+    min: 3,
+    max: 30,
+    description: 'segments a live media playlist lists',
+    fallback: 6,
+  },
+  {
+    key: 'idleTimeoutSeconds',
+    flag: 'idle-timeout',
+    env: 'VTP_IDLE_TIMEOUT_SECONDS',
+    kind: 'int',
+    min: 1,
+    max: 3600,
+    description: 'seconds without a request before a viewer leaves by itself',
+    fallback: undefined,
+    defaultText: '3 target durations + playlist duration',
+  },
+  {
+    key: 'encoderTimeoutSeconds',
+    flag: 'encoder-timeout',
+    env: 'VTP_ENCODER_TIMEOUT_SECONDS',
+    kind: 'int',
+    min: 1,
+    max: 3600,
+    description: 'seconds without a push before a stream is ended',
+    fallback: 10,
+  },
+  {
+    key: 'publishKey',
+    flag: 'publish-key',
+    env: 'VTP_PUBLISH_KEY',
+    kind: 'string',
+    description: 'key encoders must present to push (?key= or Bearer); needed beyond loopback',
+    fallback: undefined,
+  },
+  {
+    key: 'maxSegmentMiB',
+    flag: 'max-segment-mib',
+    env: 'VTP_MAX_SEGMENT_MIB',
+    kind: 'int',
+    min: 1,
+    max: 256,
+    description: 'largest segment an encoder may push, in MiB',
+    fallback: 16,
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'VTP_LOG_LEVEL',
@@ -140,12 +196,33 @@ export function loadConfig(
     config[setting.key] =
       raw === undefined || raw === '' ? setting.fallback : parse(setting, raw, source);
   }
+  const segmentSec = 2;
+  const playlistSec = Number(config.playlistSegments) * segmentSec;
+  if (typeof config.idleTimeoutSeconds !== 'number')
+    config.idleTimeoutSeconds = 3 * segmentSec + playlistSec;
+  // A segment must stay fetchable a target duration plus a playlist duration after it leaves
+  // the playlist (players and CDNs lag behind the live edge).
+  const minRetention = 2 * playlistSec + segmentSec;
+  if (Number(config.retentionSeconds) < minRetention) {
+    throw new ConfigError(
+      `--retention (VTP_RETENTION_SECONDS) must be at least ${minRetention} s with ${config.playlistSegments} playlist segments`,
+    );
+  }
+  if (!isLoopback(String(config.host)) && !config.publishKey) {
+    throw new ConfigError(
+      'binding beyond loopback needs --publish-key (VTP_PUBLISH_KEY) so strangers cannot publish',
+    );
+  }
   if (!LOG_LEVELS.has(String(config.logLevel))) {
     throw new ConfigError(
       `log level must be one of ${[...LOG_LEVELS].join(', ')}, got '${config.logLevel}'`,
     );
   }
   return config as unknown as ServerConfig;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function parse(setting: Setting, raw: string, source: string): string | number {

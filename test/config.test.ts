@@ -15,7 +15,12 @@ describe('configuration', () => {
   });
 
   it('takes VTP_* environment over defaults and flags over environment', () => {
-    const env = { VTP_PORT: '9000', VTP_HOST: '0.0.0.0', VTP_WORKERS: '8' };
+    const env = {
+      VTP_PORT: '9000',
+      VTP_HOST: '0.0.0.0',
+      VTP_WORKERS: '8',
+      VTP_PUBLISH_KEY: 'k'.repeat(16),
+    };
     const fromEnv = loadConfig({}, env);
     assert.deepEqual([fromEnv.port, fromEnv.host, fromEnv.workers], [9000, '0.0.0.0', 8]);
     const fromFlags = loadConfig({ port: '9100', 'cdn-base-url': 'https://cdn.example.com' }, env);
@@ -23,6 +28,24 @@ describe('configuration', () => {
       [fromFlags.port, fromFlags.host, fromFlags.cdnBaseUrl],
       [9100, '0.0.0.0', 'https://cdn.example.com'],
     );
+  });
+
+  it('derives the idle timeout from the playlist: 3 target durations plus the playlist duration', () => {
+    assert.equal(loadConfig({}, {}).idleTimeoutSeconds, 18);
+    assert.equal(
+      loadConfig({ 'playlist-segments': '3', retention: '20' }, {}).idleTimeoutSeconds,
+      12,
+    );
+    assert.equal(loadConfig({ 'idle-timeout': '40' }, {}).idleTimeoutSeconds, 40);
+  });
+
+  it('keeps segments fetchable a target duration plus a playlist duration after they leave the playlist', () => {
+    assert.throws(() => loadConfig({ retention: '20' }, {}), /--retention .* at least 26 s/);
+  });
+
+  it('refuses to bind beyond loopback without a publish key', () => {
+    assert.throws(() => loadConfig({ host: '0.0.0.0' }, {}), /--publish-key/);
+    assert.equal(loadConfig({ host: '0.0.0.0', 'publish-key': 'secret-key' }, {}).host, '0.0.0.0');
   });
 
   it('names the flag or variable at fault', () => {

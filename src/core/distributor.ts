@@ -7,6 +7,7 @@ import {
   ViewerExistsError,
   ViewerNotFoundError,
 } from './errors.js';
+import type { MediaInfo } from './media-info.js';
 import {
   PROFILE_NAMES,
   PROFILES,
@@ -14,8 +15,15 @@ import {
   profileCaps,
   profilesAtOrBelow,
 } from './profiles.js';
-import { type AdaptationPolicy, checkBufferHealth, seedBufferPolicy } from './quality.js';
-import { MPEG_TS, type Segment, type SegmentInput } from './segment.js';
+import {
+  type AdaptationPolicy,
+  bufferHealthFromBufferLength,
+  checkBufferHealth,
+  lowerOf,
+  seedBufferPolicy,
+  throughputCap,
+} from './quality.js';
+import { type InitSection, MPEG_TS, type Segment, type SegmentInput } from './segment.js';
 import { SegmentWindow } from './segment-window.js';
 import { type SwitchReason, ViewerSession } from './viewer-session.js';
 
@@ -69,6 +77,7 @@ export class LiveDistributor {
   private readonly policy: AdaptationPolicy;
   private readonly maxBacklog: number;
   private readonly newSessionId: () => string;
+  private readonly media: Partial<Record<ProfileName, MediaInfo>> = {};
   private peak = 0;
   private segmentsServed = 0;
   private bytesServed = 0;
@@ -117,6 +126,8 @@ export class LiveDistributor {
   /** Publishes a segment into its rendition's window (the seed's EnqueueSegment). */
   enqueueSegment(input: SegmentInput, now: number): Segment {
     this.assertLive();
+    const window = this.windows[input.profile];
+    const discontinuity = input.discontinuity ?? false;
     const segment: Segment = {
       id: input.id,
       sequence: input.sequence,
@@ -125,10 +136,18 @@ export class LiveDistributor {
       data: input.data,
       contentType: input.contentType ?? MPEG_TS,
       createdAt: now,
-      discontinuity: input.discontinuity ?? false,
+      discontinuity,
+      discontinuitySequence: window.discontinuitySequence + (discontinuity ? 1 : 0),
+      initId: input.initId,
     };
-    this.windows[input.profile].push(segment);
+    window.push(segment);
     return segment;
+  }
+
+  /** Stores an fMP4 initialization section of one rendition. */
+  putInit(profile: ProfileName, init: InitSection): void {
+    this.assertLive();
+    this.windows[profile].putInit(init);
   }
 
   /**
@@ -240,6 +259,96 @@ export class LiveDistributor {
         : window.nextAfter(session.lastSequence);
     if (next) this.account(session, next, now);
     return next;
+  }
+
+  /**
+   * Counts `bytes` of `segment` fetched by a viewer's own request (a player over HLS), and moves
+   * the viewer to the bitrate it is actually fetching.
+   */
+  recordFetch(viewerId: string, segment: Segment, bytes: number, now: number): ViewerSession {
+    const session = this.observeBitrate(viewerId, segment.profile, now);
+    session.receive(segment, now, bytes);
+    this.segmentsServed++;
+    this.bytesServed += bytes;
+    return session;
+  }
+
+  /** Counts bytes served to a request no session claims (a CDN filling its cache, say). */
+  recordUnattributedFetch(bytes: number): void {
+    this.segmentsServed++;
+    this.bytesServed += bytes;
+  }
+
+  /**
+   * Records that a viewer fetches `profile` (a player's own choice, seen in its requests). The
+   * viewer moves there even past the profile's cap: caps govern joins and server-made switches,
+   * not what a player already does.
+   */
+  observeBitrate(viewerId: string, profile: ProfileName, now: number): ViewerSession {
+    const session = this.session(viewerId);
+    session.lastSeenAt = now;
+    if (session.currentBitrate !== profile) {
+      this.perProfile[session.currentBitrate]--;
+      this.perProfile[profile]++;
+      session.switchTo(profile, now, 'observed');
+    }
+    return session;
+  }
+
+  /** Notes activity of a viewer that fetched something other than a segment. */
+  touch(viewerId: string, now: number): ViewerSession {
+    const session = this.session(viewerId);
+    session.lastSeenAt = now;
+    return session;
+  }
+
+  /** Removes viewers with no activity for more than `idleMs`; returns them. */
+  expireIdleViewers(now: number, idleMs: number): ViewerSession[] {
+    const idle: ViewerSession[] = [];
+    for (const session of this.viewers.values()) {
+      if (now - session.lastSeenAt > idleMs) idle.push(session);
+    }
+    for (const session of idle) this.leaveViewer(session.viewerId);
+    return idle;
+  }
+
+  /**
+   * Applies what a player reports about itself (CMCD): buffer length sets buffer health,
+   * measured throughput feeds the estimate, and the viewer's recommended bitrate becomes the
+   * adaptation policy's choice capped by what the throughput carries. Players that choose their
+   * own bitrate (HLS) get a recommendation rather than a forced switch.
+   */
+  applyClientReport(
+    viewerId: string,
+    report: { bufferLengthMs?: number | undefined; throughputKbps?: number | undefined },
+    now: number,
+  ): ViewerSession {
+    const session = this.touch(viewerId, now);
+    if (report.throughputKbps !== undefined) session.recordThroughput(report.throughputKbps);
+    if (report.bufferLengthMs !== undefined) {
+      session.updateBuffer(
+        bufferHealthFromBufferLength(report.bufferLengthMs, session.currentBitrate),
+        now,
+      );
+    }
+    const byBuffer = this.policy.decide({
+      current: session.currentBitrate,
+      bufferHealth: session.bufferHealth,
+    });
+    session.recommendedBitrate =
+      session.throughputKbps > 0
+        ? lowerOf(byBuffer, throughputCap(session.throughputKbps))
+        : byBuffer;
+    return session;
+  }
+
+  /** Records what a rendition's media really is (for the multivariant playlist). */
+  setMediaInfo(profile: ProfileName, info: MediaInfo): void {
+    this.media[profile] = info;
+  }
+
+  mediaInfo(profile: ProfileName): MediaInfo | undefined {
+    return this.media[profile];
   }
 
   /** Statistics of this stream (the seed's GetDistributionStats). */

@@ -1,5 +1,12 @@
 import { DistributionError } from './errors.js';
-import { type ProfileName, stepDown, stepUp } from './profiles.js';
+import {
+  ladderIndex,
+  PROFILE_NAMES,
+  PROFILES,
+  type ProfileName,
+  stepDown,
+  stepUp,
+} from './profiles.js';
 
 export type ConnectionQuality = 'excellent' | 'good' | 'fair' | 'poor';
 
@@ -52,3 +59,31 @@ export const seedBufferPolicy: AdaptationPolicy = {
     return current;
   },
 };
+
+/**
+ * Buffer health from a player's buffer length (CMCD `bl`, ms): the share of the profile's start
+ * buffer (buffer segments x segment duration) the player holds, capped at 100. A Low viewer
+ * (4 x 2 s) with 6 s buffered is at 75; with 8 s or more, at 100.
+ */
+export function bufferHealthFromBufferLength(bufferLengthMs: number, profile: ProfileName): number {
+  const target = PROFILES[profile].bufferSegments * PROFILES[profile].segmentDurationSec * 1000;
+  const health = (Math.max(0, bufferLengthMs) / target) * 100;
+  return Math.min(100, Math.round(health * 10) / 10);
+}
+
+/** Share of measured throughput a profile's bitrate may use, leaving headroom for audio and jitter. */
+export const THROUGHPUT_HEADROOM = 0.8;
+
+/** The highest profile whose bitrate fits in `throughputKbps` with headroom (VeryLow at least). */
+export function throughputCap(throughputKbps: number): ProfileName {
+  let best: ProfileName = 'VeryLow';
+  for (const name of PROFILE_NAMES) {
+    if (PROFILES[name].bitrateKbps <= throughputKbps * THROUGHPUT_HEADROOM) best = name;
+  }
+  return best;
+}
+
+/** The lower of two profiles. */
+export function lowerOf(a: ProfileName, b: ProfileName): ProfileName {
+  return ladderIndex(a) <= ladderIndex(b) ? a : b;
+}

@@ -1,5 +1,5 @@
 import { DistributionError, SegmentExistsError } from './errors.js';
-import type { Segment } from './segment.js';
+import type { InitSection, Segment } from './segment.js';
 
 /**
  * The sliding window of one rendition: segments in sequence order, oldest first.
@@ -10,6 +10,9 @@ export class SegmentWindow {
   private head = 0;
   private readonly byId = new Map<string, Segment>();
   private totalBytes = 0;
+  private discontinuities = 0;
+  private version = 0;
+  private readonly inits = new Map<string, InitSection>();
 
   get size(): number {
     return this.items.length - this.head;
@@ -17,6 +20,16 @@ export class SegmentWindow {
 
   get bytes(): number {
     return this.totalBytes;
+  }
+
+  /** Changes whenever the window's contents change; playlists are cached per version. */
+  get revision(): number {
+    return this.version;
+  }
+
+  /** Discontinuity sequence the next segment continues from (counts restarts ever seen). */
+  get discontinuitySequence(): number {
+    return this.discontinuities;
   }
 
   get oldest(): Segment | undefined {
@@ -41,6 +54,18 @@ export class SegmentWindow {
     this.items.push(segment);
     this.byId.set(segment.id, segment);
     this.totalBytes += segment.data.byteLength;
+    this.discontinuities = segment.discontinuitySequence;
+    this.version++;
+  }
+
+  /** Keeps an fMP4 initialization section for the segments that will name it. */
+  putInit(init: InitSection): void {
+    this.inits.set(init.id, init);
+    this.version++;
+  }
+
+  getInit(id: string): InitSection | undefined {
+    return this.inits.get(id);
   }
 
   get(id: string): Segment | undefined {
@@ -86,7 +111,26 @@ export class SegmentWindow {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
+    if (expired.length > 0) {
+      this.version++;
+      this.dropUnusedInits(expired);
+    }
     return expired;
+  }
+
+  /** Forgets initialization sections no held segment names (the newest always stays). */
+  private dropUnusedInits(expired: readonly Segment[]): void {
+    const inUse = new Set<string | undefined>([this.newest?.initId]);
+    for (let i = this.head; i < this.items.length; i++) inUse.add(this.items[i]?.initId);
+    for (const segment of expired) {
+      if (segment.initId !== undefined && !inUse.has(segment.initId))
+        this.inits.delete(segment.initId);
+    }
+  }
+
+  /** The newest `count` segments, oldest first. */
+  latest(count: number): readonly Segment[] {
+    return this.items.slice(Math.max(this.head, this.items.length - count));
   }
 
   /** Segments oldest first. */

@@ -27,6 +27,10 @@ export class ViewerSession {
   lastSeenAt: number;
   /** Sequence of the newest segment handed to this viewer; -1 before the first. */
   lastSequence = -1;
+  /** Smoothed throughput the viewer achieves, in kbit/s; 0 until measured. */
+  throughputKbps = 0;
+  /** The profile adaptation would choose for a player that picks its own bitrate. */
+  recommendedBitrate: ProfileName | undefined;
   private switches: BitrateSwitch[] | undefined;
   private backlog: Segment[] | undefined;
 
@@ -60,12 +64,18 @@ export class ViewerSession {
     this.currentBitrate = to;
   }
 
-  /** Counts a segment as handed to this viewer and moves its cursor. */
-  receive(segment: Segment, now: number): void {
+  /** Counts a segment (or `bytes` of it) as handed to this viewer and moves its cursor. */
+  receive(segment: Segment, now: number, bytes: number = segment.data.byteLength): void {
     this.segmentsReceived++;
-    this.bytesReceived += segment.data.byteLength;
+    this.bytesReceived += bytes;
     if (segment.sequence > this.lastSequence) this.lastSequence = segment.sequence;
     this.lastSeenAt = now;
+  }
+
+  /** Folds a throughput sample into the smoothed estimate (EWMA, weight 0.3 on the new sample). */
+  recordThroughput(kbps: number): void {
+    if (!(kbps > 0) || !Number.isFinite(kbps)) return;
+    this.throughputKbps = this.throughputKbps === 0 ? kbps : 0.7 * this.throughputKbps + 0.3 * kbps;
   }
 
   updateBuffer(bufferHealth: number, now: number): void {

@@ -1,14 +1,22 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { INGEST_DEFAULTS, type IngestService } from '../ingest/ingest-service.js';
 import type { DistributionService } from '../service/distribution-service.js';
+import type { HlsDelivery } from '../service/hls-delivery.js';
 import { installErrorHandling } from './error-mapping.js';
 import { distributionRoutes } from './routes/distribution.js';
+import { hlsRoutes } from './routes/hls.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { segmentRoutes } from './routes/segments.js';
 import { streamRoutes } from './routes/streams.js';
 import { viewerRoutes } from './routes/viewers.js';
 
 export interface AppOptions {
   readonly service: DistributionService;
+  readonly ingest: IngestService;
+  readonly hls: HlsDelivery;
+  /** Largest segment an encoder may push. */
+  readonly maxSegmentBytes?: number;
   /** A pino logger, or false for none (tests). */
   readonly logger?: FastifyBaseLogger | false;
   /** Default and largest long-poll wait of GET .../next. */
@@ -38,8 +46,11 @@ export function buildApp(options: AppOptions): App {
   installErrorHandling(app);
   // The control API speaks JSON only; anything else is a 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
-  const deps = {
+  const deps: RouteDeps = {
     service: options.service,
+    ingest: options.ingest,
+    hls: options.hls,
+    maxSegmentBytes: options.maxSegmentBytes ?? INGEST_DEFAULTS.maxSegmentBytes,
     longPollMs: options.longPollMs ?? HTTP_DEFAULTS.longPollMs,
     maxLongPollMs: options.maxLongPollMs ?? HTTP_DEFAULTS.maxLongPollMs,
   };
@@ -47,11 +58,16 @@ export function buildApp(options: AppOptions): App {
   app.register(segmentRoutes, deps);
   app.register(viewerRoutes, deps);
   app.register(distributionRoutes, deps);
+  app.register(ingestRoutes, deps);
+  app.register(hlsRoutes, deps);
   return app;
 }
 
 export interface RouteDeps {
   readonly service: DistributionService;
+  readonly ingest: IngestService;
+  readonly hls: HlsDelivery;
+  readonly maxSegmentBytes: number;
   readonly longPollMs: number;
   readonly maxLongPollMs: number;
 }

@@ -19,7 +19,14 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   QUEUE_FULL: 503,
   SHUTTING_DOWN: 503,
   INVALID_BUFFER_HEALTH: 400,
+  INVALID_INGEST: 400,
+  NO_MEDIA_YET: 404,
+  PUBLISH_KEY_REQUIRED: 401,
+  PUBLISH_KEY_INVALID: 403,
 };
+
+/** Media that is not there yet may be soon: players and CDNs should ask again in a second. */
+const RETRY_SOON = new Set(['SEGMENT_NOT_FOUND', 'NO_MEDIA_YET']);
 
 /** Stable names for the body-parsing failures Fastify reports. */
 const FASTIFY_CODES: Readonly<Record<string, string>> = {
@@ -77,6 +84,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (domain instanceof DistributionError) {
       const status = STATUS_BY_CODE[domain.code] ?? 400;
       if (status === 503) reply.header('retry-after', '1');
+      if (RETRY_SOON.has(domain.code)) reply.header('cache-control', 'public, max-age=1');
       return reply.code(status).send(errorBody(domain.code, domain.message, domain.field));
     }
     const status = error.statusCode ?? 500;

@@ -10,6 +10,7 @@ export const Profile = Type.Enum([...PROFILE_NAMES]);
 export const StartStreamBody = Type.Object({
   recording_id: Id,
   max_viewers: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  publish_key: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
 });
 
 export const StreamParams = Type.Object({ id: Id });

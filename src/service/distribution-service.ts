@@ -37,6 +37,8 @@ export interface DistributionServiceOptions {
   readonly cdnUpload?: CdnUpload;
   readonly policy?: AdaptationPolicy;
   readonly maxBacklog?: number;
+  /** Viewers with no request for this long leave by themselves. */
+  readonly idleTimeoutMs?: number;
 }
 
 export const SERVICE_DEFAULTS = {
@@ -44,6 +46,8 @@ export const SERVICE_DEFAULTS = {
   queueCapacity: 1000,
   retentionMs: 30_000,
   cleanupIntervalMs: 1000,
+  // 3 target durations plus a 6-segment playlist of 2 s segments.
+  idleTimeoutMs: 18_000,
 } as const;
 
 /** Priority of a delivery when the request names none (0 lowest, 10 highest). */
@@ -95,6 +99,7 @@ export class DistributionService {
   private readonly clock: () => number;
   private readonly newSessionId = randomIdGenerator('vs-');
   private readonly newDeliveryId = randomIdGenerator('dl-');
+  private readonly newAnonymousId = randomIdGenerator('anon-');
   private readonly startedAt: number;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -175,6 +180,11 @@ export class DistributionService {
     );
     this.sessions.set(session.sessionId, { recordingId, viewerId });
     return session;
+  }
+
+  /** Joins a viewer that came without an identity (a player opening the playlist). */
+  joinAnonymous(recordingId: string): ViewerSession {
+    return this.joinStream(recordingId, this.newAnonymousId(), 'Low');
   }
 
   leaveStream(recordingId: string, viewerId: string): ViewerSession {
@@ -296,6 +306,16 @@ export class DistributionService {
     this.cdn.disable();
   }
 
+  /** Base URL segments are served from when a CDN is enabled. */
+  get cdnBaseUrl(): string | undefined {
+    return this.cdn.baseUrl;
+  }
+
+  /** The service clock (ms). */
+  now(): number {
+    return this.clock();
+  }
+
   getMetrics(): SystemMetrics {
     let viewers = 0;
     let live = 0;
@@ -347,11 +367,17 @@ export class DistributionService {
     };
   }
 
-  /** Expires old segments and removes ended streams once their last segment expired. */
+  /**
+   * Expires old segments and idle viewers, and removes ended streams once their last segment
+   * expired.
+   */
   cleanup(): void {
     const now = this.clock();
+    const idleMs = this.options.idleTimeoutMs ?? SERVICE_DEFAULTS.idleTimeoutMs;
     for (const [recordingId, distributor] of this.streams) {
       for (const segment of distributor.expireSegments(now)) this.cdn.forget(recordingId, segment);
+      for (const session of distributor.expireIdleViewers(now, idleMs))
+        this.sessions.delete(session.sessionId);
       const ended = distributor.endedAtMs;
       if (ended !== undefined && now - ended > distributor.retentionMs) {
         this.retire(recordingId, distributor);

@@ -5,7 +5,13 @@ import { SegmentWindow } from '../../src/core/segment-window.js';
 import { segmentInput } from '../helpers/segments.js';
 
 function seg(sequence: number, createdAt = 0): Segment {
-  return { ...segmentInput(sequence), contentType: 'video/mp2t', createdAt, discontinuity: false };
+  return {
+    ...segmentInput(sequence),
+    contentType: 'video/mp2t',
+    createdAt,
+    discontinuity: false,
+    discontinuitySequence: 0,
+  };
 }
 
 describe('SegmentWindow', () => {

@@ -1,37 +1,24 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type App, buildApp } from '../../src/http/app.js';
-import {
-  DistributionService,
-  type DistributionServiceOptions,
-} from '../../src/service/distribution-service.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/server.js';
+import type { DistributionServiceOptions } from '../../src/service/distribution-service.js';
 
-export interface TestServer {
+export interface TestServer extends Omit<Runtime, 'close'> {
   readonly url: string;
-  readonly app: App;
-  readonly service: DistributionService;
-  close(): Promise<void>;
+  close(): Promise<boolean>;
 }
 
 /** The real app on an ephemeral loopback port. */
 export async function startTestServer(
-  options: DistributionServiceOptions = {},
+  service: DistributionServiceOptions = {},
   longPollMs = 200,
+  extra: Omit<RuntimeOptions, 'service' | 'longPollMs'> = {},
 ): Promise<TestServer> {
-  const service = new DistributionService(options);
-  const app = buildApp({ service, logger: false, longPollMs });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    app,
-    service,
-    async close() {
-      await service.shutdown(1000);
-      await app.close();
-    },
-  };
+  const runtime = createRuntime({ service, longPollMs, ...extra });
+  await runtime.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = runtime.app.server.address() as AddressInfo;
+  return { ...runtime, url: `http://127.0.0.1:${port}`, close: () => runtime.close(1000) };
 }
 
 /** Sends JSON (or a raw string) and returns status and parsed body. */

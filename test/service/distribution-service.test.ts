@@ -236,7 +236,8 @@ describe('DistributionService', () => {
         Medium: 2,
         High: 2,
       });
-      assert.throws(() => s.deliverSegmentToViewer('rec', 'v', 'seg-0'), {
+      s.joinStream('rec', 'late', 'Low');
+      assert.throws(() => s.deliverSegmentToViewer('rec', 'late', 'seg-0'), {
         code: 'SEGMENT_NOT_FOUND',
       });
       s.endLiveStream('rec');
@@ -252,6 +253,28 @@ describe('DistributionService', () => {
     } finally {
       await cdn.close();
     }
+  });
+
+  it('lets viewers with no request for the idle timeout leave by themselves, with fake time', () => {
+    let now = 0;
+    const s = service({ clock: () => now, idleTimeoutMs: 18_000 });
+    s.startLiveStream('rec');
+    publish(s, 'rec', 0, 3);
+    const quiet = s.joinStream('rec', 'quiet');
+    s.joinStream('rec', 'busy');
+    now = 10_000;
+    s.getDistributor('rec').getNextSegment('busy', now);
+    now = 18_001;
+    s.cleanup();
+    assert.deepEqual(
+      s.getStreamViewers('rec').map((v) => v.viewerId),
+      ['busy'],
+    );
+    assert.equal(s.findSession(quiet.sessionId), undefined);
+    assert.equal(s.getStreamStatistics('rec').peakViewers, 2);
+    now = 28_001;
+    s.cleanup();
+    assert.equal(s.getStreamStatistics('rec').activeViewers, 0);
   });
 
   it('sums metrics across streams', () => {

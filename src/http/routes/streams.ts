@@ -14,13 +14,13 @@ import {
 
 /** The seed's stream endpoints, plus end and the per-viewer cursor (GetNextSegment). */
 export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const { service } = deps;
+  const { service, ingest } = deps;
 
   app.post(
     '/api/v1/streams/start',
     { schema: { body: StartStreamBody } },
     async (request, reply) => {
-      const { recording_id, max_viewers } = request.body;
+      const { recording_id, max_viewers, publish_key } = request.body;
       if (recording_id === 'start') {
         // POST /api/v1/streams/start is this route, so a stream named "start" could not be joined.
         throw new DistributionError(
@@ -30,6 +30,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
         );
       }
       const distributor = service.startLiveStream(recording_id, max_viewers);
+      if (publish_key !== undefined) ingest.setPublishKey(recording_id, publish_key);
       return reply.code(201).send(
         envelope(
           {

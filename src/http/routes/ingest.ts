@@ -1,0 +1,73 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { ProfileName } from '../../core/profiles.js';
+import type { RouteDeps } from '../app.js';
+import { envelope } from '../responses.js';
+import { Id, Profile } from '../schemas.js';
+
+const FileParams = Type.Object({ id: Id, profile: Profile, file: Id });
+const StreamFileParams = Type.Object({ id: Id, file: Id });
+const KeyQuery = Type.Object({ key: Type.Optional(Type.String({ maxLength: 256 })) });
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const query = request.query as { key?: string };
+  if (query.key !== undefined) return query.key;
+  const auth = request.headers.authorization;
+  return auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+}
+
+/**
+ * Ingest for ffmpeg's hls muxer pushing over HTTP (-method PUT): segment files, media
+ * playlists and fMP4 init sections under /ingest/{recording_id}/{profile}/.
+ */
+export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { ingest, maxSegmentBytes },
+) => {
+  // Encoders send media with any content type (or none); this scope takes raw bytes only.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: maxSegmentBytes },
+    (_request, body, done) => done(null, body),
+  );
+  // The key is checked before a byte of the body is read.
+  const authorize = async (request: FastifyRequest) => {
+    ingest.authorize((request.params as { id: string }).id, presentedKey(request));
+  };
+
+  const accept = (id: string, profile: ProfileName | undefined, file: string, body: unknown) => {
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+    const published = ingest.put(id, profile, file, bytes);
+    return envelope({ recording_id: id, profile: profile ?? null, file, published }, 'Accepted');
+  };
+
+  app.put(
+    '/ingest/:id/:profile/:file',
+    { schema: { params: FileParams, querystring: KeyQuery }, onRequest: authorize },
+    async (request, reply) => {
+      const { id, profile, file } = request.params;
+      return reply.code(201).send(accept(id, profile, file, request.body));
+    },
+  );
+
+  app.put(
+    '/ingest/:id/:file',
+    { schema: { params: StreamFileParams, querystring: KeyQuery }, onRequest: authorize },
+    async (request, reply) => {
+      const { id, file } = request.params;
+      return reply.code(201).send(accept(id, undefined, file, request.body));
+    },
+  );
+
+  app.delete(
+    '/ingest/:id/:profile/:file',
+    { schema: { params: FileParams, querystring: KeyQuery }, onRequest: authorize },
+    async (request, reply) => {
+      const { id, profile, file } = request.params;
+      ingest.delete(id, profile, file);
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,99 @@
+/**
+ * Pairs the segment files an encoder pushes with the media playlists that describe them.
+ * ffmpeg's hls muxer uploads a segment and then (or, over HTTP, sometimes before it finishes)
+ * the playlist listing it; a segment is ready once both its bytes and its playlist entry have
+ * arrived. Pure: no I/O, no clock.
+ */
+
+/** One segment line of a pushed media playlist. */
+export interface PlaylistEntry {
+  readonly file: string;
+  /** The encoder's media sequence number for this segment. */
+  readonly encoderSequence: number;
+  readonly durationSec: number;
+  readonly discontinuity: boolean;
+  /** File name of the fMP4 initialization section (EXT-X-MAP), if any. */
+  readonly mapFile?: string | undefined;
+}
+
+/** A segment whose bytes and description are both known, ready to publish. */
+export interface ReadySegment extends PlaylistEntry {
+  readonly data: Uint8Array;
+  /** The encoder restarted before this segment: it opens a new epoch. */
+  readonly restarted: boolean;
+}
+
+/** Segment files kept waiting for their playlist entry (a bound against junk uploads). */
+export const MAX_PENDING_FILES = 32;
+
+export class SegmentAssembler {
+  private readonly pending = new Map<string, Uint8Array>();
+  private readonly inits = new Map<string, Uint8Array>();
+  private listed = new Map<string, PlaylistEntry>();
+  private lastSequence = -1;
+  private restartPending = false;
+  private published = 0;
+
+  /** Segments published since this assembler started. */
+  get publishedCount(): number {
+    return this.published;
+  }
+
+  /** Takes a segment file's bytes; returns whatever became ready. */
+  addSegment(file: string, data: Uint8Array): ReadySegment[] {
+    this.pending.set(file, data);
+    while (this.pending.size > MAX_PENDING_FILES) {
+      const oldest = this.pending.keys().next().value;
+      if (oldest === undefined) break;
+      this.pending.delete(oldest);
+    }
+    return this.collect();
+  }
+
+  /**
+   * Takes the entries of a pushed media playlist; returns whatever became ready. A playlist
+   * whose newest entry is older than what was already published means the encoder restarted.
+   */
+  addPlaylist(entries: readonly PlaylistEntry[]): ReadySegment[] {
+    const newest = entries.at(-1);
+    if (newest && this.lastSequence >= 0 && newest.encoderSequence < this.lastSequence) {
+      this.lastSequence = -1;
+      this.restartPending = true;
+    }
+    this.listed = new Map(entries.map((entry) => [entry.file, entry]));
+    return this.collect();
+  }
+
+  /** Takes an fMP4 initialization section; segments naming it wait for it. */
+  addInit(file: string, data: Uint8Array): ReadySegment[] {
+    this.inits.set(file, data);
+    return this.collect();
+  }
+
+  /** The latest bytes of an initialization section. */
+  init(file: string): Uint8Array | undefined {
+    return this.inits.get(file);
+  }
+
+  /** Drops a file the encoder deleted, if it was never published. */
+  remove(file: string): void {
+    this.pending.delete(file);
+  }
+
+  private collect(): ReadySegment[] {
+    const ready: ReadySegment[] = [];
+    const candidates = [...this.listed.values()]
+      .filter((e) => e.encoderSequence > this.lastSequence && this.pending.has(e.file))
+      .sort((a, b) => a.encoderSequence - b.encoderSequence);
+    for (const entry of candidates) {
+      if (entry.mapFile !== undefined && !this.inits.has(entry.mapFile)) break;
+      const data = this.pending.get(entry.file) as Uint8Array;
+      this.pending.delete(entry.file);
+      ready.push({ ...entry, data, restarted: this.restartPending });
+      this.restartPending = false;
+      this.lastSequence = entry.encoderSequence;
+      this.published++;
+    }
+    return ready;
+  }
+}
