@@ -13,6 +13,9 @@ export interface BitrateSwitch {
   readonly reason: SwitchReason;
 }
 
+/** Switches a session remembers; older ones are dropped so a flapping player stays bounded. */
+export const MAX_HISTORY = 100;
+
 /** Buffer health a viewer starts with before it reports one (the seed's 50.0). */
 export const INITIAL_BUFFER_HEALTH = 50;
 
@@ -60,6 +63,7 @@ export class ViewerSession {
 
   switchTo(to: ProfileName, at: number, reason: SwitchReason): void {
     this.switches ??= [];
+    if (this.switches.length >= MAX_HISTORY) this.switches.shift();
     this.switches.push({ from: this.currentBitrate, to, at, reason });
     this.currentBitrate = to;
   }

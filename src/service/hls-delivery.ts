@@ -86,11 +86,13 @@ export class HlsDelivery {
     const window = distributor.window(profile);
     if (window.size === 0) throw new NoMediaYetError(recordingId);
     const session = this.sessionFor(recordingId, report.sessionId);
+    const cdnBase = this.service.cdnBaseUrl;
     if (session) {
-      distributor.observeBitrate(session.viewerId, profile, this.service.now());
+      // Segment fetches show the bitrate a player really takes (players such as ffmpeg open every
+      // variant's playlist); only when a CDN hides those fetches does the playlist stand in.
+      if (cdnBase) distributor.observeBitrate(session.viewerId, profile, this.service.now());
       this.report(distributor, session, report);
     }
-    const cdnBase = this.service.cdnBaseUrl;
     const key = `${recordingId}/${profile}`;
     let cached = this.playlists.get(key);
     const ended = distributor.status === 'ended';
