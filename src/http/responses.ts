@@ -25,6 +25,8 @@ export function viewerRow(session: ViewerSession, now: number) {
     bytes_received: session.bytesReceived,
     buffer_health: session.bufferHealth,
     connection_quality: session.connectionQuality,
+    throughput_kbps: Math.round(session.throughputKbps),
+    recommended_bitrate: session.recommendedBitrate ?? null,
     duration: formatDuration(now - session.joinedAt),
     joined_at: rfc3339(session.joinedAt),
     last_seen_at: rfc3339(session.lastSeenAt),

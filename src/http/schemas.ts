@@ -13,7 +13,7 @@ export const StartStreamBody = Type.Object({
   publish_key: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
 });
 
-export const StreamParams = Type.Object({ id: Id });
+export const StreamParams = Type.Object({ recording_id: Id });
 
 export const JoinBody = Type.Object({
   viewer_id: Id,
@@ -22,7 +22,7 @@ export const JoinBody = Type.Object({
 
 export const LeaveQuery = Type.Object({ viewer_id: Id });
 
-export const NextParams = Type.Object({ id: Id, viewer_id: Id });
+export const NextParams = Type.Object({ recording_id: Id, viewer_id: Id });
 export const NextQuery = Type.Object({
   wait_ms: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
 });

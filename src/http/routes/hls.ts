@@ -7,9 +7,9 @@ import { clientReport } from '../cmcd.js';
 import { Id, Profile } from '../schemas.js';
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const StreamParams = Type.Object({ id: Id });
-const RenditionParams = Type.Object({ id: Id, profile: Profile });
-const ObjectParams = Type.Object({ id: Id, profile: Profile, file: Id });
+const StreamParams = Type.Object({ recording_id: Id });
+const RenditionParams = Type.Object({ recording_id: Id, profile: Profile });
+const ObjectParams = Type.Object({ recording_id: Id, profile: Profile, file: Id });
 const MediaQuery = Type.Object({
   session: Type.Optional(Id),
   CMCD: Type.Optional(Type.String({ maxLength: 4096 })),
@@ -18,11 +18,11 @@ const MediaQuery = Type.Object({
 /** HLS delivery: multivariant and media playlists, segments and init sections from memory. */
 export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { hls }) => {
   app.get(
-    '/live/:id/master.m3u8',
+    '/live/:recording_id/master.m3u8',
     { schema: { params: StreamParams, querystring: MediaQuery } },
     async (request, reply) => {
       const { text, session } = hls.multivariant(
-        request.params.id,
+        request.params.recording_id,
         clientReport(request.query, request.headers),
       );
       return reply
@@ -34,10 +34,10 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { hls
   );
 
   app.get(
-    '/live/:id/:profile/index.m3u8',
+    '/live/:recording_id/:profile/index.m3u8',
     { schema: { params: RenditionParams, querystring: MediaQuery } },
     async (request, reply) => {
-      const { id, profile } = request.params;
+      const { recording_id: id, profile } = request.params;
       const report = clientReport(request.query, request.headers);
       const text = hls.mediaPlaylist(id, profile, report);
       // No longer than half a target duration, so players polling each target duration see news.
@@ -51,10 +51,10 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { hls
   );
 
   app.get(
-    '/live/:id/:profile/:file',
+    '/live/:recording_id/:profile/:file',
     { schema: { params: ObjectParams, querystring: MediaQuery } },
     async (request, reply) => {
-      const { id, profile, file } = request.params;
+      const { recording_id: id, profile, file } = request.params;
       const object = hls.object(id, profile, file);
       if (!object) throw new SegmentNotFoundError(file, profile);
       const etag = `"${id}/${profile}/${object.id}/${object.data.byteLength}"`;

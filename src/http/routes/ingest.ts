@@ -6,8 +6,8 @@ import type { RouteDeps } from '../app.js';
 import { envelope } from '../responses.js';
 import { Id, Profile } from '../schemas.js';
 
-const FileParams = Type.Object({ id: Id, profile: Profile, file: Id });
-const StreamFileParams = Type.Object({ id: Id, file: Id });
+const FileParams = Type.Object({ recording_id: Id, profile: Profile, file: Id });
+const StreamFileParams = Type.Object({ recording_id: Id, file: Id });
 const KeyQuery = Type.Object({ key: Type.Optional(Type.String({ maxLength: 256 })) });
 
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -34,7 +34,10 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   );
   // The key is checked before a byte of the body is read.
   const authorize = async (request: FastifyRequest) => {
-    ingest.authorize((request.params as { id: string }).id, presentedKey(request));
+    ingest.authorize(
+      (request.params as { recording_id: string }).recording_id,
+      presentedKey(request),
+    );
   };
 
   const accept = (id: string, profile: ProfileName | undefined, file: string, body: unknown) => {
@@ -44,28 +47,28 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   };
 
   app.put(
-    '/ingest/:id/:profile/:file',
+    '/ingest/:recording_id/:profile/:file',
     { schema: { params: FileParams, querystring: KeyQuery }, onRequest: authorize },
     async (request, reply) => {
-      const { id, profile, file } = request.params;
+      const { recording_id: id, profile, file } = request.params;
       return reply.code(201).send(accept(id, profile, file, request.body));
     },
   );
 
   app.put(
-    '/ingest/:id/:file',
+    '/ingest/:recording_id/:file',
     { schema: { params: StreamFileParams, querystring: KeyQuery }, onRequest: authorize },
     async (request, reply) => {
-      const { id, file } = request.params;
+      const { recording_id: id, file } = request.params;
       return reply.code(201).send(accept(id, undefined, file, request.body));
     },
   );
 
   app.delete(
-    '/ingest/:id/:profile/:file',
+    '/ingest/:recording_id/:profile/:file',
     { schema: { params: FileParams, querystring: KeyQuery }, onRequest: authorize },
     async (request, reply) => {
-      const { id, profile, file } = request.params;
+      const { recording_id: id, profile, file } = request.params;
       ingest.delete(id, profile, file);
       return reply.code(204).send();
     },

@@ -48,10 +48,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   );
 
   app.post(
-    '/api/v1/streams/:id',
+    '/api/v1/streams/:recording_id',
     { schema: { params: StreamParams, body: JoinBody } },
     async (request, reply) => {
-      const { id } = request.params;
+      const { recording_id: id } = request.params;
       const { viewer_id, initial_bitrate } = request.body;
       const session = service.joinStream(id, viewer_id, initial_bitrate);
       return reply.code(201).send(
@@ -70,16 +70,20 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     },
   );
 
-  app.get('/api/v1/streams/:id', { schema: { params: StreamParams } }, async (request) => {
-    const stats = service.getStreamStatistics(request.params.id);
-    return envelope(streamStatistics(stats, Date.now()), 'Statistics retrieved successfully');
-  });
+  app.get(
+    '/api/v1/streams/:recording_id',
+    { schema: { params: StreamParams } },
+    async (request) => {
+      const stats = service.getStreamStatistics(request.params.recording_id);
+      return envelope(streamStatistics(stats, Date.now()), 'Statistics retrieved successfully');
+    },
+  );
 
   app.delete(
-    '/api/v1/streams/:id',
+    '/api/v1/streams/:recording_id',
     { schema: { params: StreamParams, querystring: LeaveQuery } },
     async (request) => {
-      const { id } = request.params;
+      const { recording_id: id } = request.params;
       const session = service.leaveStream(id, request.query.viewer_id);
       return envelope(
         {
@@ -94,25 +98,29 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     },
   );
 
-  app.post('/api/v1/streams/:id/end', { schema: { params: StreamParams } }, async (request) => {
-    const stats = service.endLiveStream(request.params.id);
-    return envelope(
-      {
-        recording_id: stats.recordingId,
-        status: stats.status,
-        peak_viewers: stats.peakViewers,
-        total_segments_served: stats.totalSegmentsServed,
-        total_bytes_served: stats.totalBytesServed,
-      },
-      'Live stream ended',
-    );
-  });
+  app.post(
+    '/api/v1/streams/:recording_id/end',
+    { schema: { params: StreamParams } },
+    async (request) => {
+      const stats = service.endLiveStream(request.params.recording_id);
+      return envelope(
+        {
+          recording_id: stats.recordingId,
+          status: stats.status,
+          peak_viewers: stats.peakViewers,
+          total_segments_served: stats.totalSegmentsServed,
+          total_bytes_served: stats.totalBytesServed,
+        },
+        'Live stream ended',
+      );
+    },
+  );
 
   app.get(
-    '/api/v1/streams/:id/viewers/:viewer_id/next',
+    '/api/v1/streams/:recording_id/viewers/:viewer_id/next',
     { schema: { params: NextParams, querystring: NextQuery } },
     async (request, reply) => {
-      const { id, viewer_id } = request.params;
+      const { recording_id: id, viewer_id } = request.params;
       const waitMs = Math.min(
         request.query.wait_ms === undefined ? deps.longPollMs : Number(request.query.wait_ms),
         deps.maxLongPollMs,

@@ -1,0 +1,37 @@
+import type { ProfileName } from '../../src/core/profiles.js';
+
+/** Deterministic stand-in segment bytes: distinct per profile and sequence. */
+export function fakeSegment(profile: ProfileName, sequence: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(2000 + sequence * 7 + profile.length).fill(sequence % 251);
+}
+
+/**
+ * Pushes segments [from, to) of one rendition the way ffmpeg's hls muxer does: each segment
+ * file, then the media playlist listing the newest six.
+ */
+export async function pushSegments(
+  base: string,
+  recordingId: string,
+  profile: ProfileName,
+  from: number,
+  to: number,
+  query = '',
+): Promise<void> {
+  for (let seq = from; seq < to; seq++) {
+    const put = await fetch(`${base}/ingest/${recordingId}/${profile}/seg_${seq}.ts${query}`, {
+      method: 'PUT',
+      body: fakeSegment(profile, seq),
+    });
+    if (put.status !== 201)
+      throw new Error(`segment PUT answered ${put.status}: ${await put.text()}`);
+    const first = Math.max(0, seq - 5);
+    let text = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:${first}\n`;
+    for (let s = first; s <= seq; s++) text += `#EXTINF:2.000,\nseg_${s}.ts\n`;
+    const playlist = await fetch(`${base}/ingest/${recordingId}/${profile}/index.m3u8${query}`, {
+      method: 'PUT',
+      body: text,
+    });
+    if (playlist.status !== 201)
+      throw new Error(`playlist PUT answered ${playlist.status}: ${await playlist.text()}`);
+  }
+}

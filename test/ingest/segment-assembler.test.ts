@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  MAX_PENDING_FILES,
+  type PlaylistEntry,
+  SegmentAssembler,
+} from '../../src/ingest/segment-assembler.js';
+
+const bytes = (n: number) => new Uint8Array(10 + n);
+const entry = (seq: number, extra: Partial<PlaylistEntry> = {}): PlaylistEntry => ({
+  file: `seg_${seq}.ts`,
+  encoderSequence: seq,
+  durationSec: 2,
+  discontinuity: false,
+  ...extra,
+});
+
+describe('SegmentAssembler', () => {
+  it('publishes a segment once both its bytes and its playlist entry arrived, in either order', () => {
+    const a = new SegmentAssembler();
+    assert.deepEqual(a.addSegment('seg_0.ts', bytes(0)), []);
+    const first = a.addPlaylist([entry(0)]);
+    assert.deepEqual(
+      first.map((r) => [r.file, r.durationSec, r.data.byteLength]),
+      [['seg_0.ts', 2, 10]],
+    );
+    assert.deepEqual(a.addPlaylist([entry(0), entry(1)]), [], 'listed before its bytes');
+    assert.deepEqual(
+      a.addSegment('seg_1.ts', bytes(1)).map((r) => r.encoderSequence),
+      [1],
+    );
+    assert.equal(a.publishedCount, 2);
+  });
+
+  it('publishes in sequence order and never republishes a segment', () => {
+    const a = new SegmentAssembler();
+    a.addSegment('seg_2.ts', bytes(2));
+    a.addSegment('seg_1.ts', bytes(1));
+    assert.deepEqual(
+      a.addPlaylist([entry(1), entry(2)]).map((r) => r.encoderSequence),
+      [1, 2],
+    );
+    assert.deepEqual(a.addPlaylist([entry(1), entry(2)]), []);
+  });
+
+  it('marks the first segment after an encoder restart', () => {
+    const a = new SegmentAssembler();
+    for (const s of [0, 1, 2]) a.addSegment(`seg_${s}.ts`, bytes(s));
+    a.addPlaylist([entry(0), entry(1), entry(2)]);
+    a.addSegment('seg_0.ts', bytes(100));
+    const restarted = a.addPlaylist([entry(0)]);
+    assert.deepEqual(
+      restarted.map((r) => [r.encoderSequence, r.restarted, r.data.byteLength]),
+      [[0, true, 110]],
+    );
+    a.addSegment('seg_1.ts', bytes(101));
+    assert.deepEqual(
+      a.addPlaylist([entry(0), entry(1)]).map((r) => r.restarted),
+      [false],
+    );
+  });
+
+  it('holds fMP4 segments until their init section arrives', () => {
+    const a = new SegmentAssembler();
+    a.addSegment('seg_0.m4s', bytes(0));
+    assert.deepEqual(a.addPlaylist([entry(0, { file: 'seg_0.m4s', mapFile: 'init.mp4' })]), []);
+    assert.deepEqual(
+      a.addInit('init.mp4', bytes(5)).map((r) => r.file),
+      ['seg_0.m4s'],
+    );
+    assert.equal(a.init('init.mp4')?.byteLength, 15);
+  });
+
+  it('keeps a bounded number of unlisted files, dropping the oldest', () => {
+    const a = new SegmentAssembler();
+    for (let i = 0; i <= MAX_PENDING_FILES; i++) a.addSegment(`junk_${i}.ts`, bytes(i));
+    assert.deepEqual(a.addPlaylist([entry(0, { file: 'junk_0.ts' })]), []);
+    assert.equal(a.addPlaylist([entry(1, { file: `junk_${MAX_PENDING_FILES}.ts` })]).length, 1);
+  });
+
+  it('forgets a file the encoder deleted before it was listed', () => {
+    const a = new SegmentAssembler();
+    a.addSegment('seg_0.ts', bytes(0));
+    a.remove('seg_0.ts');
+    assert.deepEqual(a.addPlaylist([entry(0)]), []);
+  });
+});
