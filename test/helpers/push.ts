@@ -1,8 +1,8 @@
-import type { ProfileName } from '../../src/core/profiles.js';
+import { PROFILES, type ProfileName } from '../../src/core/profiles.js';
 
-/** Deterministic stand-in segment bytes: distinct per profile and sequence. */
+/** Deterministic stand-in segment bytes: larger for higher profiles, distinct per sequence. */
 export function fakeSegment(profile: ProfileName, sequence: number): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(2000 + sequence * 7 + profile.length).fill(sequence % 251);
+  return new Uint8Array(PROFILES[profile].bitrateKbps * 5 + sequence * 7).fill(sequence % 251);
 }
 
 /**
