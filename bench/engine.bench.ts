@@ -5,6 +5,9 @@
  */
 import { LiveDistributor } from '../src/core/distributor.js';
 import { PROFILE_NAMES, type ProfileName } from '../src/core/profiles.js';
+import { writeMediaPlaylist } from '../src/hls/media-playlist.js';
+import { DistributionService } from '../src/service/distribution-service.js';
+import { HlsDelivery } from '../src/service/hls-delivery.js';
 import { randomIdGenerator } from '../src/service/random-ids.js';
 import { formatRate, type Measurement, measure, retainedBytes } from './measure.js';
 
@@ -131,6 +134,70 @@ for (const n of SIZES) {
   });
   const bare = retainedBytes(() => new Map(ids.map((id) => [id, { id }])));
   memory.push({ n, perSession: session / n, baselinePerEntry: bare / n });
+}
+
+// HLS hot paths on a service holding the largest session count.
+{
+  const n = SIZES[SIZES.length - 1] as number;
+  const service = new DistributionService({ defaultMaxViewers: n });
+  service.startLiveStream('bench');
+  for (let s = 0; s < 15; s++) {
+    for (const profile of PROFILE_NAMES) {
+      service.addSegmentToStream('bench', {
+        id: `${s}.ts`,
+        sequence: s,
+        profile,
+        durationSec: 2,
+        data: SEGMENT,
+      });
+    }
+  }
+  const sessions = viewerIds(n).map(
+    (id, i) => service.joinStream('bench', id, PROFILE_NAMES[i & 3] as ProfileName).sessionId,
+  );
+  const plain = new Map(sessions.map((id) => [id, { id }]));
+  rows.push({
+    op: 'findSession (by session id)',
+    n,
+    m: measure(
+      'find',
+      n,
+      () => service,
+      (svc, i) => svc.findSession(sessions[i] as string),
+    ),
+    baseline: measure(
+      'map lookup',
+      n,
+      () => plain,
+      (m, i) => m.get(sessions[i] as string),
+    ),
+  });
+  // A media playlist request: cached text with the viewer's session put after each segment URI,
+  // against writing the same playlist from scratch with hls-parser on every request.
+  const hls = new HlsDelivery(service, { playlistSegments: 6 });
+  const window = service.getDistributor('bench').window('Low');
+  rows.push({
+    op: 'media playlist for a session',
+    n,
+    m: measure(
+      'playlist',
+      n,
+      () => hls,
+      (h, i) => h.mediaPlaylist('bench', 'Low', { sessionId: sessions[i] }),
+    ),
+    baseline: measure(
+      'hls-parser write',
+      n / 10,
+      () => window,
+      (w, i) =>
+        writeMediaPlaylist({
+          segments: w.latest(6),
+          ended: false,
+          segmentUri: (seg) => `${seg.id}?session=${sessions[i]}`,
+          initUri: (id) => id,
+        }),
+    ),
+  });
 }
 
 console.log(
