@@ -1,0 +1,96 @@
+/**
+ * Viewer load benchmark: N simulated HLS viewers on loopback against nginx and VTP Live, each
+ * serving the same live ladder. Run: node --import tsx bench/viewers.bench.ts [--help].
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { hasBinary } from './viewers/child-process.js';
+import { type BenchConfig, ConfigError, loadConfig, usage } from './viewers/config.js';
+import { ensureLadder, loadLadder } from './viewers/ladder-cache.js';
+import { type Measurement, measureTarget } from './viewers/measure-target.js';
+import { markdown, type ResultRow, toRow } from './viewers/report.js';
+import { installSignalTeardown } from './viewers/teardown.js';
+
+const CACHE_DIR = fileURLToPath(new URL('./.cache/', import.meta.url));
+const RESULT_PATH = `${CACHE_DIR}viewers-result.json`;
+const log = (line: string) => console.error(`[bench:viewers] ${line}`);
+
+class SetupError extends Error {}
+
+async function checkTools(config: BenchConfig): Promise<void> {
+  const missing: string[] = [];
+  if (!(await hasBinary('ffmpeg', ['-version']))) missing.push('ffmpeg');
+  if (config.targets.includes('nginx') && !(await hasBinary('nginx', ['-v'])))
+    missing.push('nginx');
+  if (missing.length > 0) {
+    throw new SetupError(
+      `${missing.join(' and ')} not found on PATH: install with apt-get install -y nginx-light ffmpeg`,
+    );
+  }
+}
+
+async function main(): Promise<number> {
+  let config: BenchConfig | 'help';
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`bench:viewers: ${error.message}\n${usage()}`);
+    return 2;
+  }
+  if (config === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  installSignalTeardown(log);
+  await checkTools(config);
+  await mkdir(CACHE_DIR, { recursive: true });
+  const ladderDir = await ensureLadder(
+    { cacheDir: CACHE_DIR, seconds: config.ladderSeconds, preset: config.preset },
+    log,
+  );
+  const ladder = await loadLadder(ladderDir);
+  const rows: ResultRow[] = [];
+  const failures: string[] = [];
+  for (const target of config.targets) {
+    for (const viewers of config.viewerCounts) {
+      let measurement: Measurement;
+      try {
+        measurement = await measureTarget(target, viewers, ladder, config, log);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        failures.push(`${target}: ${reason}`);
+        log(`FAILED ${target} with ${viewers} viewers: ${reason}`);
+        break; // a target that cannot start or take segments fails the same way for every N
+      }
+      const row = toRow(measurement);
+      rows.push(row);
+      log(
+        `${row.target} ${row.viewers}: ${row.requestsPerSec.toFixed(0)} req/s, p99 ${row.p99Ms.toFixed(1)} ms, errors ${row.errors}`,
+      );
+    }
+  }
+  console.log(markdown(rows));
+  if (failures.length > 0) console.log(`\nFailed: ${failures.join('; ')}`);
+  const result = {
+    generatedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, node: process.version },
+    cpuMethod:
+      'origin: utime+stime of the server process tree from /proc/<pid>/stat; generator: process.cpuUsage() of the bench process (all its threads, including the replayer), both over the measured window',
+    config,
+    rows,
+    failures,
+  };
+  await writeFile(RESULT_PATH, `${JSON.stringify(result, null, 2)}\n`);
+  log(`wrote ${RESULT_PATH}`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`bench:viewers: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

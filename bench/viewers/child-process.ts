@@ -1,0 +1,58 @@
+/** Spawning helpers: run a command to completion, check a binary exists, stop a child for sure. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+
+/** Runs `command` and resolves with its exit code and captured stderr (tail). */
+export async function run(
+  command: string,
+  args: readonly string[],
+): Promise<{ code: number; stderr: string }> {
+  const child = track(spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const stderrOf = child.stderr;
+  if (!stderrOf) throw new Error(`${command}: no stderr pipe`);
+  let stderr = '';
+  stderrOf.setEncoding('utf8');
+  stderrOf.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-8000);
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code: code ?? -1, stderr };
+}
+
+/** True when `command -version`-style probing finds the binary. */
+export async function hasBinary(command: string, probeArgs: readonly string[]): Promise<boolean> {
+  try {
+    return (await run(command, probeArgs)).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Remembers a long-running child so it is SIGKILLed if this process exits without stopping it. */
+export function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+  return child;
+}
+
+/** Sends SIGTERM, then SIGKILL after `graceMs` if the child is still alive; resolves on exit. */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}

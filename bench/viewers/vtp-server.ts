@@ -1,0 +1,65 @@
+/** Runs the VTP Live server from this checkout as a child process and starts the bench stream. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { stopChild, track } from './child-process.js';
+import { freePort } from './free-port.js';
+import { waitForHttp } from './wait-http.js';
+
+export interface VtpServer {
+  readonly origin: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Starts the built server (`dist/cli.js serve`, with the Node flags `bin/vtp-live.js` uses) on a
+ * free port chosen here (so readiness does not depend on the log level printing the URL), waits
+ * for the health route, then starts `recordingId`. BENCH_ORIGIN_NODE_ARGS adds Node flags to
+ * the server alone (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it under load).
+ */
+export async function startVtpServer(recordingId: string, maxViewers: number): Promise<VtpServer> {
+  const port = await freePort();
+  const extra = (process.env.BENCH_ORIGIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [
+    ...extra,
+    '--max-semi-space-size=64',
+    'dist/cli.js',
+    'serve',
+    '--port',
+    String(port),
+  ];
+  args.push('--log-level', 'warn', '--max-viewers', String(maxViewers));
+  const child: ChildProcess = track(
+    spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${origin}/api/v1/distribution/health`, child, 30_000, () => true);
+    const response = await request(`${origin}/api/v1/streams/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ recording_id: recordingId, max_viewers: maxViewers }),
+    });
+    const text = await response.body.text();
+    if (response.statusCode >= 300 && response.statusCode !== 409) {
+      throw new Error(`POST /api/v1/streams/start: ${response.statusCode} ${text.slice(0, 300)}`);
+    }
+  } catch (error) {
+    await stopChild(child);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`VTP Live did not start: ${reason}\n${stderr}`.trim());
+  }
+  if (child.pid === undefined) throw new Error('VTP Live has no pid');
+  return { origin, pid: child.pid, stop: () => stopChild(child, 15_000) };
+}
