@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, SETTINGS } from './config.js';
+import { runDemo } from './demo/demo.js';
 import { startServer } from './server.js';
 
 /** `vtp-live serve`: runs the server until SIGTERM/SIGINT, then drains and exits 0. */
@@ -14,6 +15,7 @@ async function serve(flags: Record<string, string | undefined>): Promise<void> {
     process.exit(2);
   }
   const server = await startServer(config);
+  process.on('exit', () => server.encoders.killAll());
   server.app.log.info({ url: server.url }, `VTP Live listening on ${server.url}`);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -46,6 +48,58 @@ const options = SETTINGS.map((setting) => {
 serveCommand.action((parsed: Record<string, string | undefined>) =>
   serve(Object.fromEntries(options.map(({ flag, attribute }) => [flag, parsed[attribute]]))),
 );
+
+program
+  .command('demo')
+  .description(
+    'run a live lecture on embedded defaults: server, test-pattern encoder, a few viewers',
+  )
+  .addOption(new Option('--port <value>', 'TCP port').default('8080'))
+  .addOption(new Option('--host <value>', 'address to bind').default('127.0.0.1'))
+  .addOption(new Option('--stream <id>', 'recording id of the demo stream').default('lecture'))
+  .addOption(
+    new Option('--preset <name>', 'encoder ladder preset')
+      .choices(['light', 'full'])
+      .default('light'),
+  )
+  .addOption(new Option('--viewers <n>', 'headless viewers to simulate').default('4'))
+  .action(
+    async (flags: {
+      port: string;
+      host: string;
+      stream: string;
+      preset: 'light' | 'full';
+      viewers: string;
+    }) => {
+      let demo: Awaited<ReturnType<typeof runDemo>>;
+      try {
+        demo = await runDemo({
+          stream: flags.stream,
+          preset: flags.preset,
+          viewers: Number.parseInt(flags.viewers, 10) || 0,
+          serverFlags: { port: flags.port, host: flags.host },
+        });
+      } catch (error) {
+        console.error(`vtp-live demo: ${error instanceof Error ? error.message : error}`);
+        process.exit(error instanceof ConfigError ? 2 : 1);
+      }
+      const url = demo.server.url;
+      const id = encodeURIComponent(flags.stream);
+      console.log(`VTP Live demo is running (${flags.preset} ladder from a test pattern).
+  Player:    ${url}/watch/${id}
+  Dashboard: ${url}/dashboard
+  HLS:       ${url}/live/${id}/master.m3u8
+Press Ctrl-C to stop.`);
+      process.on('exit', () => demo.server.encoders.killAll());
+      const stop = async () => {
+        console.log('Stopping: encoder, viewers, server.');
+        await demo.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    },
+  );
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error('vtp-live:', error instanceof Error ? error.message : error);

@@ -17,6 +17,7 @@ export interface ServerConfig {
   readonly encoderTimeoutSeconds: number;
   readonly publishKey: string | undefined;
   readonly maxSegmentMiB: number;
+  readonly mediaDir: string;
 }
 
 interface Setting {
@@ -168,6 +169,14 @@ export const SETTINGS: readonly Setting[] = [
     max: 256,
     description: 'largest segment an encoder may push, in MiB',
     fallback: 16,
+  },
+  {
+    key: 'mediaDir',
+    flag: 'media-dir',
+    env: 'VTP_MEDIA_DIR',
+    kind: 'string',
+    description: 'folder file sources of built-in encoders are read from',
+    fallback: 'media',
   },
   {
     key: 'logLevel',

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import type { ServerConfig } from './config.js';
 import { type App, buildApp } from './http/app.js';
+import { EncoderManager, type EncoderManagerOptions } from './ingest/encoder-manager.js';
 import { type IngestOptions, IngestService } from './ingest/ingest-service.js';
 import { ffprobeMedia } from './ingest/media-probe.js';
 import {
@@ -13,6 +14,7 @@ export interface RuntimeOptions {
   readonly service?: DistributionServiceOptions;
   readonly ingest?: IngestOptions;
   readonly hls?: HlsOptions;
+  readonly encoders?: Partial<Omit<EncoderManagerOptions, 'publishKeyFor'>>;
   readonly logger?: pino.Logger | false;
   readonly longPollMs?: number;
   readonly maxSegmentBytes?: number;
@@ -24,6 +26,9 @@ export interface Runtime {
   readonly service: DistributionService;
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
+  readonly encoders: EncoderManager;
+  /** Starts listening and points the built-in encoders at this server; resolves its URL. */
+  listen(host: string, port: number): Promise<string>;
   /** Refuses new work, drains deliveries within `deadlineMs`, stops timers and the listener. */
   close(deadlineMs: number): Promise<boolean>;
 }
@@ -33,10 +38,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const service = new DistributionService(options.service);
   const ingest = new IngestService(service, options.ingest);
   const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS);
+  const encoders = new EncoderManager({
+    mediaDir: 'media',
+    ...options.encoders,
+    publishKeyFor: (recordingId) => ingest.publishKeyFor(recordingId),
+  });
   const app = buildApp({
     service,
     ingest,
     hls,
+    encoders,
     logger: options.logger ?? false,
     ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
     ...(options.maxSegmentBytes !== undefined && { maxSegmentBytes: options.maxSegmentBytes }),
@@ -50,12 +61,28 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     service,
     ingest,
     hls,
+    encoders,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+      // Built-in encoders publish through this server's own ingest, over loopback when it binds all.
+      encoders.setIngestBase(
+        `http://${isWildcard(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${bound}`,
+      );
+      return url;
+    },
     close(deadlineMs) {
       closing ??= (async () => {
         clearInterval(pruner);
         ingest.stop();
-        // Refuse new connections and new deliveries at once; both drain within the deadline.
-        const [drained] = await Promise.all([service.shutdown(deadlineMs), app.close()]);
+        // Refuse new connections and deliveries at once and stop the encoders; all within the deadline.
+        const [drained] = await Promise.all([
+          service.shutdown(deadlineMs),
+          app.close(),
+          encoders.stopAll(),
+        ]);
         return drained;
       })();
       return closing;
@@ -85,6 +112,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       ...(config.cdnBaseUrl && { cdnBaseUrl: config.cdnBaseUrl }),
     },
+    encoders: {
+      mediaDir: config.mediaDir,
+      onEvent: (event, detail) => logger.info(detail, `encoder ${event}`),
+    },
     ingest: {
       publishKey: config.publishKey,
       encoderTimeoutMs: config.encoderTimeoutSeconds * 1000,
@@ -92,10 +123,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       warn: (message, detail) => logger.warn({ err: detail }, message),
     },
   });
-  await runtime.app.listen({ host: config.host, port: config.port });
-  const address = runtime.app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = await runtime.listen(config.host, config.port);
   const close = () => runtime.close(config.shutdownTimeoutSeconds * 1000);
-  return { ...runtime, url: `http://${host}:${port}`, close };
+  return { ...runtime, url, close };
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
 }

@@ -60,13 +60,18 @@ export const seedBufferPolicy: AdaptationPolicy = {
   },
 };
 
+/** Segments a live player holds when it sits where it should behind the live edge. */
+export const LIVE_BUFFER_SEGMENTS = 3;
+
 /**
- * Buffer health from a player's buffer length (CMCD `bl`, ms): the share of the profile's start
- * buffer (buffer segments x segment duration) the player holds, capped at 100. A Low viewer
- * (4 x 2 s) with 6 s buffered is at 75; with 8 s or more, at 100.
+ * Buffer health from a player's buffer length (CMCD `bl`, ms): the share of a full live buffer
+ * (three segments, where players such as hls.js keep the playhead behind the live edge) the
+ * player holds, capped at 100. With 2 s segments: 6 s or more is 100, 4.5 s is 75, 1 s is 16.7.
+ * A live player cannot buffer much beyond the edge distance, so a target above it (such as the
+ * profile's start buffer) would keep every viewer below the step-up threshold for good.
  */
 export function bufferHealthFromBufferLength(bufferLengthMs: number, profile: ProfileName): number {
-  const target = PROFILES[profile].bufferSegments * PROFILES[profile].segmentDurationSec * 1000;
+  const target = LIVE_BUFFER_SEGMENTS * PROFILES[profile].segmentDurationSec * 1000;
   const health = (Math.max(0, bufferLengthMs) / target) * 100;
   return Math.min(100, Math.round(health * 10) / 10);
 }

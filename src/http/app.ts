@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { EncoderManager } from '../ingest/encoder-manager.js';
 import { INGEST_DEFAULTS, type IngestService } from '../ingest/ingest-service.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
@@ -9,12 +10,15 @@ import { hlsRoutes } from './routes/hls.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { segmentRoutes } from './routes/segments.js';
 import { streamRoutes } from './routes/streams.js';
+import { transcodeRoutes } from './routes/transcode.js';
 import { viewerRoutes } from './routes/viewers.js';
+import { webRoutes } from './routes/web.js';
 
 export interface AppOptions {
   readonly service: DistributionService;
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
+  readonly encoders: EncoderManager;
   /** Largest segment an encoder may push. */
   readonly maxSegmentBytes?: number;
   /** A pino logger, or false for none (tests). */
@@ -50,6 +54,7 @@ export function buildApp(options: AppOptions): App {
     service: options.service,
     ingest: options.ingest,
     hls: options.hls,
+    encoders: options.encoders,
     maxSegmentBytes: options.maxSegmentBytes ?? INGEST_DEFAULTS.maxSegmentBytes,
     longPollMs: options.longPollMs ?? HTTP_DEFAULTS.longPollMs,
     maxLongPollMs: options.maxLongPollMs ?? HTTP_DEFAULTS.maxLongPollMs,
@@ -60,6 +65,8 @@ export function buildApp(options: AppOptions): App {
   app.register(distributionRoutes, deps);
   app.register(ingestRoutes, deps);
   app.register(hlsRoutes, deps);
+  app.register(transcodeRoutes, deps);
+  app.register(webRoutes);
   return app;
 }
 
@@ -67,6 +74,7 @@ export interface RouteDeps {
   readonly service: DistributionService;
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
+  readonly encoders: EncoderManager;
   readonly maxSegmentBytes: number;
   readonly longPollMs: number;
   readonly maxLongPollMs: number;

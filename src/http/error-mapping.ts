@@ -23,6 +23,10 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   NO_MEDIA_YET: 404,
   PUBLISH_KEY_REQUIRED: 401,
   PUBLISH_KEY_INVALID: 403,
+  ENCODER_NOT_FOUND: 404,
+  ENCODER_EXISTS: 409,
+  INVALID_SOURCE: 400,
+  NOT_LISTENING: 503,
 };
 
 /** Media that is not there yet may be soon: players and CDNs should ask again in a second. */

@@ -45,6 +45,8 @@ export interface LadderOptions {
   readonly fmp4?: boolean;
   readonly publishKey?: string | undefined;
   readonly audioKbps?: number;
+  /** Report progress (speed, media time) as key=value lines on stdout every second. */
+  readonly progress?: boolean;
 }
 
 /**
@@ -57,7 +59,9 @@ export function ladderArguments(options: LadderOptions): string[] {
   const gop = preset.fps * segmentSec;
   const keySuffix = options.publishKey ? `?key=${encodeURIComponent(options.publishKey)}` : '';
   const input = inputArguments(options.source, preset);
-  const args = ['-hide_banner', '-nostats', '-loglevel', 'error', ...input.args];
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'error'];
+  if (options.progress) args.push('-progress', 'pipe:1', '-stats_period', '1');
+  args.push(...input.args);
   if (options.durationSec !== undefined) args.push('-t', String(options.durationSec));
   const split = PROFILE_NAMES.map((_, i) => `[v${i}]`).join('');
   const scales = PROFILE_NAMES.map((name, i) => {

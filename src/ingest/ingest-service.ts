@@ -97,9 +97,14 @@ export class IngestService {
     this.keys.set(recordingId, key);
   }
 
+  /** The key pushes to this stream must present, if any. */
+  publishKeyFor(recordingId: string): string | undefined {
+    return this.keys.get(recordingId) ?? this.options.publishKey;
+  }
+
   /** Throws PublishKeyError unless `presented` matches the stream's (or the server's) key. */
   authorize(recordingId: string, presented: string | undefined): void {
-    const expected = this.keys.get(recordingId) ?? this.options.publishKey;
+    const expected = this.publishKeyFor(recordingId);
     if (expected === undefined) return;
     if (presented === undefined) throw new PublishKeyError(false);
     const a = Buffer.from(presented);

@@ -16,9 +16,8 @@ export async function startTestServer(
   extra: Omit<RuntimeOptions, 'service' | 'longPollMs'> = {},
 ): Promise<TestServer> {
   const runtime = createRuntime({ service, longPollMs, ...extra });
-  await runtime.app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = runtime.app.server.address() as AddressInfo;
-  return { ...runtime, url: `http://127.0.0.1:${port}`, close: () => runtime.close(1000) };
+  const url = await runtime.listen('127.0.0.1', 0);
+  return { ...runtime, url, close: () => runtime.close(1000) };
 }
 
 /** Sends JSON (or a raw string) and returns status and parsed body. */

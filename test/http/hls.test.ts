@@ -173,13 +173,13 @@ describe('media playlists and segments', () => {
 describe('CMCD', () => {
   it('takes the session from sid and buffer length and throughput from the CMCD query', async () => {
     const session = await join('hls', 'cmcd-query');
-    const cmcd = encodeURIComponent(`bl=6000,br=1000,mtp=2500,ot=v,sid="${session}"`);
+    const cmcd = encodeURIComponent(`bl=4500,br=1000,mtp=2500,ot=v,sid="${session}"`);
     const res = await fetch(`${live}/hls/Low/9.ts?CMCD=${cmcd}`);
     await res.arrayBuffer();
     await new Promise((r) => setTimeout(r, 50));
     const viewer = await row('hls', session);
     assert.equal(viewer.segments_received, 1, 'attributed through sid');
-    assert.equal(viewer.buffer_health, 75, 'Low buffers 4 x 2 s: 6 s is 75 %');
+    assert.equal(viewer.buffer_health, 75, 'a full live buffer is 3 x 2 s: 4.5 s is 75 %');
     assert.equal(viewer.connection_quality, 'good');
     assert.equal(viewer.recommended_bitrate, 'Low');
     server.service.leaveStream('hls', 'cmcd-query');
@@ -192,12 +192,12 @@ describe('CMCD', () => {
     });
     await res.text();
     const viewer = await row('hls', session);
-    assert.equal(viewer.buffer_health, 12.5);
+    assert.equal(viewer.buffer_health, 16.7);
     assert.equal(viewer.connection_quality, 'poor');
     assert.equal(viewer.throughput_kbps, 900);
     assert.equal(viewer.recommended_bitrate, 'VeryLow');
     const healthy = await fetch(`${live}/hls/Low/index.m3u8?session=${session}`, {
-      headers: { 'cmcd-request': 'bl=8000,mtp=20000' },
+      headers: { 'cmcd-request': 'bl=6000,mtp=20000' },
     });
     await healthy.text();
     const better = await row('hls', session);

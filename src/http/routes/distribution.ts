@@ -7,7 +7,7 @@ import { CdnBody } from '../schemas.js';
 /** System metrics, health and CDN settings. */
 export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { service },
+  { service, encoders },
 ) => {
   app.get('/api/v1/distribution/metrics', async () => {
     const m = service.getMetrics();
@@ -33,6 +33,10 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
           delivered: q.delivered,
           failed: q.failed,
           failed_attempts: q.failedAttempts,
+        },
+        encoders: {
+          running: encoders.list().filter((e) => e.state === 'running').length,
+          behind_real_time: encoders.list().filter((e) => e.behind).length,
         },
         uptime_seconds: Math.floor(m.uptimeMs / 1000),
       },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DistributionError } from '../../core/errors.js';
 import { PROFILE_NAMES } from '../../core/profiles.js';
 import type { RouteDeps } from '../app.js';
-import { envelope, streamStatistics } from '../responses.js';
+import { envelope, streamStatistics, viewerRow } from '../responses.js';
 import {
   JoinBody,
   LeaveQuery,
@@ -11,10 +11,11 @@ import {
   StartStreamBody,
   StreamParams,
 } from '../schemas.js';
+import { encoderJson } from './transcode.js';
 
 /** The seed's stream endpoints, plus end and the per-viewer cursor (GetNextSegment). */
 export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const { service, ingest } = deps;
+  const { service, ingest, encoders } = deps;
 
   app.post(
     '/api/v1/streams/start',
@@ -70,6 +71,38 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     },
   );
 
+  app.get('/api/v1/streams', async () => {
+    const now = Date.now();
+    return envelope(
+      {
+        streams: service.getAllStreamStatistics().map((stats) => {
+          const { viewers, ...summary } = streamStatistics(stats, now);
+          const encoder = encoders.statusFor(stats.recordingId);
+          return {
+            ...summary,
+            average_buffer_health: average(viewers.map((v) => v.buffer_health)),
+            connection_quality: countBy(viewers.map((v) => v.connection_quality)),
+            encoder: encoder ? encoderJson(encoder) : null,
+          };
+        }),
+      },
+      'Streams retrieved successfully',
+    );
+  });
+
+  app.get(
+    '/api/v1/streams/:recording_id/viewers/:viewer_id',
+    { schema: { params: NextParams } },
+    async (request) => {
+      const { recording_id, viewer_id } = request.params;
+      const session = service.getDistributor(recording_id).session(viewer_id);
+      return envelope(
+        { recording_id, ...viewerRow(session, Date.now()) },
+        'Viewer retrieved successfully',
+      );
+    },
+  );
+
   app.get(
     '/api/v1/streams/:recording_id',
     { schema: { params: StreamParams } },
@@ -103,6 +136,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     { schema: { params: StreamParams } },
     async (request) => {
       const stats = service.endLiveStream(request.params.recording_id);
+      await encoders.stopForStream(request.params.recording_id);
       return envelope(
         {
           recording_id: stats.recordingId,
@@ -147,3 +181,14 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     },
   );
 };
+
+function average(values: number[]): number | null {
+  if (values.length === 0) return null;
+  return Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10) / 10;
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}

@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { EncoderStatus } from '../../ingest/encoder-job.js';
+import type { RouteDeps } from '../app.js';
+import { envelope, rfc3339 } from '../responses.js';
+import { Id } from '../schemas.js';
+
+const Source = Type.Union([
+  Type.Object({ type: Type.Literal('test-pattern') }),
+  Type.Object({
+    type: Type.Literal('file'),
+    path: Type.String({ minLength: 1, maxLength: 512 }),
+    loop: Type.Optional(Type.Boolean()),
+  }),
+  Type.Object({ type: Type.Literal('url'), url: Type.String({ minLength: 1, maxLength: 2048 }) }),
+]);
+
+const StartBody = Type.Object({
+  recording_id: Id,
+  source: Type.Optional(Source),
+  preset: Type.Optional(Type.Enum(['full', 'light'])),
+  fmp4: Type.Optional(Type.Boolean()),
+  duration_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+});
+const JobParams = Type.Object({ job_id: Id });
+
+/** The JSON shape of an encoder's status. */
+export function encoderJson(status: EncoderStatus) {
+  return {
+    job_id: status.jobId,
+    recording_id: status.recordingId,
+    state: status.state,
+    pid: status.pid ?? null,
+    restarts: status.restarts,
+    speed: status.speed ?? null,
+    behind_real_time: status.behind,
+    encoded_seconds: Math.round(status.encodedSeconds * 10) / 10,
+    last_error: status.lastError ?? null,
+    started_at: rfc3339(status.startedAt),
+  };
+}
+
+/** Built-in ladder encoders: start, stop, status and list. */
+export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { encoders }) => {
+  app.post('/api/v1/transcode/start', { schema: { body: StartBody } }, async (request, reply) => {
+    const body = request.body;
+    const status = encoders.start({
+      recordingId: body.recording_id,
+      source: body.source ?? { type: 'test-pattern' },
+      preset: body.preset ?? 'light',
+      fmp4: body.fmp4,
+      durationSec: body.duration_seconds,
+    });
+    return reply.code(201).send(envelope(encoderJson(status), 'Encoder started'));
+  });
+
+  app.get('/api/v1/transcode', async () =>
+    envelope({ encoders: encoders.list().map(encoderJson) }, 'Encoders retrieved successfully'),
+  );
+
+  app.get('/api/v1/transcode/:job_id', { schema: { params: JobParams } }, async (request) =>
+    envelope(
+      encoderJson(encoders.get(request.params.job_id)),
+      'Encoder status retrieved successfully',
+    ),
+  );
+
+  app.post('/api/v1/transcode/:job_id/stop', { schema: { params: JobParams } }, async (request) =>
+    envelope(encoderJson(await encoders.stop(request.params.job_id)), 'Encoder stopped'),
+  );
+};

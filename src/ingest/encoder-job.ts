@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { EncoderProgress } from './encoder-progress.js';
+
+export type EncoderState = 'starting' | 'running' | 'restarting' | 'finished' | 'stopped';
+
+export interface EncoderStatus {
+  readonly jobId: string;
+  readonly recordingId: string;
+  readonly state: EncoderState;
+  readonly pid: number | undefined;
+  readonly restarts: number;
+  readonly speed: number | undefined;
+  readonly behind: boolean;
+  readonly encodedSeconds: number;
+  readonly lastError: string | undefined;
+  readonly startedAt: number;
+}
+
+export interface EncoderJobOptions {
+  readonly jobId: string;
+  readonly recordingId: string;
+  readonly ffmpeg: string;
+  readonly args: readonly string[];
+  /** First restart delay; doubles per consecutive failure up to maxBackoffMs. */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** A run that lasted this long resets the backoff. */
+  readonly stableAfterMs?: number;
+  readonly onEvent?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+const STDERR_TAIL = 2000;
+
+/**
+ * One ffmpeg ladder process kept alive: restarted with exponential backoff whenever it dies
+ * unasked (a clean exit after a finite source is final), stopped (and waited for) on request.
+ */
+export class EncoderJob {
+  private child: ChildProcess | undefined;
+  private state: EncoderState = 'starting';
+  private restarts = 0;
+  private failures = 0;
+  private lastError: string | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly progress = new EncoderProgress();
+  private readonly startedAt = Date.now();
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: EncoderJobOptions) {}
+
+  start(): void {
+    const runStarted = Date.now();
+    this.progress.reset();
+    const child = spawn(this.options.ffmpeg, this.options.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.state = 'running';
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_TAIL);
+    });
+    if (child.stdout)
+      createInterface({ input: child.stdout }).on('line', (line) => this.progress.line(line));
+    this.exited = new Promise((resolve) => {
+      child.once('error', (error) => {
+        this.lastError = error.message;
+      });
+      child.once('close', (code, signal) => {
+        resolve();
+        this.child = undefined;
+        if (this.state === 'stopped') return;
+        if (code === 0) {
+          this.state = 'finished';
+          this.options.onEvent?.('finished', { jobId: this.options.jobId });
+          return;
+        }
+        this.lastError = stderr.trim() || this.lastError || `ffmpeg exited with ${signal ?? code}`;
+        this.failures =
+          Date.now() - runStarted >= (this.options.stableAfterMs ?? 60_000) ? 1 : this.failures + 1;
+        const delay = Math.min(
+          (this.options.minBackoffMs ?? 1000) * 2 ** (this.failures - 1),
+          this.options.maxBackoffMs ?? 30_000,
+        );
+        this.state = 'restarting';
+        this.options.onEvent?.('restarting', {
+          jobId: this.options.jobId,
+          code,
+          signal,
+          delayMs: delay,
+          error: this.lastError,
+        });
+        this.retryTimer = setTimeout(() => {
+          this.restarts++;
+          this.start();
+        }, delay);
+      });
+    });
+  }
+
+  /** Stops the encoder for good: SIGTERM, then SIGKILL if it lingers. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.state = 'stopped';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(killer);
+    }
+  }
+
+  /** Kills the process at once without waiting (for process exit handlers). */
+  killNow(): void {
+    this.state = 'stopped';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.child?.kill('SIGKILL');
+  }
+
+  get isActive(): boolean {
+    return this.state === 'starting' || this.state === 'running' || this.state === 'restarting';
+  }
+
+  status(): EncoderStatus {
+    return {
+      jobId: this.options.jobId,
+      recordingId: this.options.recordingId,
+      state: this.state,
+      pid: this.child?.pid,
+      restarts: this.restarts,
+      speed: this.progress.speed,
+      behind: this.state === 'running' && this.progress.behind,
+      encodedSeconds: this.progress.encodedSeconds,
+      lastError: this.lastError,
+      startedAt: this.startedAt,
+    };
+  }
+}

@@ -1,0 +1,183 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { DistributionError } from '../core/errors.js';
+import { randomIdGenerator } from '../service/random-ids.js';
+import { EncoderJob, type EncoderStatus } from './encoder-job.js';
+import { LADDER_PRESETS, type LadderSource, ladderArguments } from './ffmpeg-ladder.js';
+
+export type PresetName = keyof typeof LADDER_PRESETS;
+
+/** A source as the API names it; files are resolved inside the media directory. */
+export type SourceRequest =
+  | { readonly type: 'test-pattern' }
+  | { readonly type: 'file'; readonly path: string; readonly loop?: boolean | undefined }
+  | { readonly type: 'url'; readonly url: string };
+
+export interface StartEncoder {
+  readonly recordingId: string;
+  readonly source: SourceRequest;
+  readonly preset: PresetName;
+  readonly fmp4?: boolean | undefined;
+  readonly durationSec?: number | undefined;
+}
+
+export interface EncoderManagerOptions {
+  /** VTP_FFMPEG or ffmpeg on PATH. */
+  readonly ffmpeg?: string;
+  /** Where file sources live; a request never reads outside it. */
+  readonly mediaDir: string;
+  readonly publishKeyFor: (recordingId: string) => string | undefined;
+  readonly minBackoffMs?: number;
+  readonly onEvent?: (event: string, detail: Record<string, unknown>) => void;
+}
+
+export class EncoderNotFoundError extends DistributionError {
+  constructor(jobId: string) {
+    super('ENCODER_NOT_FOUND', `encoder job '${jobId}' does not exist`, 'job_id');
+  }
+}
+
+export class EncoderExistsError extends DistributionError {
+  constructor(recordingId: string, jobId: string) {
+    super(
+      'ENCODER_EXISTS',
+      `stream '${recordingId}' already has encoder '${jobId}' running`,
+      'recording_id',
+    );
+  }
+}
+
+export class SourceError extends DistributionError {
+  constructor(message: string, field: string) {
+    super('INVALID_SOURCE', message, field);
+  }
+}
+
+const URL_SCHEMES = new Set(['rtmp:', 'rtmps:', 'srt:', 'rtsp:', 'http:', 'https:']);
+const SAFE_RELATIVE_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+/**
+ * The built-in ladder encoders: one ffmpeg per stream, publishing through the server's own
+ * ingest endpoint like any external encoder would, so nothing takes a side door.
+ */
+export class EncoderManager {
+  private readonly jobs = new Map<string, EncoderJob>();
+  private readonly newJobId = randomIdGenerator('enc-');
+  private ingestBase: string | undefined;
+
+  constructor(private readonly options: EncoderManagerOptions) {}
+
+  /** Sets the URL encoders push to (the server's own, once it listens). */
+  setIngestBase(url: string): void {
+    this.ingestBase = url.replace(/\/+$/, '');
+  }
+
+  start(request: StartEncoder): EncoderStatus {
+    if (!this.ingestBase)
+      throw new DistributionError('NOT_LISTENING', 'the server is not listening yet');
+    const running = this.activeFor(request.recordingId);
+    if (running) throw new EncoderExistsError(request.recordingId, running.status().jobId);
+    const jobId = this.newJobId();
+    const args = ladderArguments({
+      source: this.resolveSource(request.source),
+      preset: LADDER_PRESETS[request.preset],
+      ingestUrl: `${this.ingestBase}/ingest/${encodeURIComponent(request.recordingId)}`,
+      durationSec: request.durationSec,
+      fmp4: request.fmp4 ?? false,
+      publishKey: this.options.publishKeyFor(request.recordingId),
+      progress: true,
+    });
+    const job = new EncoderJob({
+      jobId,
+      recordingId: request.recordingId,
+      ffmpeg: this.options.ffmpeg ?? process.env.VTP_FFMPEG ?? 'ffmpeg',
+      args,
+      ...(this.options.minBackoffMs !== undefined && { minBackoffMs: this.options.minBackoffMs }),
+      ...(this.options.onEvent && { onEvent: this.options.onEvent }),
+    });
+    this.jobs.set(jobId, job);
+    job.start();
+    return job.status();
+  }
+
+  async stop(jobId: string): Promise<EncoderStatus> {
+    const job = this.job(jobId);
+    await job.stop();
+    return job.status();
+  }
+
+  /** Stops the encoder feeding a stream, if any (the stream ended). */
+  async stopForStream(recordingId: string): Promise<void> {
+    await this.activeFor(recordingId)?.stop();
+  }
+
+  get(jobId: string): EncoderStatus {
+    return this.job(jobId).status();
+  }
+
+  list(): EncoderStatus[] {
+    return [...this.jobs.values()].map((job) => job.status());
+  }
+
+  /** The status of the encoder feeding a stream, if one runs. */
+  statusFor(recordingId: string): EncoderStatus | undefined {
+    return this.activeFor(recordingId)?.status();
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.jobs.values()].map((job) => job.stop()));
+  }
+
+  /** Last resort on process exit: no ffmpeg outlives the server. */
+  killAll(): void {
+    for (const job of this.jobs.values()) job.killNow();
+  }
+
+  private job(jobId: string): EncoderJob {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new EncoderNotFoundError(jobId);
+    return job;
+  }
+
+  private activeFor(recordingId: string): EncoderJob | undefined {
+    for (const job of this.jobs.values()) {
+      if (job.isActive && job.status().recordingId === recordingId) return job;
+    }
+    return undefined;
+  }
+
+  private resolveSource(source: SourceRequest): LadderSource {
+    if (source.type === 'test-pattern') return { kind: 'test-pattern' };
+    if (source.type === 'url') {
+      let url: URL;
+      try {
+        url = new URL(source.url);
+      } catch {
+        throw new SourceError(`'${source.url}' is not a URL`, 'source.url');
+      }
+      if (!URL_SCHEMES.has(url.protocol)) {
+        throw new SourceError(
+          `source URLs must be rtmp, rtmps, srt, rtsp, http or https; got ${url.protocol}`,
+          'source.url',
+        );
+      }
+      return { kind: 'url', url: url.href };
+    }
+    // Only a plain relative name inside the media directory: no absolute paths, no '..'.
+    if (
+      !SAFE_RELATIVE_PATH.test(source.path) ||
+      source.path.split('/').some((part) => part === '..' || part === '.')
+    ) {
+      throw new SourceError(
+        'source.path must be a file name relative to the media directory',
+        'source.path',
+      );
+    }
+    const root = path.resolve(this.options.mediaDir);
+    const file = path.resolve(root, source.path);
+    if (!file.startsWith(root + path.sep) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      throw new SourceError(`no media file '${source.path}' in the media directory`, 'source.path');
+    }
+    return { kind: 'file', path: file, loop: source.loop ?? true };
+  }
+}

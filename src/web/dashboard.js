@@ -1,0 +1,186 @@
+// The live dashboard: polls the control API every two seconds and redraws. Viewer rows are
+// capped (filter to find others) so a stream with thousands of viewers stays responsive.
+(() => {
+  const PROFILES = ['VeryLow', 'Low', 'Medium', 'High'];
+  const POLL_MS = 2000;
+  const MAX_ROWS = 300;
+  const HISTORY = 300; // points kept per chart: 10 minutes at one per 2 s
+
+  const $ = (id) => document.getElementById(id);
+  const esc = (value) =>
+    String(value).replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+    );
+  const mb = (bytes) => (bytes / 1e6).toFixed(1);
+  let selected = null;
+  const series = { time: [], profiles: PROFILES.map(() => []), buffer: [] };
+  let charts = null;
+
+  async function get(path) {
+    const response = await fetch(path);
+    if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+    return response.json();
+  }
+
+  function tile(label, value, alert) {
+    return `<div class="tile"><div class="label">${esc(label)}</div><div class="value${alert ? ' alert' : ''}">${esc(value)}</div></div>`;
+  }
+
+  function renderSystem(metrics, health) {
+    const q = metrics.delivery_queue;
+    $('system').innerHTML = [
+      tile('Health', health.status, health.status !== 'healthy'),
+      tile('Live streams', metrics.live_streams),
+      tile('Active viewers', metrics.total_active_viewers),
+      tile('Segments served', metrics.total_segments_served),
+      tile('MB served', mb(metrics.total_bytes_served)),
+      tile(
+        'Delivery failures',
+        metrics.total_delivery_failures,
+        metrics.total_delivery_failures > 0,
+      ),
+      tile('CDN hit rate', `${(metrics.cdn_cache_hit_rate * 100).toFixed(1)} %`),
+      tile('Delivery queue', `${q.queued} / ${q.capacity}`),
+      tile(
+        'Encoders behind real time',
+        metrics.encoders.behind_real_time,
+        metrics.encoders.behind_real_time > 0,
+      ),
+    ].join('');
+  }
+
+  function encoderCell(encoder) {
+    if (!encoder) return '–';
+    const speed = encoder.speed === null ? '–' : `${encoder.speed.toFixed(2)}×`;
+    const behind = encoder.behind_real_time
+      ? ' <span class="badge alert">behind real time</span>'
+      : '';
+    const restarts = encoder.restarts ? `, ${encoder.restarts} restarts` : '';
+    return `${esc(encoder.state)} ${speed}${restarts}${behind}`;
+  }
+
+  function renderStreams(streams) {
+    $('streams').innerHTML = streams
+      .map((s) => {
+        const perProfile = PROFILES.map((p) => `${p} ${s.viewers_by_profile[p]}`).join(' · ');
+        const id = encodeURIComponent(s.recording_id);
+        return `<tr><th scope="row">${esc(s.recording_id)}</th><td>${esc(s.status)}</td>
+          <td class="num">${s.active_viewers}</td><td class="num">${s.peak_viewers}</td><td>${perProfile}</td>
+          <td class="num">${s.average_buffer_health ?? '–'}</td><td class="num">${s.total_segments_served}</td>
+          <td class="num">${mb(s.total_bytes_served)}</td><td>${encoderCell(s.encoder)}</td>
+          <td><a href="/watch/${id}">watch</a></td></tr>`;
+      })
+      .join('');
+    const select = $('stream-select');
+    const ids = streams.map((s) => s.recording_id);
+    if (
+      select.options.length !== ids.length ||
+      [...select.options].some((o, i) => o.value !== ids[i])
+    ) {
+      select.innerHTML = ids.map((id) => `<option value="${esc(id)}">${esc(id)}</option>`).join('');
+    }
+    if (!ids.includes(selected)) selected = ids[0] ?? null;
+    if (selected) select.value = selected;
+  }
+
+  function renderViewers(stats) {
+    const filter = $('filter').value.trim().toLowerCase();
+    const rows = stats.viewers.filter(
+      (v) =>
+        !filter ||
+        v.viewer_id.toLowerCase().includes(filter) ||
+        v.current_bitrate.toLowerCase() === filter ||
+        v.connection_quality === filter,
+    );
+    $('viewers-stream').textContent = stats.recording_id;
+    $('viewer-count').textContent =
+      rows.length > MAX_ROWS
+        ? `showing ${MAX_ROWS} of ${rows.length} viewers`
+        : `${rows.length} viewers`;
+    $('viewers').innerHTML = rows
+      .slice(0, MAX_ROWS)
+      .map(
+        (v) => `<tr><th scope="row">${esc(v.viewer_id)}</th><td>${esc(v.current_bitrate)}</td>
+          <td>${esc(v.recommended_bitrate ?? '–')}</td><td class="num">${v.buffer_health}</td>
+          <td class="${esc(v.connection_quality)}">${esc(v.connection_quality)}</td>
+          <td class="num">${v.segments_received}</td><td class="num">${mb(v.bytes_received)}</td>
+          <td class="num">${v.throughput_kbps}</td><td>${esc(v.duration)}</td>
+          <td class="num">${v.bitrate_history.length}</td></tr>`,
+      )
+      .join('');
+  }
+
+  function chart(target, labels, colors) {
+    const width = Math.max(320, target.clientWidth || 480);
+    return new window.uPlot(
+      {
+        width,
+        height: 220,
+        series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i], width: 2 }))],
+        axes: [{}, { size: 50 }],
+      },
+      [[], ...labels.map(() => [])],
+      target,
+    );
+  }
+
+  function renderCharts(stream) {
+    if (!window.uPlot) return;
+    if (!charts) {
+      charts = {
+        profiles: chart($('chart-profiles'), PROFILES, [
+          '#8e24aa',
+          '#1f6feb',
+          '#2e7d32',
+          '#ef6c00',
+        ]),
+        buffer: chart($('chart-buffer'), ['buffer health'], ['#1f6feb']),
+      };
+    }
+    $('chart-stream').textContent = stream.recording_id;
+    series.time.push(Date.now() / 1000);
+    PROFILES.forEach((p, i) => {
+      series.profiles[i].push(stream.viewers_by_profile[p]);
+    });
+    series.buffer.push(stream.average_buffer_health);
+    if (series.time.length > HISTORY) {
+      series.time.shift();
+      for (const s of series.profiles) s.shift();
+      series.buffer.shift();
+    }
+    charts.profiles.setData([series.time, ...series.profiles]);
+    charts.buffer.setData([series.time, series.buffer]);
+  }
+
+  async function refresh() {
+    try {
+      const [metrics, health, list] = await Promise.all([
+        get('/api/v1/distribution/metrics'),
+        get('/api/v1/distribution/health'),
+        get('/api/v1/streams'),
+      ]);
+      renderSystem(metrics, health);
+      renderStreams(list.streams);
+      const stream = list.streams.find((s) => s.recording_id === selected);
+      if (stream) {
+        renderCharts(stream);
+        renderViewers(await get(`/api/v1/streams/${encodeURIComponent(selected)}`));
+      }
+      $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    } catch (error) {
+      $('updated').textContent = `Update failed: ${error.message}`;
+    }
+  }
+
+  $('stream-select').addEventListener('change', (event) => {
+    selected = event.target.value;
+    series.time.length = 0;
+    for (const s of series.profiles) s.length = 0;
+    series.buffer.length = 0;
+    refresh();
+  });
+  $('filter').addEventListener('input', () => refresh());
+  refresh();
+  setInterval(refresh, POLL_MS);
+})();
