@@ -11,13 +11,15 @@ export function measure<T>(
   ops: number,
   setup: () => T,
   op: (state: T, i: number) => unknown,
-  rounds = 7,
+  rounds = 11,
 ): Measurement {
   const rates: number[] = [];
   let sink: unknown;
   // Round 0 warms the JIT up and is not counted.
   for (let r = 0; r <= rounds; r++) {
     const state = setup();
+    // Collect the previous round's garbage now, not inside this round's timing.
+    (globalThis as { gc?: () => void }).gc?.();
     const start = process.hrtime.bigint();
     for (let i = 0; i < ops; i++) sink = op(state, i);
     const ns = Number(process.hrtime.bigint() - start);

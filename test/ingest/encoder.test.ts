@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EncoderProgress } from '../../src/ingest/encoder-progress.js';
+import { LADDER_PRESETS, ladderArguments } from '../../src/ingest/ffmpeg-ladder.js';
+
+describe('encoder progress', () => {
+  it('reads speed and encoded time from ffmpeg -progress lines', () => {
+    const p = new EncoderProgress();
+    for (const line of [
+      'frame=30',
+      'out_time_us=2000000',
+      'speed=N/A',
+      'progress=continue',
+      'speed=1.01x',
+    ])
+      p.line(line);
+    assert.equal(p.speed, 1.01);
+    assert.equal(p.encodedSeconds, 2);
+    assert.equal(p.behind, false);
+  });
+
+  it('flags an encoder behind real time only after a full window of slow samples', () => {
+    const p = new EncoderProgress(3, 0.95);
+    p.line('speed=0.8x');
+    p.line('speed=0.9x');
+    assert.equal(p.behind, false, 'two samples are not a window');
+    p.line('speed=0.94x');
+    assert.equal(p.behind, true);
+    p.line('speed=1.0x');
+    assert.equal(p.behind, false, 'one sample at real time clears it');
+    p.reset();
+    assert.equal(p.speed, undefined);
+  });
+});
+
+describe('ladder arguments', () => {
+  const args = ladderArguments({
+    source: { kind: 'test-pattern' },
+    preset: LADDER_PRESETS.full,
+    ingestUrl: 'http://127.0.0.1:8080/ingest/lecture',
+    publishKey: 'k&y',
+    durationSec: 30,
+    progress: true,
+  });
+  const value = (flag: string) => args[args.indexOf(flag) + 1];
+
+  it('encodes the four profiles at their bitrates with GOPs aligned to 2 s segments', () => {
+    assert.deepEqual(['-b:v:0', '-b:v:1', '-b:v:2', '-b:v:3'].map(value), [
+      '500k',
+      '1000k',
+      '2000k',
+      '4000k',
+    ]);
+    assert.equal(value('-g'), '60');
+    assert.equal(value('-keyint_min'), '60');
+    assert.equal(value('-sc_threshold'), '0');
+    assert.equal(value('-hls_time'), '2');
+    assert.match(
+      value('-filter_complex') ?? '',
+      /scale=426:240.*scale=640:360.*scale=1280:720.*scale=1920:1080/,
+    );
+    assert.equal(value('-c:a'), 'aac');
+  });
+
+  it('pushes every variant over HTTP PUT to the ingest path, with the publish key', () => {
+    assert.equal(value('-method'), 'PUT');
+    assert.equal(
+      value('-var_stream_map'),
+      'v:0,a:0,name:VeryLow v:1,a:1,name:Low v:2,a:2,name:Medium v:3,a:3,name:High',
+    );
+    assert.equal(
+      value('-hls_segment_filename'),
+      'http://127.0.0.1:8080/ingest/lecture/%v/seg_%05d.ts?key=k%26y',
+    );
+    assert.equal(args.at(-1), 'http://127.0.0.1:8080/ingest/lecture/%v/index.m3u8?key=k%26y');
+    assert.equal(value('-t'), '30');
+    assert.equal(value('-progress'), 'pipe:1');
+  });
+
+  it('reads a looped file or a network URL instead of the test pattern', () => {
+    const file = ladderArguments({
+      source: { kind: 'file', path: '/media/talk.mp4', loop: true },
+      preset: LADDER_PRESETS.light,
+      ingestUrl: 'http://h/ingest/x',
+    });
+    assert.equal(file[file.indexOf('-i') - 1], '-1', 'looped forever');
+    assert.equal(file[file.indexOf('-i') + 1], '/media/talk.mp4');
+    assert.ok(file.includes('0:a:0'));
+    const url = ladderArguments({
+      source: { kind: 'url', url: 'srt://camera:9000' },
+      preset: LADDER_PRESETS.light,
+      ingestUrl: 'http://h/ingest/x',
+      fmp4: true,
+    });
+    assert.equal(url[url.indexOf('-i') + 1], 'srt://camera:9000');
+    assert.equal(url[url.indexOf('-hls_segment_type') + 1], 'fmp4');
+  });
+});
