@@ -18,6 +18,7 @@ export interface ServerConfig {
   readonly publishKey: string | undefined;
   readonly maxSegmentMiB: number;
   readonly mediaDir: string;
+  readonly adminToken: string | undefined;
 }
 
 interface Setting {
@@ -179,6 +180,15 @@ export const SETTINGS: readonly Setting[] = [
     fallback: 'media',
   },
   {
+    key: 'adminToken',
+    flag: 'admin-token',
+    env: 'VTP_ADMIN_TOKEN',
+    kind: 'string',
+    description:
+      'bearer token for operations that change the server (start/end streams, encoders, deliveries, CDN); needed beyond loopback',
+    fallback: undefined,
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'VTP_LOG_LEVEL',
@@ -217,9 +227,9 @@ export function loadConfig(
       `--retention (VTP_RETENTION_SECONDS) must be at least ${minRetention} s with ${config.playlistSegments} playlist segments`,
     );
   }
-  if (!isLoopback(String(config.host)) && !config.publishKey) {
+  if (!isLoopback(String(config.host)) && (!config.publishKey || !config.adminToken)) {
     throw new ConfigError(
-      'binding beyond loopback needs --publish-key (VTP_PUBLISH_KEY) so strangers cannot publish',
+      'binding beyond loopback needs --publish-key (VTP_PUBLISH_KEY) and --admin-token (VTP_ADMIN_TOKEN), so strangers can neither publish nor run the server',
     );
   }
   if (!LOG_LEVELS.has(String(config.logLevel))) {

@@ -18,6 +18,7 @@ export interface RuntimeOptions {
   readonly logger?: pino.Logger | false;
   readonly longPollMs?: number;
   readonly maxSegmentBytes?: number;
+  readonly adminToken?: string | undefined;
 }
 
 /** The parts of a running VTP Live, wired together but not yet listening. */
@@ -51,6 +52,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     logger: options.logger ?? false,
     ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
     ...(options.maxSegmentBytes !== undefined && { maxSegmentBytes: options.maxSegmentBytes }),
+    adminToken: options.adminToken,
   });
   service.start();
   ingest.start();
@@ -102,6 +104,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const runtime = createRuntime({
     logger,
     longPollMs: config.longPollMs,
+    adminToken: config.adminToken,
     maxSegmentBytes: config.maxSegmentMiB * 1024 * 1024,
     hls: { playlistSegments: config.playlistSegments },
     service: {

@@ -20,6 +20,7 @@ describe('configuration', () => {
       VTP_HOST: '0.0.0.0',
       VTP_WORKERS: '8',
       VTP_PUBLISH_KEY: 'k'.repeat(16),
+      VTP_ADMIN_TOKEN: 'a'.repeat(16),
     };
     const fromEnv = loadConfig({}, env);
     assert.deepEqual([fromEnv.port, fromEnv.host, fromEnv.workers], [9000, '0.0.0.0', 8]);
@@ -43,9 +44,17 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ retention: '20' }, {}), /--retention .* at least 26 s/);
   });
 
-  it('refuses to bind beyond loopback without a publish key', () => {
-    assert.throws(() => loadConfig({ host: '0.0.0.0' }, {}), /--publish-key/);
-    assert.equal(loadConfig({ host: '0.0.0.0', 'publish-key': 'secret-key' }, {}).host, '0.0.0.0');
+  it('refuses to bind beyond loopback without a publish key and an admin token', () => {
+    assert.throws(() => loadConfig({ host: '0.0.0.0' }, {}), /--publish-key .* and --admin-token/);
+    assert.throws(
+      () => loadConfig({ host: '0.0.0.0', 'publish-key': 'secret-key' }, {}),
+      /--admin-token/,
+    );
+    const open = loadConfig(
+      { host: '0.0.0.0', 'publish-key': 'secret-key', 'admin-token': 'admin-secret' },
+      {},
+    );
+    assert.equal(open.host, '0.0.0.0');
   });
 
   it('names the flag or variable at fault', () => {

@@ -1,9 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
 import type { EncoderManager } from '../ingest/encoder-manager.js';
 import { INGEST_DEFAULTS, type IngestService } from '../ingest/ingest-service.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
+import { adminGuard } from './admin-auth.js';
 import { installErrorHandling } from './error-mapping.js';
 import { distributionRoutes } from './routes/distribution.js';
 import { hlsRoutes } from './routes/hls.js';
@@ -26,6 +31,8 @@ export interface AppOptions {
   /** Default and largest long-poll wait of GET .../next. */
   readonly longPollMs?: number;
   readonly maxLongPollMs?: number;
+  /** Bearer token that operations changing the server need; none on a loopback-only server. */
+  readonly adminToken?: string | undefined;
   /** Largest JSON body the control API accepts. */
   readonly bodyLimitBytes?: number;
 }
@@ -56,6 +63,7 @@ export function buildApp(options: AppOptions): App {
     hls: options.hls,
     encoders: options.encoders,
     maxSegmentBytes: options.maxSegmentBytes ?? INGEST_DEFAULTS.maxSegmentBytes,
+    admin: adminGuard(options.adminToken),
     longPollMs: options.longPollMs ?? HTTP_DEFAULTS.longPollMs,
     maxLongPollMs: options.maxLongPollMs ?? HTTP_DEFAULTS.maxLongPollMs,
   };
@@ -76,6 +84,8 @@ export interface RouteDeps {
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
   readonly maxSegmentBytes: number;
+  /** onRequest hook of the operations that need the admin token. */
+  readonly admin: (request: FastifyRequest) => Promise<void>;
   readonly longPollMs: number;
   readonly maxLongPollMs: number;
 }

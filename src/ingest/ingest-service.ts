@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import { DistributionError, StreamEndedError } from '../core/errors.js';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import { MP4, MPEG_TS } from '../core/segment.js';
 import type { DistributionService } from '../service/distribution-service.js';
+import { sameSecret } from '../service/secrets.js';
 import type { MediaProbe } from './media-probe.js';
 import { PlaylistParseError, parsePushedPlaylist } from './pushed-playlist.js';
 import { type ReadySegment, SegmentAssembler } from './segment-assembler.js';
@@ -107,9 +107,7 @@ export class IngestService {
     const expected = this.publishKeyFor(recordingId);
     if (expected === undefined) return;
     if (presented === undefined) throw new PublishKeyError(false);
-    const a = Buffer.from(presented);
-    const b = Buffer.from(expected);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new PublishKeyError(true);
+    if (!sameSecret(presented, expected)) throw new PublishKeyError(true);
   }
 
   /** Takes one pushed file; returns how many segments it made ready and published. */

@@ -7,7 +7,7 @@ import { CdnBody } from '../schemas.js';
 /** System metrics, health and CDN settings. */
 export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { service, encoders },
+  { service, encoders, admin },
 ) => {
   app.get('/api/v1/distribution/metrics', async () => {
     const m = service.getMetrics();
@@ -59,31 +59,35 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       );
   });
 
-  app.put('/api/v1/distribution/cdn', { schema: { body: CdnBody } }, async (request) => {
-    const { enabled, base_url } = request.body;
-    if (enabled) {
-      if (!base_url)
-        throw new DistributionError(
-          'INVALID_REQUEST',
-          'base_url is required to enable the CDN',
-          'base_url',
-        );
-      try {
-        service.enableCDN(base_url);
-      } catch {
-        throw new DistributionError(
-          'INVALID_REQUEST',
-          'base_url must be an http(s) URL',
-          'base_url',
-        );
+  app.put(
+    '/api/v1/distribution/cdn',
+    { onRequest: admin, schema: { body: CdnBody } },
+    async (request) => {
+      const { enabled, base_url } = request.body;
+      if (enabled) {
+        if (!base_url)
+          throw new DistributionError(
+            'INVALID_REQUEST',
+            'base_url is required to enable the CDN',
+            'base_url',
+          );
+        try {
+          service.enableCDN(base_url);
+        } catch {
+          throw new DistributionError(
+            'INVALID_REQUEST',
+            'base_url must be an http(s) URL',
+            'base_url',
+          );
+        }
+      } else {
+        service.disableCDN();
       }
-    } else {
-      service.disableCDN();
-    }
-    const m = service.getMetrics();
-    return envelope(
-      { cdn_enabled: m.cdnEnabled, cdn_base_url: m.cdnBaseUrl ?? null },
-      enabled ? 'CDN enabled' : 'CDN disabled',
-    );
-  });
+      const m = service.getMetrics();
+      return envelope(
+        { cdn_enabled: m.cdnEnabled, cdn_base_url: m.cdnBaseUrl ?? null },
+        enabled ? 'CDN enabled' : 'CDN disabled',
+      );
+    },
+  );
 };

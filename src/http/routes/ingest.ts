@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ProfileName } from '../../core/profiles.js';
+import { bearerToken } from '../../service/secrets.js';
 import type { RouteDeps } from '../app.js';
 import { envelope } from '../responses.js';
 import { Id, Profile } from '../schemas.js';
@@ -13,8 +14,7 @@ const KeyQuery = Type.Object({ key: Type.Optional(Type.String({ maxLength: 256 }
 function presentedKey(request: FastifyRequest): string | undefined {
   const query = request.query as { key?: string };
   if (query.key !== undefined) return query.key;
-  const auth = request.headers.authorization;
-  return auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+  return bearerToken(request.headers.authorization);
 }
 
 /**

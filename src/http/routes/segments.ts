@@ -5,10 +5,13 @@ import { envelope } from '../responses.js';
 import { DeliverBody, DeliveryParams } from '../schemas.js';
 
 /** Queued delivery of a segment to a viewer (the seed's DeliverSegment) and its outcome. */
-export const segmentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { service }) => {
+export const segmentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { service, admin },
+) => {
   app.post(
     '/api/v1/segments/deliver',
-    { schema: { body: DeliverBody } },
+    { onRequest: admin, schema: { body: DeliverBody } },
     async (request, reply) => {
       const { recording_id, viewer_id, segment_id, priority = DEFAULT_PRIORITY } = request.body;
       const queued = service.deliverSegmentToViewer(recording_id, viewer_id, segment_id, priority);

@@ -15,11 +15,11 @@ import { encoderJson } from './transcode.js';
 
 /** The seed's stream endpoints, plus end and the per-viewer cursor (GetNextSegment). */
 export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const { service, ingest, encoders } = deps;
+  const { service, ingest, encoders, admin } = deps;
 
   app.post(
     '/api/v1/streams/start',
-    { schema: { body: StartStreamBody } },
+    { onRequest: admin, schema: { body: StartStreamBody } },
     async (request, reply) => {
       const { recording_id, max_viewers, publish_key } = request.body;
       if (recording_id === 'start') {
@@ -133,7 +133,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.post(
     '/api/v1/streams/:recording_id/end',
-    { schema: { params: StreamParams } },
+    { onRequest: admin, schema: { params: StreamParams } },
     async (request) => {
       const stats = service.endLiveStream(request.params.recording_id);
       await encoders.stopForStream(request.params.recording_id);

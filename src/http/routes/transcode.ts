@@ -41,18 +41,25 @@ export function encoderJson(status: EncoderStatus) {
 }
 
 /** Built-in ladder encoders: start, stop, status and list. */
-export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { encoders }) => {
-  app.post('/api/v1/transcode/start', { schema: { body: StartBody } }, async (request, reply) => {
-    const body = request.body;
-    const status = encoders.start({
-      recordingId: body.recording_id,
-      source: body.source ?? { type: 'test-pattern' },
-      preset: body.preset ?? 'light',
-      fmp4: body.fmp4,
-      durationSec: body.duration_seconds,
-    });
-    return reply.code(201).send(envelope(encoderJson(status), 'Encoder started'));
-  });
+export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { encoders, admin },
+) => {
+  app.post(
+    '/api/v1/transcode/start',
+    { onRequest: admin, schema: { body: StartBody } },
+    async (request, reply) => {
+      const body = request.body;
+      const status = encoders.start({
+        recordingId: body.recording_id,
+        source: body.source ?? { type: 'test-pattern' },
+        preset: body.preset ?? 'light',
+        fmp4: body.fmp4,
+        durationSec: body.duration_seconds,
+      });
+      return reply.code(201).send(envelope(encoderJson(status), 'Encoder started'));
+    },
+  );
 
   app.get('/api/v1/transcode', async () =>
     envelope({ encoders: encoders.list().map(encoderJson) }, 'Encoders retrieved successfully'),
@@ -65,7 +72,10 @@ export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
     ),
   );
 
-  app.post('/api/v1/transcode/:job_id/stop', { schema: { params: JobParams } }, async (request) =>
-    envelope(encoderJson(await encoders.stop(request.params.job_id)), 'Encoder stopped'),
+  app.post(
+    '/api/v1/transcode/:job_id/stop',
+    { onRequest: admin, schema: { params: JobParams } },
+    async (request) =>
+      envelope(encoderJson(await encoders.stop(request.params.job_id)), 'Encoder stopped'),
   );
 };
