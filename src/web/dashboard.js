@@ -97,7 +97,7 @@
     $('viewer-count').textContent =
       rows.length > MAX_ROWS
         ? `showing ${MAX_ROWS} of ${rows.length} viewers`
-        : `${rows.length} viewers`;
+        : `${rows.length} ${rows.length === 1 ? 'viewer' : 'viewers'}`;
     $('viewers').innerHTML = rows
       .slice(0, MAX_ROWS)
       .map(
@@ -105,7 +105,7 @@
           <td>${esc(v.recommended_bitrate ?? '–')}</td><td class="num">${v.buffer_health}</td>
           <td class="${esc(v.connection_quality)}">${esc(v.connection_quality)}</td>
           <td class="num">${v.segments_received}</td><td class="num">${mb(v.bytes_received)}</td>
-          <td class="num">${v.throughput_kbps}</td><td>${esc(v.duration)}</td>
+          <td class="num">${(v.throughput_kbps / 1000).toFixed(1)}</td><td>${esc(v.duration)}</td>
           <td class="num">${v.bitrate_history.length}</td></tr>`,
       )
       .join('');

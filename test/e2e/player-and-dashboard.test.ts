@@ -138,4 +138,23 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
     );
     await watch.screenshot({ path: `${ARTIFACTS}/watch-switched-down.png` });
   });
+
+  it('keeps the dashboard usable with 1,000 viewers on a stream: rows capped, the rest behind a filter', async () => {
+    server.service.startLiveStream('crowd', 2000);
+    for (let i = 0; i < 1000; i++) server.service.joinStream('crowd', `student-${i}`, 'Low');
+    const dashboard = await chromium.browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    await dashboard.goto(`${server.url}/dashboard`);
+    await dashboard.locator('#stream-select option[value="crowd"]').waitFor({ state: 'attached' });
+    await dashboard.selectOption('#stream-select', 'crowd');
+    await dashboard.waitForFunction(
+      () => document.querySelector('#viewer-count')?.textContent === 'showing 300 of 1000 viewers',
+    );
+    assert.equal(await dashboard.locator('#viewers tr').count(), 300);
+    await dashboard.fill('#filter', 'student-999');
+    await dashboard.waitForFunction(
+      () => document.querySelector('#viewer-count')?.textContent === '1 viewer',
+    );
+    assert.match((await dashboard.textContent('#viewers')) ?? '', /student-999/);
+    await dashboard.close();
+  });
 });
