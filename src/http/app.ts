@@ -13,6 +13,7 @@ import { installErrorHandling } from './error-mapping.js';
 import { distributionRoutes } from './routes/distribution.js';
 import { hlsRoutes } from './routes/hls.js';
 import { ingestRoutes } from './routes/ingest.js';
+import { prometheusRoutes } from './routes/prometheus.js';
 import { segmentRoutes } from './routes/segments.js';
 import { streamRoutes } from './routes/streams.js';
 import { transcodeRoutes } from './routes/transcode.js';
@@ -74,6 +75,7 @@ export function buildApp(options: AppOptions): App {
   app.register(ingestRoutes, deps);
   app.register(hlsRoutes, deps);
   app.register(transcodeRoutes, deps);
+  app.register(prometheusRoutes, deps);
   app.register(webRoutes);
   return app;
 }

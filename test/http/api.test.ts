@@ -287,6 +287,20 @@ describe('control API', () => {
     }
   });
 
+  it('GET /metrics exposes the same figures in the Prometheus text format', async () => {
+    const json = (await call(`${api}/distribution/metrics`, 'GET')).body;
+    const res = await fetch(`${server.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    assert.match(
+      text,
+      new RegExp(`^vtp_segments_served_total ${json.total_segments_served}$`, 'm'),
+    );
+    assert.match(text, new RegExp(`^vtp_bytes_served_total ${json.total_bytes_served}$`, 'm'));
+    assert.match(text, /^vtp_viewers\{stream="stats",profile="Medium"\} 1$/m);
+  });
+
   it('GET /distribution/health reports healthy', async () => {
     const res = await call(`${api}/distribution/health`, 'GET');
     assert.equal(res.status, 200);
