@@ -53,6 +53,9 @@ export class SourceError extends DistributionError {
   }
 }
 
+/** Ended encoder jobs whose status stays available. */
+const MAX_ENDED_JOBS = 50;
+
 const URL_SCHEMES = new Set(['rtmp:', 'rtmps:', 'srt:', 'rtsp:', 'http:', 'https:']);
 const SAFE_RELATIVE_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
@@ -97,6 +100,7 @@ export class EncoderManager {
     });
     this.jobs.set(jobId, job);
     job.start();
+    this.forgetOldJobs();
     return job.status();
   }
 
@@ -131,6 +135,13 @@ export class EncoderManager {
   /** Last resort on process exit: no ffmpeg outlives the server. */
   killAll(): void {
     for (const job of this.jobs.values()) job.killNow();
+  }
+
+  /** Keeps the statuses of the last MAX_ENDED_JOBS ended jobs, so a long-running server stays bounded. */
+  private forgetOldJobs(): void {
+    const ended = [...this.jobs.entries()].filter(([, job]) => !job.isActive);
+    for (const [jobId] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_JOBS)))
+      this.jobs.delete(jobId);
   }
 
   private job(jobId: string): EncoderJob {
