@@ -107,28 +107,51 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
         viewer_id: viewerId,
         buffer_health: bufferHealth,
       });
-    // Lift the viewer to the top first, so a switch down has room to show.
-    for (let i = 0; i < 3; i++) await adapt(100);
-    await watch.waitForFunction(() => (window as any).vtp.serverBitrate === 'High', null, {
-      timeout: 10_000,
-    });
+    // Lift the viewer to the top first, so a switch down has room to show. The page keeps
+    // reporting its own buffer health meanwhile, so lift until the page has followed.
+    await waitFor(
+      async () => {
+        await adapt(100);
+        return (await watch.evaluate(() => (window as any).vtp.serverBitrate)) === 'High'
+          ? true
+          : undefined;
+      },
+      20_000,
+      'the page to follow the server up to High',
+    );
     const switchesBefore = await watch.evaluate(
       () => (window as any).vtp.switches.length as number,
     );
 
     const forced = await adapt(5);
     assert.equal(forced.body.new_bitrate, 'VeryLow');
-    const down = await watch.waitForFunction(
-      ([ladder, from]) =>
-        (window as any).vtp.switches
-          .slice(from as number)
-          .find(
-            (s: { from: string; to: string }) =>
-              s.from === 'High' && (ladder as string[]).indexOf(s.to) <= 1,
-          ),
-      [LADDER, switchesBefore] as const,
-      { timeout: 10_000 },
-    );
+    const down = await watch
+      .waitForFunction(
+        ([ladder, from]) =>
+          (window as any).vtp.switches
+            .slice(from as number)
+            .find(
+              (s: { from: string; to: string }) =>
+                (ladder as string[]).indexOf(s.to) <= 1 &&
+                (ladder as string[]).indexOf(s.from) > (ladder as string[]).indexOf(s.to),
+            ),
+        [LADDER, switchesBefore] as const,
+        { timeout: 15_000 },
+      )
+      .catch(async (error: Error) => {
+        const page = await watch.evaluate(() =>
+          JSON.stringify({
+            s: (window as any).vtp.switches,
+            b: (window as any).vtp.serverBitrate,
+            st: document.querySelector('#status')?.textContent,
+          }),
+        );
+        const row = (await call(`${server.url}/api/v1/streams/lecture/viewers/${viewerId}`, 'GET'))
+          .body;
+        throw new Error(
+          `no switch down: page ${page}; server ${JSON.stringify(row)}: ${error.message}`,
+        );
+      });
     const applied = (await down.jsonValue()) as { to: string };
     // hls.js then plays that rendition: the page shows it once the level switch completes.
     await watch.waitForFunction(
