@@ -200,12 +200,16 @@ export class LiveDistributor {
   ): ProfileName {
     const session = this.session(viewerId);
     const from = session.currentBitrate;
-    if (to === from) return from;
+    if (to === from) {
+      session.targetBitrate = to;
+      return to;
+    }
     const landing = this.landingProfile(to, from);
     if (!landing) throw new ProfileFullError(to);
-    if (landing === from) return from;
-    this.perProfile[from]--;
-    this.perProfile[landing]++;
+    if (landing !== from) {
+      this.perProfile[from]--;
+      this.perProfile[landing]++;
+    }
     session.switchTo(landing, now, landing === to ? reason : 'profile_full');
     return landing;
   }
@@ -221,7 +225,9 @@ export class LiveDistributor {
   /** Updates buffer health, then lets the adaptation policy pick the viewer's profile. */
   adaptViewerQuality(viewerId: string, bufferHealth: number, now: number): AdaptationResult {
     const session = this.updateViewerBuffer(viewerId, bufferHealth, now);
-    const previous = session.currentBitrate;
+    // Decide from the server's last choice: a player may not have followed it yet, and deciding
+    // from what it still fetches would undo the choice before the player ever saw it.
+    const previous = session.targetBitrate;
     const wanted = this.policy.decide({ current: previous, bufferHealth });
     const current = this.switchBitrate(viewerId, wanted, now, 'adaptation');
     return { previous, current, switched: current !== previous };
@@ -290,7 +296,7 @@ export class LiveDistributor {
     if (session.currentBitrate !== profile) {
       this.perProfile[session.currentBitrate]--;
       this.perProfile[profile]++;
-      session.switchTo(profile, now, 'observed');
+      session.observe(profile, now);
     }
     return session;
   }

@@ -37,13 +37,21 @@ export class ViewerSession {
   private switches: BitrateSwitch[] | undefined;
   private backlog: Segment[] | undefined;
 
+  /**
+   * The bitrate the server last chose for this viewer (join, switch, adaptation). A player that
+   * picks its own rendition may still be fetching another: that one is `currentBitrate`.
+   */
+  targetBitrate: ProfileName;
+
   constructor(
     readonly viewerId: string,
     readonly sessionId: string,
+    /** The bitrate this viewer actually receives. */
     public currentBitrate: ProfileName,
     readonly joinedAt: number,
   ) {
     this.lastSeenAt = joinedAt;
+    this.targetBitrate = currentBitrate;
   }
 
   /** Connection quality inferred from buffer health (thresholds in quality.ts). */
@@ -61,7 +69,19 @@ export class ViewerSession {
     return this.backlog?.length ?? 0;
   }
 
+  /** The server moves the viewer to `to`: both its target and what it receives. */
   switchTo(to: ProfileName, at: number, reason: SwitchReason): void {
+    this.targetBitrate = to;
+    this.record(to, at, reason);
+  }
+
+  /** The viewer was seen fetching `to` (its player's own choice); the server's target stays. */
+  observe(to: ProfileName, at: number): void {
+    this.record(to, at, 'observed');
+  }
+
+  private record(to: ProfileName, at: number, reason: SwitchReason): void {
+    if (to === this.currentBitrate) return;
     this.switches ??= [];
     if (this.switches.length >= MAX_HISTORY) this.switches.shift();
     this.switches.push({ from: this.currentBitrate, to, at, reason });

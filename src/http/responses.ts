@@ -21,6 +21,7 @@ export function viewerRow(session: ViewerSession, now: number) {
     viewer_id: session.viewerId,
     session_id: session.sessionId,
     current_bitrate: session.currentBitrate,
+    target_bitrate: session.targetBitrate,
     segments_received: session.segmentsReceived,
     bytes_received: session.bytesReceived,
     buffer_health: session.bufferHealth,

@@ -179,6 +179,28 @@ describe('LiveDistributor', () => {
     assert.equal(small.session('c').connectionQuality, 'excellent');
   });
 
+  it('decides from its own last choice when a player has not followed it yet', () => {
+    d.joinViewer('a', 'High', 0);
+    assert.equal(d.adaptViewerQuality('a', 5, 1).current, 'VeryLow');
+    d.observeBitrate('a', 'High', 2); // the player still fetches High for a moment
+    const session = d.session('a');
+    assert.deepEqual([session.currentBitrate, session.targetBitrate], ['High', 'VeryLow']);
+    assert.deepEqual(d.adaptViewerQuality('a', 95, 3), {
+      previous: 'VeryLow',
+      current: 'Low',
+      switched: true,
+    });
+    assert.deepEqual(
+      session.bitrateHistory.map((h) => [h.from, h.to, h.reason]),
+      [
+        ['High', 'VeryLow', 'adaptation'],
+        ['VeryLow', 'High', 'observed'],
+        ['High', 'Low', 'adaptation'],
+      ],
+    );
+    assert.deepEqual(d.getStats().viewersByProfile, { VeryLow: 0, Low: 1, Medium: 0, High: 0 });
+  });
+
   it('uses a swapped-in adaptation policy', () => {
     const alwaysHigh: AdaptationPolicy = { name: 'always-high', decide: () => 'High' };
     const custom = distributor(100, { policy: alwaysHigh });
