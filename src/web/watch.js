@@ -12,7 +12,15 @@
   const viewerId =
     new URLSearchParams(location.search).get('viewer') || `web-${crypto.randomUUID().slice(0, 8)}`;
   const video = $('video');
-  const state = { hls: null, sessionId: null, serverBitrate: null, switches: [], levels: [] };
+  // switches: the server's choices as applied; renditions: what hls.js actually played, in order.
+  const state = {
+    hls: null,
+    sessionId: null,
+    serverBitrate: null,
+    switches: [],
+    renditions: [],
+    levels: [],
+  };
   window.vtp = state; // for tests and the curious
 
   $('stream-name').textContent = recordingId;
@@ -112,6 +120,7 @@
     });
     hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => {
       const level = hls.levels[data.level];
+      state.renditions.push(state.levels[data.level]);
       $('rendition').textContent =
         `${state.levels[data.level]} (${level.width}×${level.height}, ${Math.round(level.bitrate / 1000)} kbps)`;
     });
