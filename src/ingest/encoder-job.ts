@@ -76,7 +76,8 @@ export class EncoderJob {
           this.options.onEvent?.('finished', { jobId: this.options.jobId });
           return;
         }
-        this.lastError = stderr.trim() || this.lastError || `ffmpeg exited with ${signal ?? code}`;
+        const said = stderr.trim();
+        this.lastError = `ffmpeg exited with ${signal ?? code}${said ? `: ${said}` : ''}`;
         this.failures =
           Date.now() - runStarted >= (this.options.stableAfterMs ?? 60_000) ? 1 : this.failures + 1;
         const delay = Math.min(
