@@ -114,6 +114,16 @@ export class LiveDistributor {
     return this.viewers.size;
   }
 
+  /** Active viewers per profile. */
+  get viewersByProfile(): Readonly<Record<ProfileName, number>> {
+    return this.perProfile;
+  }
+
+  /** Segments and bytes handed to viewers so far (what getStats reports, without the rows). */
+  get served(): { readonly segments: number; readonly bytes: number } {
+    return { segments: this.segmentsServed, bytes: this.bytesServed };
+  }
+
   /** Per-profile viewer caps of this stream. */
   get profileCaps(): Readonly<Record<ProfileName, number>> {
     return this.caps;

@@ -262,6 +262,11 @@ export class DistributionService {
     return this.getDistributor(recordingId).getStats();
   }
 
+  /** Every stream's distributor, for summaries that need no per-viewer rows. */
+  streamDistributors(): LiveDistributor[] {
+    return [...this.streams.values()];
+  }
+
   getAllStreamStatistics(): DistributionStats[] {
     return [...this.streams.values()].map((d) => d.getStats());
   }
@@ -321,12 +326,13 @@ export class DistributionService {
     let live = 0;
     let segments = this.retired.segments;
     let bytes = this.retired.bytes;
+    // Totals only: no per-viewer rows are built, so metrics stay cheap with many viewers.
     for (const distributor of this.streams.values()) {
-      const stats = distributor.getStats();
-      viewers += stats.activeViewers;
-      segments += stats.totalSegmentsServed;
-      bytes += stats.totalBytesServed;
-      if (stats.status === 'live') live++;
+      const served = distributor.served;
+      viewers += distributor.activeViewers;
+      segments += served.segments;
+      bytes += served.bytes;
+      if (distributor.status === 'live') live++;
     }
     const queue = this.pool.stats();
     const cdnCounts = this.cdn.counts();
@@ -412,10 +418,11 @@ export class DistributionService {
   }
 
   private retire(recordingId: string, distributor: LiveDistributor): void {
-    const stats = distributor.getStats();
-    this.retired.segments += stats.totalSegmentsServed;
-    this.retired.bytes += stats.totalBytesServed;
-    for (const session of stats.viewers) this.sessions.delete(session.sessionId);
+    const served = distributor.served;
+    this.retired.segments += served.segments;
+    this.retired.bytes += served.bytes;
+    for (const session of distributor.getAllViewerSessions())
+      this.sessions.delete(session.sessionId);
     this.streams.delete(recordingId);
     this.wake(recordingId);
   }
