@@ -40,8 +40,8 @@ export function viewerRow(session: ViewerSession, now: number) {
   };
 }
 
-/** The seed's GET /api/v1/streams/{id} body (without the envelope). */
-export function streamStatistics(stats: DistributionStats, now: number) {
+/** A stream's figures without its per-viewer rows (for lists that must stay cheap). */
+export function streamSummary(stats: DistributionStats) {
   return {
     recording_id: stats.recordingId,
     status: stats.status,
@@ -52,6 +52,13 @@ export function streamStatistics(stats: DistributionStats, now: number) {
     total_bytes_served: stats.totalBytesServed,
     viewers_by_profile: stats.viewersByProfile,
     segments_available: stats.segmentsAvailable,
+  };
+}
+
+/** The seed's GET /api/v1/streams/{id} body (without the envelope). */
+export function streamStatistics(stats: DistributionStats, now: number) {
+  return {
+    ...streamSummary(stats),
     viewers: stats.viewers.map((session) => viewerRow(session, now)),
   };
 }

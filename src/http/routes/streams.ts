@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DistributionError } from '../../core/errors.js';
 import { PROFILE_NAMES } from '../../core/profiles.js';
 import type { RouteDeps } from '../app.js';
-import { envelope, streamStatistics, viewerRow } from '../responses.js';
+import { envelope, streamStatistics, streamSummary, viewerRow } from '../responses.js';
 import {
   JoinBody,
   LeaveQuery,
@@ -72,16 +72,15 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   );
 
   app.get('/api/v1/streams', async () => {
-    const now = Date.now();
     return envelope(
       {
+        // The dashboard polls this: summaries only, no per-viewer rows are formatted.
         streams: service.getAllStreamStatistics().map((stats) => {
-          const { viewers, ...summary } = streamStatistics(stats, now);
           const encoder = encoders.statusFor(stats.recordingId);
           return {
-            ...summary,
-            average_buffer_health: average(viewers.map((v) => v.buffer_health)),
-            connection_quality: countBy(viewers.map((v) => v.connection_quality)),
+            ...streamSummary(stats),
+            average_buffer_health: average(stats.viewers.map((v) => v.bufferHealth)),
+            connection_quality: countBy(stats.viewers.map((v) => v.connectionQuality)),
             encoder: encoder ? encoderJson(encoder) : null,
           };
         }),
