@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { launchChromium } from '../helpers/browser.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
-import { waitFor } from '../helpers/ladder.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ARTIFACTS = 'test-artifacts';
 const LADDER = ['VeryLow', 'Low', 'Medium', 'High'];

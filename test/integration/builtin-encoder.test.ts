@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import HLS from 'hls-parser';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
-import { waitFor } from '../helpers/ladder.js';
+import { waitFor } from '../helpers/wait.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { it } from 'node:test';
 import { call } from '../helpers/http.js';
-import { waitFor } from '../helpers/ladder.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 

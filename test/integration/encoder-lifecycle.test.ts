@@ -4,7 +4,8 @@ import HLS from 'hls-parser';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
-import { startLadder, waitFor } from '../helpers/ladder.js';
+import { startLadder } from '../helpers/ladder.js';
+import { waitFor } from '../helpers/wait.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
 

@@ -5,7 +5,8 @@ import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { run } from '../helpers/exec.js';
 import { playHls } from '../helpers/hls-client.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
-import { type RunningLadder, startLadder, waitFor } from '../helpers/ladder.js';
+import { type RunningLadder, startLadder } from '../helpers/ladder.js';
+import { waitFor } from '../helpers/wait.js';
 
 const IDLE_MS = 4000;
 let server: TestServer;

@@ -7,6 +7,7 @@ import {
   type DeliveryPoolOptions,
   type DeliveryTask,
 } from '../../src/service/delivery-pool.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FAST: DeliveryPoolOptions = {
   workers: 2,
@@ -29,12 +30,9 @@ function gate() {
   return { release, run: () => done };
 }
 
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(2);
-  }
+/** Waits for a synchronous condition, polling often: pool timings here are milliseconds. */
+function until(check: () => boolean): Promise<true> {
+  return waitFor(async () => check() || undefined, 2000, 'the pool to get there', 2);
 }
 
 describe('DeliveryPool', () => {
