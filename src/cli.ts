@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, SETTINGS } from './config.js';
+import { ConfigError, loadConfig, MIN_SECRET_LENGTH, SETTINGS } from './config.js';
 import { runDemo } from './demo/demo.js';
 import { startServer } from './server.js';
+import { PLAYBACK_TOKEN_DEFAULTS, PlaybackTokens } from './service/playback-tokens.js';
 
 /** `vtp-live serve`: runs the server until SIGTERM/SIGINT, then drains and exits 0. */
 async function serve(flags: Record<string, string | undefined>): Promise<void> {
@@ -48,6 +49,36 @@ const options = SETTINGS.map((setting) => {
 serveCommand.action((parsed: Record<string, string | undefined>) =>
   serve(Object.fromEntries(options.map(({ flag, attribute }) => [flag, parsed[attribute]]))),
 );
+
+program
+  .command('token')
+  .description('print a signed playback token for a stream (needs the playback secret)')
+  .requiredOption('--stream <id>', 'recording id the token is for')
+  .option('--viewer <id>', 'viewer id the token is limited to')
+  .option('--ttl <seconds>', 'lifetime in seconds')
+  .option(
+    '--playback-secret <secret>',
+    'the secret; env VTP_PLAYBACK_SECRET (preferred: argv is readable)',
+  )
+  .action(
+    async (flags: { stream: string; viewer?: string; ttl?: string; playbackSecret?: string }) => {
+      const secret = flags.playbackSecret ?? process.env.VTP_PLAYBACK_SECRET;
+      if (!secret || secret.length < MIN_SECRET_LENGTH) {
+        console.error(
+          `vtp-live token: set VTP_PLAYBACK_SECRET (or --playback-secret) to the server's secret of at least ${MIN_SECRET_LENGTH} characters`,
+        );
+        process.exit(2);
+      }
+      const ttl = flags.ttl === undefined ? PLAYBACK_TOKEN_DEFAULTS.ttlSeconds : Number(flags.ttl);
+      if (!Number.isSafeInteger(ttl) || ttl < 1) {
+        console.error(
+          `vtp-live token: --ttl must be a whole number of seconds, got '${flags.ttl}'`,
+        );
+        process.exit(2);
+      }
+      console.log(await new PlaybackTokens(secret).issue(flags.stream, flags.viewer, ttl));
+    },
+  );
 
 program
   .command('demo')

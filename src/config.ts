@@ -1,4 +1,9 @@
+import { isIPv4 } from 'node:net';
+import { HTTP_DEFAULTS } from './http/app.js';
+import { INGEST_DEFAULTS } from './ingest/ingest-service.js';
 import { SERVICE_DEFAULTS } from './service/distribution-service.js';
+import { HLS_DEFAULTS } from './service/hls-delivery.js';
+import { PLAYBACK_TOKEN_DEFAULTS } from './service/playback-tokens.js';
 
 /** Everything `vtp-live serve` can be told; flags win over VTP_* environment over defaults. */
 export interface ServerConfig {
@@ -17,9 +22,27 @@ export interface ServerConfig {
   readonly encoderTimeoutSeconds: number;
   readonly publishKey: string | undefined;
   readonly maxSegmentMiB: number;
+  readonly maxPlaylistKiB: number;
+  readonly maxPlaylistEntries: number;
+  readonly maxInitSections: number;
+  readonly ingestMinRateKiB: number;
+  readonly streamIngestBudgetMiB: number;
+  readonly ingestBudgetMiB: number;
   readonly mediaDir: string;
   readonly adminToken: string | undefined;
+  readonly maxStreams: number;
+  readonly playbackSecret: string | undefined;
+  readonly playbackTokenTtlSeconds: number;
+  readonly anonymousPerClient: number;
+  readonly apiRateLimit: number;
+  readonly joinRateLimit: number;
+  readonly trustProxy: string | undefined;
+  readonly requestTimeoutSeconds: number;
+  readonly headersTimeoutSeconds: number;
 }
+
+/** Shortest secret accepted: publish key and admin token beyond loopback, playback secret always. */
+export const MIN_SECRET_LENGTH = 16;
 
 interface Setting {
   readonly key: keyof ServerConfig;
@@ -189,6 +212,157 @@ export const SETTINGS: readonly Setting[] = [
     fallback: undefined,
   },
   {
+    key: 'maxStreams',
+    flag: 'max-streams',
+    env: 'VTP_MAX_STREAMS',
+    kind: 'int',
+    min: 1,
+    max: 100_000,
+    description:
+      'streams held at once (live, or ended and still readable); beyond it a start is a 503',
+    fallback: SERVICE_DEFAULTS.maxStreams,
+  },
+  {
+    key: 'playbackSecret',
+    flag: 'playback-secret',
+    env: 'VTP_PLAYBACK_SECRET',
+    kind: 'string',
+    description: `HMAC secret of signed playback tokens (JWT, HS256); when set, playlists and joins need ?token= (at least ${MIN_SECRET_LENGTH} characters)`,
+    fallback: undefined,
+  },
+  {
+    key: 'playbackTokenTtlSeconds',
+    flag: 'playback-token-ttl',
+    env: 'VTP_PLAYBACK_TOKEN_TTL_SECONDS',
+    kind: 'int',
+    min: 60,
+    max: 7 * 86_400,
+    description: 'lifetime of the playback tokens the join API issues, in seconds',
+    fallback: PLAYBACK_TOKEN_DEFAULTS.ttlSeconds,
+  },
+  {
+    key: 'anonymousPerClient',
+    flag: 'anonymous-per-client',
+    env: 'VTP_ANONYMOUS_PER_CLIENT',
+    kind: 'int',
+    min: 0,
+    max: 10_000,
+    description:
+      'anonymous HLS sessions (playlist opened without a session) one client address may hold at once; 0 turns anonymous viewing off',
+    fallback: HLS_DEFAULTS.anonymousPerClient,
+  },
+  {
+    key: 'apiRateLimit',
+    flag: 'api-rate-limit',
+    env: 'VTP_API_RATE_LIMIT',
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    description:
+      'control API requests per minute per client (the admin token is exempt); 0 = no limit',
+    fallback: HTTP_DEFAULTS.apiRateLimit,
+  },
+  {
+    key: 'joinRateLimit',
+    flag: 'join-rate-limit',
+    env: 'VTP_JOIN_RATE_LIMIT',
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    description: 'viewer joins per minute per client (the admin token is exempt); 0 = no limit',
+    fallback: HTTP_DEFAULTS.joinRateLimit,
+  },
+  {
+    key: 'trustProxy',
+    flag: 'trust-proxy',
+    env: 'VTP_TRUST_PROXY',
+    kind: 'string',
+    description:
+      "take the client address from X-Forwarded-For: 'true' for any proxy, or the proxies' addresses/CIDRs, comma-separated",
+    fallback: undefined,
+  },
+  {
+    key: 'requestTimeoutSeconds',
+    flag: 'request-timeout',
+    env: 'VTP_REQUEST_TIMEOUT_SECONDS',
+    kind: 'int',
+    min: 1,
+    max: 3600,
+    description: 'seconds a client has to send a whole request (headers and body)',
+    fallback: HTTP_DEFAULTS.requestTimeoutMs / 1000,
+  },
+  {
+    key: 'headersTimeoutSeconds',
+    flag: 'headers-timeout',
+    env: 'VTP_HEADERS_TIMEOUT_SECONDS',
+    kind: 'int',
+    min: 1,
+    max: 3600,
+    description: "seconds a client has to send a request's headers",
+    fallback: HTTP_DEFAULTS.headersTimeoutMs / 1000,
+  },
+  {
+    key: 'maxPlaylistKiB',
+    flag: 'max-playlist-kib',
+    env: 'VTP_MAX_PLAYLIST_KIB',
+    kind: 'int',
+    min: 1,
+    max: 16 * 1024,
+    description: 'largest media playlist an encoder may push, in KiB',
+    fallback: INGEST_DEFAULTS.maxPlaylistBytes / 1024,
+  },
+  {
+    key: 'maxPlaylistEntries',
+    flag: 'max-playlist-entries',
+    env: 'VTP_MAX_PLAYLIST_ENTRIES',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    description: 'segment entries a pushed media playlist may list',
+    fallback: INGEST_DEFAULTS.maxPlaylistEntries,
+  },
+  {
+    key: 'maxInitSections',
+    flag: 'max-init-sections',
+    env: 'VTP_MAX_INIT_SECTIONS',
+    kind: 'int',
+    min: 1,
+    max: 1000,
+    description: 'distinct fMP4 init sections kept per rendition',
+    fallback: INGEST_DEFAULTS.maxInitSections,
+  },
+  {
+    key: 'ingestMinRateKiB',
+    flag: 'ingest-min-rate-kib',
+    env: 'VTP_INGEST_MIN_RATE_KIB',
+    kind: 'int',
+    min: 0,
+    max: 1024 * 1024,
+    description:
+      'slowest average pace of a push after its first 5 s, in KiB/s (0: no minimum); slower uploads get 408',
+    fallback: INGEST_DEFAULTS.minUploadBytesPerSec / 1024,
+  },
+  {
+    key: 'streamIngestBudgetMiB',
+    flag: 'stream-ingest-budget-mib',
+    env: 'VTP_STREAM_INGEST_BUDGET_MIB',
+    kind: 'int',
+    min: 1,
+    max: 1024 * 1024,
+    description: 'MiB of pushed media one stream may hold (published, waiting, init sections)',
+    fallback: INGEST_DEFAULTS.streamBudgetBytes / (1024 * 1024),
+  },
+  {
+    key: 'ingestBudgetMiB',
+    flag: 'ingest-budget-mib',
+    env: 'VTP_INGEST_BUDGET_MIB',
+    kind: 'int',
+    min: 1,
+    max: 1024 * 1024,
+    description: 'MiB of pushed media all streams together may hold; beyond it pushes get 503',
+    fallback: INGEST_DEFAULTS.totalBudgetBytes / (1024 * 1024),
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'VTP_LOG_LEVEL',
@@ -227,9 +401,41 @@ export function loadConfig(
       `--retention (VTP_RETENTION_SECONDS) must be at least ${minRetention} s with ${config.playlistSegments} playlist segments`,
     );
   }
-  if (!isLoopback(String(config.host)) && (!config.publishKey || !config.adminToken)) {
+  // A budget smaller than one segment would refuse every push of a real encoder.
+  if (Number(config.streamIngestBudgetMiB) < Number(config.maxSegmentMiB)) {
     throw new ConfigError(
-      'binding beyond loopback needs --publish-key (VTP_PUBLISH_KEY) and --admin-token (VTP_ADMIN_TOKEN), so strangers can neither publish nor run the server',
+      '--stream-ingest-budget-mib (VTP_STREAM_INGEST_BUDGET_MIB) must be at least --max-segment-mib',
+    );
+  }
+  if (Number(config.ingestBudgetMiB) < Number(config.streamIngestBudgetMiB)) {
+    throw new ConfigError(
+      '--ingest-budget-mib (VTP_INGEST_BUDGET_MIB) must be at least --stream-ingest-budget-mib',
+    );
+  }
+  if (!isLoopback(String(config.host))) {
+    if (!config.publishKey || !config.adminToken) {
+      throw new ConfigError(
+        'binding beyond loopback needs --publish-key (VTP_PUBLISH_KEY) and --admin-token (VTP_ADMIN_TOKEN), so strangers can neither publish nor run the server',
+      );
+    }
+    for (const [flag, env, value] of [
+      ['publish-key', 'VTP_PUBLISH_KEY', config.publishKey],
+      ['admin-token', 'VTP_ADMIN_TOKEN', config.adminToken],
+    ] as const) {
+      if (String(value).length < MIN_SECRET_LENGTH) {
+        throw new ConfigError(
+          `--${flag} (${env}) must be at least ${MIN_SECRET_LENGTH} characters when binding beyond loopback`,
+        );
+      }
+    }
+  }
+  // A short HMAC secret can be guessed offline from any token a student shares.
+  if (
+    config.playbackSecret !== undefined &&
+    String(config.playbackSecret).length < MIN_SECRET_LENGTH
+  ) {
+    throw new ConfigError(
+      `--playback-secret (VTP_PLAYBACK_SECRET) must be at least ${MIN_SECRET_LENGTH} characters`,
     );
   }
   if (!LOG_LEVELS.has(String(config.logLevel))) {
@@ -240,8 +446,13 @@ export function loadConfig(
   return config as unknown as ServerConfig;
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+/**
+ * Only IP literals count as loopback: a name (even `localhost`) resolves however DNS or
+ * /etc/hosts say, and `127.evil.com` is a name too.
+ */
+export function isLoopback(host: string): boolean {
+  if (host === '::1') return true;
+  return isIPv4(host) && Number(host.split('.')[0]) === 127;
 }
 
 function parse(setting: Setting, raw: string, source: string): string | number {

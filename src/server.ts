@@ -1,6 +1,7 @@
 import pino from 'pino';
 import type { ServerConfig } from './config.js';
-import { type App, buildApp } from './http/app.js';
+import { type App, type AppOptions, buildApp } from './http/app.js';
+import { redactingLoggerOptions } from './http/log-redaction.js';
 import { EncoderManager, type EncoderManagerOptions } from './ingest/encoder-manager.js';
 import { type IngestOptions, IngestService } from './ingest/ingest-service.js';
 import { ffprobeMedia } from './ingest/media-probe.js';
@@ -9,16 +10,28 @@ import {
   type DistributionServiceOptions,
 } from './service/distribution-service.js';
 import { HLS_DEFAULTS, HlsDelivery, type HlsOptions } from './service/hls-delivery.js';
+import { PlaybackTokens } from './service/playback-tokens.js';
 
 export interface RuntimeOptions {
   readonly service?: DistributionServiceOptions;
   readonly ingest?: IngestOptions;
   readonly hls?: HlsOptions;
-  readonly encoders?: Partial<Omit<EncoderManagerOptions, 'publishKeyFor'>>;
+  readonly encoders?: Partial<Omit<EncoderManagerOptions, 'ingestAccess'>>;
   readonly logger?: pino.Logger | false;
   readonly longPollMs?: number;
+  /** Largest segment an encoder may push (ingest.limits.maxSegmentBytes wins when both are set). */
   readonly maxSegmentBytes?: number;
   readonly adminToken?: string | undefined;
+  /** Rate limits, client address and request timeouts of the HTTP front (defaults: HTTP_DEFAULTS). */
+  readonly http?: Partial<
+    Pick<
+      AppOptions,
+      'apiRateLimit' | 'joinRateLimit' | 'trustProxy' | 'requestTimeoutMs' | 'headersTimeoutMs'
+    >
+  >;
+  /** HMAC secret of playback tokens; without one, playback is open. */
+  readonly playbackSecret?: string | undefined;
+  readonly playbackTokenTtlSeconds?: number;
 }
 
 /** The parts of a running VTP Live, wired together but not yet listening. */
@@ -37,12 +50,17 @@ export interface Runtime {
 /** Builds service, ingest, HLS delivery and the HTTP app, and starts their timers. */
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const service = new DistributionService(options.service);
-  const ingest = new IngestService(service, options.ingest);
+  const ingest = new IngestService(service, {
+    ...options.ingest,
+    limits: { maxSegmentBytes: options.maxSegmentBytes, ...options.ingest?.limits },
+  });
   const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS);
   const encoders = new EncoderManager({
     mediaDir: 'media',
     ...options.encoders,
-    publishKeyFor: (recordingId) => ingest.publishKeyFor(recordingId),
+    // Encoders get a per-job token from ingest, never the publish key itself.
+    ingestAccess: ingest,
+    secrets: [options.ingest?.publishKey, options.adminToken],
   });
   const app = buildApp({
     service,
@@ -51,8 +69,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     encoders,
     logger: options.logger ?? false,
     ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
-    ...(options.maxSegmentBytes !== undefined && { maxSegmentBytes: options.maxSegmentBytes }),
     adminToken: options.adminToken,
+    ...options.http,
+    playback: options.playbackSecret
+      ? new PlaybackTokens(options.playbackSecret, options.playbackTokenTtlSeconds)
+      : undefined,
   });
   service.start();
   ingest.start();
@@ -79,12 +100,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       closing ??= (async () => {
         clearInterval(pruner);
         ingest.stop();
-        // Refuse new connections and deliveries at once and stop the encoders; all within the deadline.
+        // Refuse new connections and deliveries at once and stop the encoders; all within the
+        // deadline, after which connections still open (a slow upload, say) are cut.
+        const listenerClosed = app.close();
+        const deadline = setTimeout(() => app.server.closeAllConnections(), deadlineMs);
         const [drained] = await Promise.all([
           service.shutdown(deadlineMs),
-          app.close(),
+          listenerClosed,
           encoders.stopAll(),
         ]);
+        clearTimeout(deadline);
         return drained;
       })();
       return closing;
@@ -100,14 +125,32 @@ export interface RunningServer extends Omit<Runtime, 'close'> {
 
 /** Starts VTP Live as configured and listens. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const logger = pino({ level: config.logLevel, name: 'vtp-live' });
+  const logger = pino({
+    level: config.logLevel,
+    name: 'vtp-live',
+    ...redactingLoggerOptions([config.publishKey, config.adminToken, config.playbackSecret]),
+  });
   const runtime = createRuntime({
     logger,
     longPollMs: config.longPollMs,
     adminToken: config.adminToken,
     maxSegmentBytes: config.maxSegmentMiB * 1024 * 1024,
-    hls: { playlistSegments: config.playlistSegments },
+    hls: {
+      playlistSegments: config.playlistSegments,
+      anonymousPerClient: config.anonymousPerClient,
+      anonymousPendingMs: config.idleTimeoutSeconds * 1000,
+    },
+    http: {
+      apiRateLimit: config.apiRateLimit,
+      joinRateLimit: config.joinRateLimit,
+      trustProxy: trustProxySetting(config.trustProxy),
+      requestTimeoutMs: config.requestTimeoutSeconds * 1000,
+      headersTimeoutMs: config.headersTimeoutSeconds * 1000,
+    },
+    playbackSecret: config.playbackSecret,
+    playbackTokenTtlSeconds: config.playbackTokenTtlSeconds,
     service: {
+      maxStreams: config.maxStreams,
       workers: config.workers,
       queueCapacity: config.queueCapacity,
       retentionMs: config.retentionSeconds * 1000,
@@ -124,11 +167,25 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       encoderTimeoutMs: config.encoderTimeoutSeconds * 1000,
       probe: ffprobeMedia(),
       warn: (message, detail) => logger.warn({ err: detail }, message),
+      limits: {
+        maxPlaylistBytes: config.maxPlaylistKiB * 1024,
+        maxPlaylistEntries: config.maxPlaylistEntries,
+        maxInitSections: config.maxInitSections,
+        minUploadBytesPerSec: config.ingestMinRateKiB * 1024,
+        streamBudgetBytes: config.streamIngestBudgetMiB * 1024 * 1024,
+        totalBudgetBytes: config.ingestBudgetMiB * 1024 * 1024,
+      },
     },
   });
   const url = await runtime.listen(config.host, config.port);
   const close = () => runtime.close(config.shutdownTimeoutSeconds * 1000);
   return { ...runtime, url, close };
+}
+
+/** `--trust-proxy`: 'true' trusts any proxy; anything else lists the proxies' addresses. */
+function trustProxySetting(value: string | undefined): boolean | string {
+  if (value === undefined || value === 'false') return false;
+  return value === 'true' ? true : value;
 }
 
 function isWildcard(host: string): boolean {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, isLoopback, loadConfig, MIN_SECRET_LENGTH } from '../src/config.js';
 
 describe('configuration', () => {
   it('defaults to 127.0.0.1:8080 with the seed service settings', () => {
@@ -51,10 +51,53 @@ describe('configuration', () => {
       /--admin-token/,
     );
     const open = loadConfig(
-      { host: '0.0.0.0', 'publish-key': 'secret-key', 'admin-token': 'admin-secret' },
+      { host: '0.0.0.0', 'publish-key': 'p'.repeat(16), 'admin-token': 'a'.repeat(16) },
       {},
     );
     assert.equal(open.host, '0.0.0.0');
+  });
+
+  it('refuses a publish key or admin token shorter than 16 characters beyond loopback, naming the flag and variable', () => {
+    assert.equal(MIN_SECRET_LENGTH, 16);
+    const long = 'x'.repeat(MIN_SECRET_LENGTH);
+    const short = 'x'.repeat(MIN_SECRET_LENGTH - 1);
+    assert.throws(
+      () => loadConfig({ host: '0.0.0.0', 'publish-key': 'a', 'admin-token': long }, {}),
+      (e: unknown) =>
+        e instanceof ConfigError && /--publish-key \(VTP_PUBLISH_KEY\).*16/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig({ host: '0.0.0.0' }, { VTP_PUBLISH_KEY: long, VTP_ADMIN_TOKEN: short }),
+      (e: unknown) =>
+        e instanceof ConfigError && /--admin-token \(VTP_ADMIN_TOKEN\).*16/.test(e.message),
+    );
+  });
+
+  it('keeps accepting short secrets on loopback, where the machine is the only client', () => {
+    const c = loadConfig({ 'publish-key': 'a', 'admin-token': 'b' }, {});
+    assert.deepEqual([c.publishKey, c.adminToken], ['a', 'b']);
+  });
+
+  it('counts only IPv4 literals in 127.0.0.0/8 and ::1 as loopback', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '127.255.255.254', '::1'])
+      assert.equal(isLoopback(host), true, host);
+    for (const host of [
+      'localhost',
+      '127.evil.com',
+      '127.0.0.1.nip.io',
+      '128.0.0.1',
+      '0.0.0.0',
+      '::',
+      '::ffff:127.0.0.1',
+      '1127.0.0.1',
+      '',
+    ])
+      assert.equal(isLoopback(host), false, host);
+  });
+
+  it('refuses host names, even localhost or 127.evil.com, without the secrets', () => {
+    for (const host of ['localhost', '127.evil.com'])
+      assert.throws(() => loadConfig({ host }, {}), /--publish-key .* and --admin-token/, host);
   });
 
   it('names the flag or variable at fault', () => {

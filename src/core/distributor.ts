@@ -29,6 +29,8 @@ import { type SwitchReason, ViewerSession } from './viewer-session.js';
 
 export interface DistributorOptions {
   readonly maxViewers: number;
+  /** When the stream started (ms): a stream that never gets media ends after the encoder timeout. */
+  readonly startedAt?: number;
   /** How long a segment stays in the window after it was published. */
   readonly retentionMs: number;
   /** Makes unguessable session ids; the core has no randomness of its own. */
@@ -40,7 +42,8 @@ export interface DistributorOptions {
 
 export type StreamStatus = 'live' | 'ended';
 
-export interface DistributionStats {
+/** A stream's figures without its viewers. */
+export interface StreamSummary {
   readonly recordingId: string;
   readonly status: StreamStatus;
   readonly maxViewers: number;
@@ -50,6 +53,9 @@ export interface DistributionStats {
   readonly totalBytesServed: number;
   readonly viewersByProfile: Readonly<Record<ProfileName, number>>;
   readonly segmentsAvailable: Readonly<Record<ProfileName, number>>;
+}
+
+export interface DistributionStats extends StreamSummary {
   readonly viewers: readonly ViewerSession[];
 }
 
@@ -60,6 +66,13 @@ export interface AdaptationResult {
 }
 
 export const DEFAULT_MAX_BACKLOG = 32;
+
+/** One page of a stream's viewers, in join order. */
+export interface ViewerPage {
+  readonly sessions: readonly ViewerSession[];
+  /** Pass as `after` for the next page; undefined on the last page. */
+  readonly nextAfter: number | undefined;
+}
 
 /** One live stream: a segment window per rendition and the sessions watching it. */
 export class LiveDistributor {
@@ -79,14 +92,19 @@ export class LiveDistributor {
   private readonly newSessionId: () => string;
   private readonly media: Partial<Record<ProfileName, MediaInfo>> = {};
   private peak = 0;
+  private joins = 0;
   private segmentsServed = 0;
   private bytesServed = 0;
   private endedAt: number | undefined;
+
+  /** When the stream started (ms). */
+  readonly startedAt: number;
 
   constructor(
     readonly recordingId: string,
     options: DistributorOptions,
   ) {
+    this.startedAt = options.startedAt ?? 0;
     this.maxViewers = options.maxViewers;
     this.retentionMs = options.retentionMs;
     this.newSessionId = options.newSessionId;
@@ -164,7 +182,12 @@ export class LiveDistributor {
    * Registers a viewer at `initialBitrate`, or at the next lower profile with room when that
    * one is full (the landing is recorded in its switch history).
    */
-  joinViewer(viewerId: string, initialBitrate: ProfileName, now: number): ViewerSession {
+  joinViewer(
+    viewerId: string,
+    initialBitrate: ProfileName,
+    now: number,
+    sessionId: string = this.newSessionId(),
+  ): ViewerSession {
     this.assertLive();
     if (this.viewers.has(viewerId)) throw new ViewerExistsError(this.recordingId, viewerId);
     if (this.viewers.size >= this.maxViewers) {
@@ -172,7 +195,7 @@ export class LiveDistributor {
     }
     const landing = this.landingProfile(initialBitrate, undefined);
     if (!landing) throw new ProfileFullError(initialBitrate);
-    const session = new ViewerSession(viewerId, this.newSessionId(), initialBitrate, now);
+    const session = new ViewerSession(viewerId, sessionId, initialBitrate, now, ++this.joins);
     if (landing !== initialBitrate) session.switchTo(landing, now, 'profile_full');
     this.viewers.set(viewerId, session);
     this.perProfile[landing]++;
@@ -369,6 +392,11 @@ export class LiveDistributor {
 
   /** Statistics of this stream (the seed's GetDistributionStats). */
   getStats(): DistributionStats {
+    return { ...this.getSummary(), viewers: this.getAllViewerSessions() };
+  }
+
+  /** The stream's figures without its viewers (no per-viewer work). */
+  getSummary(): StreamSummary {
     const segmentsAvailable = {} as Record<ProfileName, number>;
     for (const name of PROFILE_NAMES) segmentsAvailable[name] = this.windows[name].size;
     return {
@@ -381,8 +409,33 @@ export class LiveDistributor {
       totalBytesServed: this.bytesServed,
       viewersByProfile: { ...this.perProfile },
       segmentsAvailable,
-      viewers: this.getAllViewerSessions(),
     };
+  }
+
+  /**
+   * Up to `limit` viewers that joined after join number `after` (0 for the first page), in join
+   * order. Walks the sessions without copying them, so a page costs no more than a scan.
+   */
+  viewerPage(after: number, limit: number): ViewerPage {
+    const sessions: ViewerSession[] = [];
+    for (const session of this.viewers.values()) {
+      if (session.joinSeq <= after) continue;
+      if (sessions.length === limit) {
+        return { sessions, nextAfter: sessions[sessions.length - 1]?.joinSeq };
+      }
+      sessions.push(session);
+    }
+    return { sessions, nextAfter: undefined };
+  }
+
+  /** When the stream last showed life (ms): its newest segment, or its start. */
+  lastActivityAt(): number {
+    let latest = this.startedAt;
+    for (const name of PROFILE_NAMES) {
+      const created = this.windows[name].newest?.createdAt;
+      if (created !== undefined && created > latest) latest = created;
+    }
+    return latest;
   }
 
   /** Every active session (the seed's GetAllViewerSessions). */

@@ -49,6 +49,8 @@ export class ViewerSession {
     /** The bitrate this viewer actually receives. */
     public currentBitrate: ProfileName,
     readonly joinedAt: number,
+    /** Order of joining within its stream: viewer rows are paged by it. */
+    readonly joinSeq = 0,
   ) {
     this.lastSeenAt = joinedAt;
     this.targetBitrate = currentBitrate;

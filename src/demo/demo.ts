@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config.js';
-import { PROFILE_NAMES } from '../core/profiles.js';
+import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import type { PresetName } from '../ingest/encoder-manager.js';
 import { type RunningServer, startServer } from '../server.js';
 import { watchHls } from './hls-viewer.js';
@@ -30,9 +30,9 @@ export async function runDemo(
     preset: options.preset,
   });
   const viewers = new AbortController();
-  const master = `${server.url}/live/${encodeURIComponent(options.stream)}/master.m3u8`;
   for (let i = 0; i < options.viewers; i++) {
-    void keepWatching(master, PROFILE_NAMES[i % PROFILE_NAMES.length] ?? 'Low', viewers.signal);
+    const profile = PROFILE_NAMES[i % PROFILE_NAMES.length] ?? 'Low';
+    void keepWatching(server, options.stream, `demo-viewer-${i + 1}`, profile, viewers.signal);
   }
   return {
     server,
@@ -43,11 +43,24 @@ export async function runDemo(
   };
 }
 
-/** One headless viewer, rejoining after errors (the stream may not have media yet). */
-async function keepWatching(master: string, profile: string, signal: AbortSignal): Promise<void> {
+/**
+ * One named headless viewer, joined as a student would be (so it shows on the dashboard under its
+ * name), rejoining after errors (the stream may not have media yet).
+ */
+async function keepWatching(
+  server: RunningServer,
+  stream: string,
+  viewerId: string,
+  profile: ProfileName,
+  signal: AbortSignal,
+): Promise<void> {
   while (!signal.aborted) {
     try {
-      await watchHls({ masterUrl: master, profile, seconds: 3600, signal, cmcd: true });
+      const existing = server.service.getDistributor(stream);
+      if (existing.hasViewer(viewerId)) server.service.leaveStream(stream, viewerId);
+      const session = server.service.joinStream(stream, viewerId, profile);
+      const masterUrl = `${server.url}/live/${encodeURIComponent(stream)}/master.m3u8?session=${session.sessionId}`;
+      await watchHls({ masterUrl, profile, seconds: 3600, signal, cmcd: true });
     } catch {
       await sleep(2000, undefined, { signal }).catch(() => {});
     }

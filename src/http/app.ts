@@ -1,13 +1,16 @@
+import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyRequest,
 } from 'fastify';
+import { DistributionError } from '../core/errors.js';
 import type { EncoderManager } from '../ingest/encoder-manager.js';
-import { INGEST_DEFAULTS, type IngestService } from '../ingest/ingest-service.js';
+import type { IngestService } from '../ingest/ingest-service.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
+import type { PlaybackTokens } from '../service/playback-tokens.js';
 import { adminGuard } from './admin-auth.js';
 import { installErrorHandling } from './error-mapping.js';
 import { distributionRoutes } from './routes/distribution.js';
@@ -19,14 +22,14 @@ import { streamRoutes } from './routes/streams.js';
 import { transcodeRoutes } from './routes/transcode.js';
 import { viewerRoutes } from './routes/viewers.js';
 import { webRoutes } from './routes/web.js';
+import { MAX_ID_LENGTH } from './schemas.js';
+import { type SessionLookup, ViewerAccess } from './viewer-access.js';
 
 export interface AppOptions {
   readonly service: DistributionService;
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
-  /** Largest segment an encoder may push. */
-  readonly maxSegmentBytes?: number;
   /** A pino logger, or false for none (tests). */
   readonly logger?: FastifyBaseLogger | false;
   /** Default and largest long-poll wait of GET .../next. */
@@ -36,26 +39,73 @@ export interface AppOptions {
   readonly adminToken?: string | undefined;
   /** Largest JSON body the control API accepts. */
   readonly bodyLimitBytes?: number;
+  /** Signed playback tokens the HLS playlists require; none means playback is open. */
+  readonly playback?: PlaybackTokens | undefined;
+  /** Requests per minute one client may make to the control API, and joins among them; 0 = no limit. */
+  readonly apiRateLimit?: number;
+  readonly joinRateLimit?: number;
+  /** Take the client address from X-Forwarded-For (true for any proxy, or the proxies' addresses/CIDRs, comma-separated). */
+  readonly trustProxy?: boolean | string;
+  /** A request (headers and body) must have arrived within this long; its headers within the other. */
+  readonly requestTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
 }
 
 export const HTTP_DEFAULTS = {
   longPollMs: 2000,
   maxLongPollMs: 30_000,
   bodyLimitBytes: 64 * 1024,
+  apiRateLimit: 1200,
+  joinRateLimit: 60,
+  requestTimeoutMs: 60_000,
+  headersTimeoutMs: 10_000,
 } as const;
 
 export type App = FastifyInstance;
 
+class RateLimitError extends DistributionError {
+  constructor(message: string) {
+    super('RATE_LIMITED', message);
+  }
+}
+
 /** Builds the Fastify app with every route; listening is the caller's business. */
 export function buildApp(options: AppOptions): App {
+  const requestTimeout = options.requestTimeoutMs ?? HTTP_DEFAULTS.requestTimeoutMs;
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimitBytes ?? HTTP_DEFAULTS.bodyLimitBytes,
     // Wrong types are errors, not something to coerce: "50" is not a buffer health.
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Longer than any id, so an overlong id gets a 400 naming its field rather than a bare 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4 * MAX_ID_LENGTH },
+    trustProxy: options.trustProxy ?? false,
+    requestTimeout,
+    http: {
+      headersTimeout: Math.min(
+        options.headersTimeoutMs ?? HTTP_DEFAULTS.headersTimeoutMs,
+        requestTimeout,
+      ),
+      // Node checks the timeouts above every 30 s by default: far too coarse to cut a slow client.
+      connectionsCheckingInterval: 1000,
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  const access = new ViewerAccess(options.adminToken, options.service);
+  const apiRateLimit = options.apiRateLimit ?? HTTP_DEFAULTS.apiRateLimit;
+  const joinRateLimit = options.joinRateLimit ?? HTTP_DEFAULTS.joinRateLimit;
+  app.register(rateLimit, {
+    global: apiRateLimit > 0,
+    max: apiRateLimit,
+    timeWindow: 60_000,
+    // The control API only; the operator (admin token) is never limited.
+    allowList: (request) => !request.url.startsWith('/api/') || access.presentsAdminToken(request),
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(
+        new RateLimitError(`too many requests from this client; retry in ${context.after}`),
+        { statusCode: context.statusCode },
+      ),
+  });
   // The control API speaks JSON only; anything else is a 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
   const deps: RouteDeps = {
@@ -63,8 +113,12 @@ export function buildApp(options: AppOptions): App {
     ingest: options.ingest,
     hls: options.hls,
     encoders: options.encoders,
-    maxSegmentBytes: options.maxSegmentBytes ?? INGEST_DEFAULTS.maxSegmentBytes,
     admin: adminGuard(options.adminToken),
+    access,
+    sessions: options.service,
+    playback: options.playback,
+    joinRateLimit:
+      joinRateLimit > 0 ? { max: joinRateLimit, timeWindow: 60_000 } : (false as const),
     longPollMs: options.longPollMs ?? HTTP_DEFAULTS.longPollMs,
     maxLongPollMs: options.maxLongPollMs ?? HTTP_DEFAULTS.maxLongPollMs,
   };
@@ -85,9 +139,14 @@ export interface RouteDeps {
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
-  readonly maxSegmentBytes: number;
   /** onRequest hook of the operations that need the admin token. */
   readonly admin: (request: FastifyRequest) => Promise<void>;
+  /** Who may see and act for which viewer. */
+  readonly access: ViewerAccess;
+  readonly sessions: SessionLookup;
+  readonly playback: PlaybackTokens | undefined;
+  /** Route rate-limit of joins (per client per minute), or false for none. */
+  readonly joinRateLimit: { max: number; timeWindow: number } | false;
   readonly longPollMs: number;
   readonly maxLongPollMs: number;
 }

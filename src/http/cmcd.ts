@@ -10,9 +10,11 @@ import type { ClientReport } from '../service/hls-delivery.js';
 export function clientReport(
   query: { session?: string | undefined; CMCD?: string | undefined },
   headers: IncomingHttpHeaders,
+  client?: string,
 ): ClientReport {
   const cmcd = decode(query.CMCD, headers);
   return {
+    client,
     sessionId: query.session ?? (typeof cmcd.sid === 'string' ? cmcd.sid : undefined),
     bufferLengthMs: finite(cmcd.bl),
     throughputKbps: finite(cmcd.mtp),

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DistributionError } from '../core/errors.js';
 import { rfc3339 } from './responses.js';
+import { MAX_PAGE_LIMIT } from './schemas.js';
 
 /** HTTP status of each domain error code; the one place codes meet statuses. */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -20,6 +21,12 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   SHUTTING_DOWN: 503,
   INVALID_BUFFER_HEALTH: 400,
   INVALID_INGEST: 400,
+  BODY_TOO_LARGE: 413,
+  UPLOAD_TOO_SLOW: 408,
+  INIT_SECTIONS_FULL: 409,
+  SEGMENT_REFUSED: 409,
+  STREAM_BUDGET_EXCEEDED: 413,
+  INGEST_BUDGET_EXCEEDED: 503,
   NO_MEDIA_YET: 404,
   PUBLISH_KEY_REQUIRED: 401,
   PUBLISH_KEY_INVALID: 403,
@@ -29,7 +36,22 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ENCODER_EXISTS: 409,
   INVALID_SOURCE: 400,
   NOT_LISTENING: 503,
+  VIEWER_AUTH_REQUIRED: 401,
+  VIEWER_FORBIDDEN: 403,
+  PLAYBACK_TOKEN_REQUIRED: 401,
+  PLAYBACK_TOKEN_INVALID: 403,
+  TOO_MANY_ANONYMOUS_SESSIONS: 429,
+  ANONYMOUS_BACKLOG_FULL: 503,
+  RATE_LIMITED: 429,
+  TOO_MANY_STREAMS: 503,
 };
+
+/** 401s that a bearer token answers: they name the scheme (RFC 9110 section 11.6.1). */
+const BEARER_CHALLENGE = new Set([
+  'ADMIN_TOKEN_REQUIRED',
+  'VIEWER_AUTH_REQUIRED',
+  'PUBLISH_KEY_REQUIRED',
+]);
 
 /** Media that is not there yet may be soon: players and CDNs should ask again in a second. */
 const RETRY_SOON = new Set(['SEGMENT_NOT_FOUND', 'NO_MEDIA_YET']);
@@ -41,6 +63,13 @@ const FASTIFY_CODES: Readonly<Record<string, string>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+/** What a pattern means, for the fields whose pattern is not the id pattern. */
+const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
+  wait_ms: 'wait_ms must be a whole number of milliseconds',
+  limit: `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}`,
+  cursor: 'cursor must be the next_cursor of a previous page',
 };
 
 /** Field a Fastify error is about: the first failing schema path, or the body itself. */
@@ -62,8 +91,11 @@ function messageOf(error: FastifyError, field: string | undefined): string {
   if (first.keyword === 'required') return `${field} is required`;
   const allowed = (first.params as { allowedValues?: unknown[] }).allowedValues;
   if (first.keyword === 'enum' && allowed) return `${field} must be one of ${allowed.join(', ')}`;
-  if (first.keyword === 'pattern' && field !== 'wait_ms') {
-    return `${field} must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-'`;
+  if (first.keyword === 'pattern') {
+    return (
+      PATTERN_MESSAGES[field ?? ''] ??
+      `${field} must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-', not only dots`
+    );
   }
   return `${field} ${first.message ?? 'is invalid'}`;
 }
@@ -89,7 +121,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     const domain: unknown = error;
     if (domain instanceof DistributionError) {
       const status = STATUS_BY_CODE[domain.code] ?? 400;
-      if (status === 503) reply.header('retry-after', '1');
+      if ((status === 503 || status === 429) && !reply.hasHeader('retry-after')) {
+        reply.header('retry-after', status === 503 ? '1' : '5');
+      }
+      if (BEARER_CHALLENGE.has(domain.code)) reply.header('www-authenticate', 'Bearer');
       if (RETRY_SOON.has(domain.code)) reply.header('cache-control', 'public, max-age=1');
       return reply.code(status).send(errorBody(domain.code, domain.message, domain.field));
     }

@@ -1,4 +1,4 @@
-import type { DistributionStats } from '../core/distributor.js';
+import type { StreamSummary, ViewerPage } from '../core/distributor.js';
 import { formatDuration } from '../core/duration.js';
 import type { ViewerSession } from '../core/viewer-session.js';
 
@@ -19,7 +19,6 @@ export function envelope<T extends object>(
 export function viewerRow(session: ViewerSession, now: number) {
   return {
     viewer_id: session.viewerId,
-    session_id: session.sessionId,
     current_bitrate: session.currentBitrate,
     target_bitrate: session.targetBitrate,
     segments_received: session.segmentsReceived,
@@ -41,7 +40,7 @@ export function viewerRow(session: ViewerSession, now: number) {
 }
 
 /** A stream's figures without its per-viewer rows (for lists that must stay cheap). */
-export function streamSummary(stats: DistributionStats) {
+export function streamSummary(stats: StreamSummary) {
   return {
     recording_id: stats.recordingId,
     status: stats.status,
@@ -55,10 +54,14 @@ export function streamSummary(stats: DistributionStats) {
   };
 }
 
-/** The seed's GET /api/v1/streams/{id} body (without the envelope). */
-export function streamStatistics(stats: DistributionStats, now: number) {
+/**
+ * The seed's GET /api/v1/streams/{id} body (without the envelope): the stream's figures and one
+ * page of the viewer rows the caller may see, with the cursor of the next page.
+ */
+export function streamStatistics(stats: StreamSummary, page: ViewerPage, now: number) {
   return {
     ...streamSummary(stats),
-    viewers: stats.viewers.map((session) => viewerRow(session, now)),
+    viewers: page.sessions.map((session) => viewerRow(session, now)),
+    next_cursor: page.nextAfter === undefined ? null : String(page.nextAfter),
   };
 }

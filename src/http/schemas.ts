@@ -1,8 +1,13 @@
 import { Type } from 'typebox';
 import { PROFILE_NAMES } from '../core/profiles.js';
 
-/** Ids are safe to put in URLs, logs and (later) file names: DESIGN.md section 6. */
-export const ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$';
+/**
+ * Ids are safe to put in URLs, logs and file names (docs/architecture.md): 1-128 characters of
+ * A-Z a-z 0-9 . _ -, and not made only of dots ('.' and '..' are path segments, not names).
+ */
+export const ID_PATTERN = '^(?!\\.+$)[A-Za-z0-9._-]{1,128}$';
+/** Longest id, and so the longest path parameter every route accepts. */
+export const MAX_ID_LENGTH = 128;
 
 export const Id = Type.String({ pattern: ID_PATTERN });
 export const Profile = Type.Enum([...PROFILE_NAMES]);
@@ -15,9 +20,22 @@ export const StartStreamBody = Type.Object({
 
 export const StreamParams = Type.Object({ recording_id: Id });
 
+/** Viewer rows come a page at a time, so no response grows with the audience. */
+export const MAX_PAGE_LIMIT = 1000;
+export const DEFAULT_PAGE_LIMIT = 100;
+export const StatsQuery = Type.Object({
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,7}$' })),
+  cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+});
+
 export const JoinBody = Type.Object({
   viewer_id: Id,
   initial_bitrate: Type.Optional(Profile),
+});
+
+export const JoinQuery = Type.Object({
+  /** A playback token for the stream, when the server requires them. */
+  token: Type.Optional(Type.String({ maxLength: 4096 })),
 });
 
 export const LeaveQuery = Type.Object({ viewer_id: Id });

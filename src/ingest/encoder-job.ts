@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { redactDetail, redactSecrets } from '../service/redact.js';
 import { EncoderProgress } from './encoder-progress.js';
 
 export type EncoderState = 'starting' | 'running' | 'restarting' | 'finished' | 'stopped';
@@ -28,6 +29,10 @@ export interface EncoderJobOptions {
   /** A run that lasted this long resets the backoff. */
   readonly stableAfterMs?: number;
   readonly onEvent?: (event: string, detail: Record<string, unknown>) => void;
+  /** Secrets masked in lastError and event details, besides URL credentials and `?key=`. */
+  readonly secrets?: readonly string[];
+  /** Called once when the job ends for good (finished or stopped), after ffmpeg has exited. */
+  readonly onEnded?: () => void;
 }
 
 const STDERR_TAIL = 2000;
@@ -46,6 +51,7 @@ export class EncoderJob {
   private readonly progress = new EncoderProgress();
   private readonly startedAt = Date.now();
   private exited: Promise<void> = Promise.resolve();
+  private ended = false;
 
   constructor(private readonly options: EncoderJobOptions) {}
 
@@ -65,19 +71,22 @@ export class EncoderJob {
       createInterface({ input: child.stdout }).on('line', (line) => this.progress.line(line));
     this.exited = new Promise((resolve) => {
       child.once('error', (error) => {
-        this.lastError = error.message;
+        this.lastError = this.redact(error.message);
       });
       child.once('close', (code, signal) => {
         resolve();
         this.child = undefined;
-        if (this.state === 'stopped') return;
+        if (this.state === 'stopped') return this.end();
         if (code === 0) {
           this.state = 'finished';
-          this.options.onEvent?.('finished', { jobId: this.options.jobId });
-          return;
+          this.emit('finished', { jobId: this.options.jobId });
+          return this.end();
         }
         const said = stderr.trim();
-        this.lastError = `ffmpeg exited with ${signal ?? code}${said ? `: ${said}` : ''}`;
+        // stderr echoes source URLs, credentials included.
+        this.lastError = this.redact(
+          `ffmpeg exited with ${signal ?? code}${said ? `: ${said}` : ''}`,
+        );
         this.failures =
           Date.now() - runStarted >= (this.options.stableAfterMs ?? 60_000) ? 1 : this.failures + 1;
         const delay = Math.min(
@@ -85,7 +94,7 @@ export class EncoderJob {
           this.options.maxBackoffMs ?? 30_000,
         );
         this.state = 'restarting';
-        this.options.onEvent?.('restarting', {
+        this.emit('restarting', {
           jobId: this.options.jobId,
           code,
           signal,
@@ -111,6 +120,7 @@ export class EncoderJob {
       await this.exited;
       clearTimeout(killer);
     }
+    this.end();
   }
 
   /** Kills the process at once without waiting (for process exit handlers). */
@@ -118,10 +128,25 @@ export class EncoderJob {
     this.state = 'stopped';
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.child?.kill('SIGKILL');
+    this.end();
   }
 
   get isActive(): boolean {
     return this.state === 'starting' || this.state === 'running' || this.state === 'restarting';
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.options.onEnded?.();
+  }
+
+  private redact(text: string): string {
+    return redactSecrets(text, this.options.secrets);
+  }
+
+  private emit(event: string, detail: Record<string, unknown>): void {
+    this.options.onEvent?.(event, redactDetail(detail, this.options.secrets));
   }
 
   status(): EncoderStatus {

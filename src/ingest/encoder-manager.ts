@@ -21,12 +21,23 @@ export interface StartEncoder {
   readonly durationSec?: number | undefined;
 }
 
+/**
+ * What the encoders need from ingest: a token that lets one job push to its stream, for as
+ * long as the job lives. The publish key itself never reaches an ffmpeg command line.
+ */
+export interface EncoderIngestAccess {
+  grantJobToken(recordingId: string, token: string): void;
+  revokeJobToken(token: string): void;
+}
+
 export interface EncoderManagerOptions {
   /** VTP_FFMPEG or ffmpeg on PATH. */
   readonly ffmpeg?: string;
   /** Where file sources live; a request never reads outside it. */
   readonly mediaDir: string;
-  readonly publishKeyFor: (recordingId: string) => string | undefined;
+  readonly ingestAccess: EncoderIngestAccess;
+  /** Secrets (publish key, admin token) masked in encoder statuses and events. */
+  readonly secrets?: readonly (string | undefined)[];
   readonly minBackoffMs?: number;
   readonly onEvent?: (event: string, detail: Record<string, unknown>) => void;
 }
@@ -66,6 +77,8 @@ const SAFE_RELATIVE_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 export class EncoderManager {
   private readonly jobs = new Map<string, EncoderJob>();
   private readonly newJobId = randomIdGenerator('enc-');
+  private readonly newJobToken = randomIdGenerator('vtpjob-');
+  private readonly tokens = new Map<string, string>();
   private ingestBase: string | undefined;
 
   constructor(private readonly options: EncoderManagerOptions) {}
@@ -81,15 +94,19 @@ export class EncoderManager {
     const running = this.activeFor(request.recordingId);
     if (running) throw new EncoderExistsError(request.recordingId, running.status().jobId);
     const jobId = this.newJobId();
+    const token = this.newJobToken();
     const args = ladderArguments({
       source: this.resolveSource(request.source),
       preset: LADDER_PRESETS[request.preset],
       ingestUrl: `${this.ingestBase}/ingest/${encodeURIComponent(request.recordingId)}`,
       durationSec: request.durationSec,
       fmp4: request.fmp4 ?? false,
-      publishKey: this.options.publishKeyFor(request.recordingId),
+      bearerToken: token,
       progress: true,
     });
+    const secrets = [token, ...(this.options.secrets ?? [])].filter(
+      (s): s is string => s !== undefined,
+    );
     const job = new EncoderJob({
       jobId,
       recordingId: request.recordingId,
@@ -97,7 +114,11 @@ export class EncoderManager {
       args,
       ...(this.options.minBackoffMs !== undefined && { minBackoffMs: this.options.minBackoffMs }),
       ...(this.options.onEvent && { onEvent: this.options.onEvent }),
+      secrets,
+      onEnded: () => this.revoke(jobId),
     });
+    this.options.ingestAccess.grantJobToken(request.recordingId, token);
+    this.tokens.set(jobId, token);
     this.jobs.set(jobId, job);
     job.start();
     this.forgetOldJobs();
@@ -140,8 +161,18 @@ export class EncoderManager {
   /** Keeps the statuses of the last MAX_ENDED_JOBS ended jobs, so a long-running server stays bounded. */
   private forgetOldJobs(): void {
     const ended = [...this.jobs.entries()].filter(([, job]) => !job.isActive);
-    for (const [jobId] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_JOBS)))
+    for (const [jobId] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_JOBS))) {
+      this.revoke(jobId);
       this.jobs.delete(jobId);
+    }
+  }
+
+  /** Ends a job's right to push (it stopped, finished or was forgotten). */
+  private revoke(jobId: string): void {
+    const token = this.tokens.get(jobId);
+    if (token === undefined) return;
+    this.tokens.delete(jobId);
+    this.options.ingestAccess.revokeJobToken(token);
   }
 
   private job(jobId: string): EncoderJob {

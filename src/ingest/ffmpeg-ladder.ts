@@ -43,7 +43,12 @@ export interface LadderOptions {
   readonly segmentSec?: number;
   /** fMP4 (CMAF) segments instead of MPEG-TS. */
   readonly fmp4?: boolean;
-  readonly publishKey?: string | undefined;
+  /**
+   * Sent as `Authorization: Bearer` on every push. argv is readable by every local user
+   * (/proc/PID/cmdline) and ffmpeg 5.1 cannot read a header from a file, so this is a job token
+   * valid for one stream while its job runs, never the publish key.
+   */
+  readonly bearerToken?: string | undefined;
   readonly audioKbps?: number;
   /** Report progress (speed, media time) as key=value lines on stdout every second. */
   readonly progress?: boolean;
@@ -57,7 +62,6 @@ export function ladderArguments(options: LadderOptions): string[] {
   const { preset } = options;
   const segmentSec = options.segmentSec ?? 2;
   const gop = preset.fps * segmentSec;
-  const keySuffix = options.publishKey ? `?key=${encodeURIComponent(options.publishKey)}` : '';
   const input = inputArguments(options.source, preset);
   const args = ['-hide_banner', '-nostats', '-loglevel', 'error'];
   if (options.progress) args.push('-progress', 'pipe:1', '-stats_period', '1');
@@ -124,12 +128,15 @@ export function ladderArguments(options: LadderOptions): string[] {
     'PUT',
     '-http_persistent',
     '1',
+    ...(options.bearerToken
+      ? ['-headers', `Authorization: Bearer ${options.bearerToken}\r\n`]
+      : []),
     ...(options.fmp4 ? ['-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4'] : []),
     '-var_stream_map',
     PROFILE_NAMES.map((name, i) => `v:${i},a:${i},name:${name}`).join(' '),
     '-hls_segment_filename',
-    `${options.ingestUrl}/%v/seg_%05d.${extension}${keySuffix}`,
-    `${options.ingestUrl}/%v/index.m3u8${keySuffix}`,
+    `${options.ingestUrl}/%v/seg_%05d.${extension}`,
+    `${options.ingestUrl}/%v/index.m3u8`,
   );
   return args;
 }

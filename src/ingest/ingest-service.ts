@@ -1,8 +1,10 @@
+import type { LiveDistributor } from '../core/distributor.js';
 import { DistributionError, StreamEndedError } from '../core/errors.js';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import { MP4, MPEG_TS } from '../core/segment.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import { sameSecret } from '../service/secrets.js';
+import { IngestBudget } from './ingest-budget.js';
 import type { MediaProbe } from './media-probe.js';
 import { PlaylistParseError, parsePushedPlaylist } from './pushed-playlist.js';
 import { type ReadySegment, SegmentAssembler } from './segment-assembler.js';
@@ -13,14 +15,46 @@ export interface IngestOptions {
   /** A stream whose encoder pushed nothing for this long is ended. */
   readonly encoderTimeoutMs?: number;
   readonly probe?: MediaProbe | undefined;
-  /** Where failures that no request can be told about go (probe errors, late segments). */
+  /** Where failures that no request can be told about go (probe errors). */
   readonly warn?: (message: string, detail?: unknown) => void;
+  /** Abuse bounds of what a push may make the server hold or do (defaults: INGEST_DEFAULTS). */
+  readonly limits?: Partial<IngestLimits>;
 }
+
+/** Bounds on pushes: sizes by file kind, upload pace, playlist length, init sections, memory. */
+export interface IngestLimits {
+  readonly maxSegmentBytes: number;
+  readonly maxPlaylistBytes: number;
+  readonly maxInitBytes: number;
+  /** Segment entries a pushed playlist may list. */
+  readonly maxPlaylistEntries: number;
+  /** Distinct fMP4 init sections kept per rendition. */
+  readonly maxInitSections: number;
+  /** Slowest average upload pace once the grace period is over (0: no minimum). */
+  readonly minUploadBytesPerSec: number;
+  readonly uploadGraceMs: number;
+  /** Bytes ingest may hold for one stream, and for all streams together. */
+  readonly streamBudgetBytes: number;
+  readonly totalBudgetBytes: number;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 export const INGEST_DEFAULTS = {
   encoderTimeoutMs: 10_000,
-  maxSegmentBytes: 16 * 1024 * 1024,
-} as const;
+  maxSegmentBytes: 16 * MiB,
+  maxPlaylistBytes: 256 * KiB,
+  maxInitBytes: MiB,
+  maxPlaylistEntries: 2000,
+  maxInitSections: 4,
+  // ffmpeg streams a segment while encoding it: the lowest rendition (500 kbps) still sends
+  // ~60 KiB/s, so 8 KiB/s after 5 s cuts only uploads no encoder makes.
+  minUploadBytesPerSec: 8 * KiB,
+  uploadGraceMs: 5000,
+  streamBudgetBytes: 256 * MiB,
+  totalBudgetBytes: 2048 * MiB,
+} as const satisfies IngestLimits & { encoderTimeoutMs: number };
 
 export class PublishKeyError extends DistributionError {
   constructor(present: boolean) {
@@ -37,6 +71,35 @@ export class PublishKeyError extends DistributionError {
 export class IngestFileError extends DistributionError {
   constructor(message: string) {
     super('INVALID_INGEST', message, 'file');
+  }
+}
+
+/** A pushed file over the size limit of its kind. */
+export class BodyTooLargeError extends DistributionError {
+  constructor(kind: IngestKind | undefined, limit: number) {
+    super(
+      'BODY_TOO_LARGE',
+      `a pushed ${kind ? KIND_NAMES[kind] : 'file'} may be at most ${limit} bytes`,
+      'body',
+    );
+  }
+}
+
+const KIND_NAMES: Readonly<Record<IngestKind, string>> = {
+  segment: 'segment',
+  playlist: 'media playlist',
+  init: 'init section',
+  multivariant: 'playlist',
+};
+
+/** A push made segments ready that the stream would not take (out of order, already there, ended). */
+export class SegmentRefusedError extends DistributionError {
+  constructor(file: string, cause: DistributionError, others: number) {
+    super(
+      'SEGMENT_REFUSED',
+      `segment '${file}' was not published: ${cause.message}${others > 0 ? ` (and ${others} more refused)` : ''}`,
+      'file',
+    );
   }
 }
 
@@ -74,13 +137,28 @@ export function ingestKind(file: string, profile: ProfileName | undefined): Inge
 export class IngestService {
   private readonly streams = new Map<string, StreamState>();
   private readonly keys = new Map<string, string>();
+  /** Built-in encoder job tokens and the stream each may push to. */
+  private readonly jobTokens = new Map<string, string>();
   private readonly timedOut = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+
+  /** The stream ingest is restarting right now: its replacement keeps the stream's key. */
+  private restarting: string | undefined;
+
+  /** The bounds in force: the options' limits over INGEST_DEFAULTS. */
+  readonly limits: IngestLimits = withDefaults(this.options.limits);
+  /** Bytes ingest holds (and bodies still arriving) against the stream and server budgets. */
+  readonly budget = new IngestBudget(
+    { streamBytes: this.limits.streamBudgetBytes, totalBytes: this.limits.totalBudgetBytes },
+    { stream: (id) => this.heldBytes(id), total: () => this.heldBytes() },
+  );
 
   constructor(
     private readonly service: DistributionService,
     private readonly options: IngestOptions = {},
-  ) {}
+  ) {
+    service.onStreamRetired((recordingId) => this.forget(recordingId));
+  }
 
   start(): void {
     this.timer ??= setInterval(() => this.endQuietStreams(), 1000);
@@ -102,11 +180,26 @@ export class IngestService {
     return this.keys.get(recordingId) ?? this.options.publishKey;
   }
 
-  /** Throws PublishKeyError unless `presented` matches the stream's (or the server's) key. */
+  /** Lets a built-in encoder job push to its stream with `token` until revoked. */
+  grantJobToken(recordingId: string, token: string): void {
+    this.jobTokens.set(token, recordingId);
+  }
+
+  /** Takes back a job token (the job stopped, finished or was forgotten). */
+  revokeJobToken(token: string): void {
+    this.jobTokens.delete(token);
+  }
+
+  /**
+   * Throws PublishKeyError unless `presented` matches the stream's (or the server's) key, or
+   * is the token of an encoder job granted this stream.
+   */
   authorize(recordingId: string, presented: string | undefined): void {
     const expected = this.publishKeyFor(recordingId);
     if (expected === undefined) return;
     if (presented === undefined) throw new PublishKeyError(false);
+    // Job tokens carry 128 random bits: a map lookup leaks nothing worth timing.
+    if (this.jobTokens.get(presented) === recordingId) return;
     if (!sameSecret(presented, expected)) throw new PublishKeyError(true);
   }
 
@@ -123,13 +216,20 @@ export class IngestService {
         `cannot ingest '${file}'${profile ? '' : ' outside a profile folder'}`,
       );
     if (kind === 'multivariant') return 0; // VTP Live writes its own from the real media.
+    const limit = this.maxBytesFor(kind);
+    if (body.byteLength > limit) throw new BodyTooLargeError(kind, limit);
+    // Checked before anything is kept (playlists keep only their parsed entries).
+    if (kind !== 'playlist') this.budget.check(recordingId, body.byteLength);
     const state = this.stateFor(recordingId);
     const rendition = state.renditions[profile as ProfileName];
     let ready: ReadySegment[];
     if (kind === 'playlist') {
       let parsed: ReturnType<typeof parsePushedPlaylist>;
       try {
-        parsed = parsePushedPlaylist(Buffer.from(body).toString('utf8'));
+        parsed = parsePushedPlaylist(
+          Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'),
+          this.limits.maxPlaylistEntries,
+        );
       } catch (error) {
         if (error instanceof PlaylistParseError) throw new IngestFileError(error.message);
         throw error;
@@ -142,9 +242,44 @@ export class IngestService {
       ready = rendition.assembler.addSegment(file, body);
     }
     state.lastPushAt = this.service.now();
-    for (const segment of ready)
-      this.publish(recordingId, profile as ProfileName, state, rendition, segment);
+    // Publish every ready segment, then tell the pusher about any the stream refused.
+    let refused: { file: string; error: DistributionError } | undefined;
+    let refusals = 0;
+    for (const segment of ready) {
+      try {
+        this.publish(recordingId, profile as ProfileName, state, rendition, segment);
+      } catch (error) {
+        if (!(error instanceof DistributionError)) throw error;
+        refused ??= { file: segment.file, error };
+        refusals++;
+      }
+    }
+    if (refused) throw new SegmentRefusedError(refused.file, refused.error, refusals - 1);
     return ready.length;
+  }
+
+  /** Largest body a push of this kind may have. */
+  maxBytesFor(kind: IngestKind | undefined): number {
+    if (kind === 'segment') return this.limits.maxSegmentBytes;
+    if (kind === 'init') return this.limits.maxInitBytes;
+    return this.limits.maxPlaylistBytes; // playlists, and what will be refused anyway
+  }
+
+  /** Bytes ingest holds for one stream, or for all: published windows, waiting files, inits. */
+  heldBytes(recordingId?: string): number {
+    if (recordingId !== undefined) {
+      let distributor: LiveDistributor | undefined;
+      try {
+        distributor = this.service.getDistributor(recordingId);
+      } catch {
+        distributor = undefined; // not started yet: only what its own pushes hold
+      }
+      return windowBytes(distributor) + assemblerBytes(this.streams.get(recordingId));
+    }
+    let total = 0;
+    for (const distributor of this.service.streamDistributors()) total += windowBytes(distributor);
+    for (const state of this.streams.values()) total += assemblerBytes(state);
+    return total;
   }
 
   /** An encoder deleting an old file: published segments expire on their own schedule. */
@@ -153,22 +288,24 @@ export class IngestService {
     if (profile) this.streams.get(recordingId)?.renditions[profile].assembler.remove(file);
   }
 
-  /** Ends streams whose encoder has pushed nothing for the encoder timeout. */
+  /**
+   * Ends live streams that got no segment for the encoder timeout (an encoder that went quiet,
+   * or a stream started through the API that never got media); a returning encoder restarts them.
+   */
   endQuietStreams(): void {
-    const now = this.service.now();
     const timeout = this.options.encoderTimeoutMs ?? INGEST_DEFAULTS.encoderTimeoutMs;
-    for (const [recordingId, state] of this.streams) {
-      if (now - state.lastPushAt <= timeout) continue;
+    for (const recordingId of this.service.endQuietStreams(timeout)) {
       this.streams.delete(recordingId);
-      try {
-        if (this.service.getDistributor(recordingId).status === 'live') {
-          this.service.endLiveStream(recordingId);
-          this.timedOut.add(recordingId);
-        }
-      } catch {
-        // The stream was removed meanwhile; nothing to end.
-      }
+      this.timedOut.add(recordingId);
     }
+  }
+
+  /** Forgets everything about a stream the service removed (keys stay across a restart). */
+  private forget(recordingId: string): void {
+    if (this.restarting === recordingId) return;
+    this.streams.delete(recordingId);
+    this.timedOut.delete(recordingId);
+    this.keys.delete(recordingId);
   }
 
   private stateFor(recordingId: string): StreamState {
@@ -183,7 +320,12 @@ export class IngestService {
       // A push to no stream starts one; so does an encoder coming back after its stream timed out.
       this.timedOut.delete(recordingId);
       this.streams.delete(recordingId);
-      this.service.startLiveStream(recordingId);
+      this.restarting = recordingId;
+      try {
+        this.service.startLiveStream(recordingId);
+      } finally {
+        this.restarting = undefined;
+      }
     } else if (distributor.status === 'ended') {
       throw new StreamEndedError(recordingId);
     } else if (existing) {
@@ -193,7 +335,11 @@ export class IngestService {
       renditions: Object.fromEntries(
         PROFILE_NAMES.map((p) => [
           p,
-          { assembler: new SegmentAssembler(), epoch: 0, probedEpoch: -1 },
+          {
+            assembler: new SegmentAssembler(this.limits.maxInitSections),
+            epoch: 0,
+            probedEpoch: -1,
+          },
         ]),
       ) as Record<ProfileName, RenditionState>,
       epochBases: [this.nextSequence(recordingId)],
@@ -238,25 +384,18 @@ export class IngestService {
       }
     }
     const fmp4 = ready.file.endsWith('.m4s');
-    try {
-      const segment = this.service.addSegmentToStream(recordingId, {
-        id: `${sequence}${fmp4 ? '.m4s' : '.ts'}`,
-        sequence,
-        profile,
-        durationSec: ready.durationSec,
-        data: ready.data,
-        contentType: fmp4 ? MP4 : MPEG_TS,
-        discontinuity: ready.discontinuity || ready.restarted,
-        initId,
-      });
-      state.maxSequence = Math.max(state.maxSequence, segment.sequence);
-    } catch (error) {
-      if (!(error instanceof DistributionError)) throw error;
-      this.options.warn?.(
-        `dropped segment ${ready.file} of ${recordingId}/${profile}: ${error.message}`,
-      );
-      return;
-    }
+    // A refusal (out of order, already there, ended) throws: put() tells the pusher.
+    const segment = this.service.addSegmentToStream(recordingId, {
+      id: `${sequence}${fmp4 ? '.m4s' : '.ts'}`,
+      sequence,
+      profile,
+      durationSec: ready.durationSec,
+      data: ready.data,
+      contentType: fmp4 ? MP4 : MPEG_TS,
+      discontinuity: ready.discontinuity || ready.restarted,
+      initId,
+    });
+    state.maxSequence = Math.max(state.maxSequence, segment.sequence);
     if (rendition.probedEpoch < rendition.epoch && this.options.probe) {
       rendition.probedEpoch = rendition.epoch;
       const init =
@@ -270,4 +409,24 @@ export class IngestService {
         );
     }
   }
+}
+
+/** The options' limits over INGEST_DEFAULTS (an undefined limit keeps its default). */
+function withDefaults(limits: Partial<IngestLimits> = {}): IngestLimits {
+  const given = Object.entries(limits).filter(([, value]) => value !== undefined);
+  return { ...INGEST_DEFAULTS, ...Object.fromEntries(given) };
+}
+
+function windowBytes(distributor: LiveDistributor | undefined): number {
+  if (!distributor) return 0;
+  let bytes = 0;
+  for (const profile of PROFILE_NAMES) bytes += distributor.window(profile).bytes;
+  return bytes;
+}
+
+function assemblerBytes(state: StreamState | undefined): number {
+  if (!state) return 0;
+  let bytes = 0;
+  for (const profile of PROFILE_NAMES) bytes += state.renditions[profile].assembler.heldBytes;
+  return bytes;
 }

@@ -8,9 +8,23 @@ const MAX_SEGMENT_DURATION = 60;
 
 /**
  * Reads the segment entries of a media playlist an encoder pushed (hls-parser does the
- * parsing). File names are the last path component of each URI.
+ * parsing). File names are the last path component of each URI. More than `maxEntries`
+ * entries are refused before the parser runs (its cost grows with every line).
  */
-export function parsePushedPlaylist(text: string): { entries: PlaylistEntry[]; ended: boolean } {
+export function parsePushedPlaylist(
+  text: string,
+  maxEntries = Number.POSITIVE_INFINITY,
+): { entries: PlaylistEntry[]; ended: boolean } {
+  if (countEntries(text, maxEntries) > maxEntries) {
+    throw new PlaylistParseError(`playlist lists more than ${maxEntries} segments`);
+  }
+  // hls-parser reads 'x' as 0 and '12abc' as 12; an encoder's sequence is digits only.
+  const sequenceTag = /^#EXT-X-MEDIA-SEQUENCE:(.*)$/m.exec(text);
+  if (sequenceTag && !/^\d+\s*$/.test(sequenceTag[1] ?? '')) {
+    throw new PlaylistParseError(
+      `EXT-X-MEDIA-SEQUENCE '${sequenceTag[1]?.slice(0, 40)}' is not a whole number`,
+    );
+  }
   let playlist: ReturnType<typeof HLS.parse>;
   try {
     playlist = HLS.parse(text);
@@ -22,9 +36,26 @@ export function parsePushedPlaylist(text: string): { entries: PlaylistEntry[]; e
   if (playlist.isMasterPlaylist)
     throw new PlaylistParseError('expected a media playlist, got a multivariant one');
   const media = playlist as InstanceType<typeof HLS.types.MediaPlaylist>;
+  // Sequence numbers become segment ids and window order: 1e30 would print as '1e+30'.
+  if (!isSequence(media.mediaSequenceBase ?? 0)) {
+    throw new PlaylistParseError(
+      `EXT-X-MEDIA-SEQUENCE ${media.mediaSequenceBase} is not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`,
+    );
+  }
   const entries = media.segments.map((segment) => {
-    if (!(segment.duration > 0 && segment.duration <= MAX_SEGMENT_DURATION)) {
+    if (
+      !(
+        Number.isFinite(segment.duration) &&
+        segment.duration > 0 &&
+        segment.duration <= MAX_SEGMENT_DURATION
+      )
+    ) {
       throw new PlaylistParseError(`segment ${segment.uri} has duration ${segment.duration}`);
+    }
+    if (!isSequence(segment.mediaSequenceNumber)) {
+      throw new PlaylistParseError(
+        `segment ${segment.uri} has media sequence ${segment.mediaSequenceNumber}, not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`,
+      );
     }
     return {
       file: baseName(segment.uri),
@@ -35,6 +66,19 @@ export function parsePushedPlaylist(text: string): { entries: PlaylistEntry[]; e
     };
   });
   return { entries, ended: media.endlist };
+}
+
+/** Counts #EXTINF tags, stopping once past `stopAfter`: a cheap scan, no parsing. */
+export function countEntries(text: string, stopAfter = Number.POSITIVE_INFINITY): number {
+  let count = 0;
+  for (let at = text.indexOf('#EXTINF'); at !== -1; at = text.indexOf('#EXTINF', at + 7)) {
+    if (++count > stopAfter) break;
+  }
+  return count;
+}
+
+function isSequence(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
 }
 
 function baseName(uri: string): string {

@@ -5,6 +5,8 @@
  * arrived. Pure: no I/O, no clock.
  */
 
+import { DistributionError } from '../core/errors.js';
+
 /** One segment line of a pushed media playlist. */
 export interface PlaylistEntry {
   readonly file: string;
@@ -26,6 +28,17 @@ export interface ReadySegment extends PlaylistEntry {
 /** Segment files kept waiting for their playlist entry (a bound against junk uploads). */
 export const MAX_PENDING_FILES = 32;
 
+/** A new init section when every kept one is still named by the playlist: keeping it would pass the bound. */
+export class InitSectionsFullError extends DistributionError {
+  constructor(file: string, max: number) {
+    super(
+      'INIT_SECTIONS_FULL',
+      `cannot keep init section '${file}': the rendition keeps at most ${max} and the pushed playlist still names all of them`,
+      'file',
+    );
+  }
+}
+
 export class SegmentAssembler {
   private readonly pending = new Map<string, Uint8Array>();
   private readonly inits = new Map<string, Uint8Array>();
@@ -33,19 +46,31 @@ export class SegmentAssembler {
   private lastSequence = -1;
   private restartPending = false;
   private published = 0;
+  private pendingBytes = 0;
+  private initBytes = 0;
+
+  /** @param maxInitSections distinct init sections kept at once (each name an encoder uses costs memory). */
+  constructor(private readonly maxInitSections: number) {}
 
   /** Segments published since this assembler started. */
   get publishedCount(): number {
     return this.published;
   }
 
+  /** Bytes held here: segment files waiting for their entry plus init sections. */
+  get heldBytes(): number {
+    return this.pendingBytes + this.initBytes;
+  }
+
   /** Takes a segment file's bytes; returns whatever became ready. */
   addSegment(file: string, data: Uint8Array): ReadySegment[] {
+    this.dropPending(file);
     this.pending.set(file, data);
+    this.pendingBytes += data.byteLength;
     while (this.pending.size > MAX_PENDING_FILES) {
       const oldest = this.pending.keys().next().value;
       if (oldest === undefined) break;
-      this.pending.delete(oldest);
+      this.dropPending(oldest);
     }
     return this.collect();
   }
@@ -64,9 +89,16 @@ export class SegmentAssembler {
     return this.collect();
   }
 
-  /** Takes an fMP4 initialization section; segments naming it wait for it. */
+  /**
+   * Takes an fMP4 initialization section; segments naming it wait for it. Beyond the bound a
+   * new name evicts the oldest one the playlist no longer names, or is refused when it names all.
+   */
   addInit(file: string, data: Uint8Array): ReadySegment[] {
+    const previous = this.inits.get(file);
+    if (previous === undefined && this.inits.size >= this.maxInitSections) this.evictInit(file);
+    this.inits.delete(file); // re-inserted last: the newest upload is the youngest
     this.inits.set(file, data);
+    this.initBytes += data.byteLength - (previous?.byteLength ?? 0);
     return this.collect();
   }
 
@@ -77,7 +109,26 @@ export class SegmentAssembler {
 
   /** Drops a file the encoder deleted, if it was never published. */
   remove(file: string): void {
+    this.dropPending(file);
+  }
+
+  private dropPending(file: string): void {
+    const data = this.pending.get(file);
+    if (data === undefined) return;
     this.pending.delete(file);
+    this.pendingBytes -= data.byteLength;
+  }
+
+  private evictInit(incoming: string): void {
+    const named = new Set<string | undefined>();
+    for (const entry of this.listed.values()) named.add(entry.mapFile);
+    for (const [file, data] of this.inits) {
+      if (named.has(file)) continue;
+      this.inits.delete(file);
+      this.initBytes -= data.byteLength;
+      return;
+    }
+    throw new InitSectionsFullError(incoming, this.maxInitSections);
   }
 
   private collect(): ReadySegment[] {
@@ -88,7 +139,7 @@ export class SegmentAssembler {
     for (const entry of candidates) {
       if (entry.mapFile !== undefined && !this.inits.has(entry.mapFile)) break;
       const data = this.pending.get(entry.file) as Uint8Array;
-      this.pending.delete(entry.file);
+      this.dropPending(entry.file);
       ready.push({ ...entry, data, restarted: this.restartPending });
       this.restartPending = false;
       this.lastSequence = entry.encoderSequence;

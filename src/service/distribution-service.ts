@@ -39,6 +39,8 @@ export interface DistributionServiceOptions {
   readonly maxBacklog?: number;
   /** Viewers with no request for this long leave by themselves. */
   readonly idleTimeoutMs?: number;
+  /** Streams (live, or ended and still readable) the server holds at most. */
+  readonly maxStreams?: number;
 }
 
 export const SERVICE_DEFAULTS = {
@@ -48,7 +50,18 @@ export const SERVICE_DEFAULTS = {
   cleanupIntervalMs: 1000,
   // 3 target durations plus a 6-segment playlist of 2 s segments.
   idleTimeoutMs: 18_000,
+  maxStreams: 100,
 } as const;
+
+export class TooManyStreamsError extends DistributionError {
+  constructor(limit: number) {
+    super(
+      'TOO_MANY_STREAMS',
+      `the server already holds ${limit} streams (--max-streams); retry when one has ended`,
+      'recording_id',
+    );
+  }
+}
 
 /** Priority of a delivery when the request names none (0 lowest, 10 highest). */
 export const DEFAULT_PRIORITY = 5;
@@ -94,6 +107,7 @@ export class DistributionService {
   private readonly streams = new Map<string, LiveDistributor>();
   private readonly sessions = new Map<string, { recordingId: string; viewerId: string }>();
   private readonly publishWaiters = new Map<string, Set<() => void>>();
+  private readonly retiredListeners: Array<(recordingId: string) => void> = [];
   private readonly pool: DeliveryPool;
   private readonly cdn: CdnForwarder;
   private readonly clock: () => number;
@@ -139,7 +153,10 @@ export class DistributionService {
     const existing = this.streams.get(recordingId);
     if (existing?.status === 'live') throw new StreamExistsError(recordingId);
     if (existing) this.retire(recordingId, existing);
+    const maxStreams = this.options.maxStreams ?? SERVICE_DEFAULTS.maxStreams;
+    if (this.streams.size >= maxStreams) throw new TooManyStreamsError(maxStreams);
     const distributor = new LiveDistributor(recordingId, {
+      startedAt: this.clock(),
       maxViewers: settings.maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
       retentionMs: settings.retentionMs ?? this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs,
       newSessionId: this.newSessionId,
@@ -168,23 +185,51 @@ export class DistributionService {
     return segment;
   }
 
+  /** Joins a viewer; `sessionId` keeps one handed out before the viewer took its seat. */
   joinStream(
     recordingId: string,
     viewerId: string,
     initialBitrate: ProfileName = 'Low',
+    sessionId?: string,
   ): ViewerSession {
     const session = this.getDistributor(recordingId).joinViewer(
       viewerId,
       initialBitrate,
       this.clock(),
+      sessionId,
     );
     this.sessions.set(session.sessionId, { recordingId, viewerId });
     return session;
   }
 
   /** Joins a viewer that came without an identity (a player opening the playlist). */
-  joinAnonymous(recordingId: string): ViewerSession {
-    return this.joinStream(recordingId, this.newAnonymousId(), 'Low');
+  joinAnonymous(recordingId: string, sessionId?: string): ViewerSession {
+    return this.joinStream(recordingId, this.newAnonymousId(), 'Low', sessionId);
+  }
+
+  /** Makes an unguessable session id (for a viewer that will take its seat later). */
+  newSession(): string {
+    return this.newSessionId();
+  }
+
+  /** Calls `listener` with the id of every stream removed from memory. */
+  onStreamRetired(listener: (recordingId: string) => void): void {
+    this.retiredListeners.push(listener);
+  }
+
+  /**
+   * Ends live streams that showed no life (no segment, or no start) for `quietMs`: an encoder
+   * that went away, or a stream started through the API that never got media. Returns their ids.
+   */
+  endQuietStreams(quietMs: number): string[] {
+    const now = this.clock();
+    const ended: string[] = [];
+    for (const [recordingId, distributor] of this.streams) {
+      if (distributor.status !== 'live' || now - distributor.lastActivityAt() <= quietMs) continue;
+      this.endLiveStream(recordingId);
+      ended.push(recordingId);
+    }
+    return ended;
   }
 
   leaveStream(recordingId: string, viewerId: string): ViewerSession {
@@ -425,6 +470,7 @@ export class DistributionService {
       this.sessions.delete(session.sessionId);
     this.streams.delete(recordingId);
     this.wake(recordingId);
+    for (const listener of this.retiredListeners) listener(recordingId);
   }
 
   private nextPublish(recordingId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

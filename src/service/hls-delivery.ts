@@ -1,23 +1,36 @@
 import type { LiveDistributor } from '../core/distributor.js';
-import { DistributionError, StreamNotFoundError } from '../core/errors.js';
+import { DistributionError, StreamFullError } from '../core/errors.js';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../core/profiles.js';
 import type { InitSection, Segment } from '../core/segment.js';
 import type { ViewerSession } from '../core/viewer-session.js';
 import { writeMediaPlaylist } from '../hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../hls/multivariant-playlist.js';
 import { PlaylistTemplate } from '../hls/playlist-template.js';
-import type { DistributionService } from './distribution-service.js';
+import { AnonymousSeats } from './anonymous-seats.js';
+import { type DistributionService, SERVICE_DEFAULTS } from './distribution-service.js';
 
 export interface HlsOptions {
   /** Segments a media playlist lists (the sliding window players see). */
   readonly playlistSegments: number;
+  /** Anonymous sessions one client address may hold at once. */
+  readonly anonymousPerClient?: number;
+  /** How long a session handed out by a playlist waits for its first segment (the idle timeout). */
+  readonly anonymousPendingMs?: number;
+  /** Anonymous sessions that may wait for their first segment at once, server-wide. */
+  readonly maxPendingAnonymous?: number;
 }
 
-export const HLS_DEFAULTS: HlsOptions = { playlistSegments: 6 };
+export const HLS_DEFAULTS = {
+  playlistSegments: 6,
+  anonymousPerClient: 4,
+  maxPendingAnonymous: 10_000,
+} as const satisfies HlsOptions;
 
 /** What a player reports about itself on a request (decoded CMCD). */
 export interface ClientReport {
   readonly sessionId?: string | undefined;
+  /** The client's address (the forwarded one behind a trusted proxy). */
+  readonly client?: string | undefined;
   readonly bufferLengthMs?: number | undefined;
   readonly throughputKbps?: number | undefined;
 }
@@ -41,11 +54,22 @@ interface CachedPlaylist {
  */
 export class HlsDelivery {
   private readonly playlists = new Map<string, CachedPlaylist>();
+  private readonly seats: AnonymousSeats;
 
   constructor(
     private readonly service: DistributionService,
     private readonly options: HlsOptions = HLS_DEFAULTS,
-  ) {}
+  ) {
+    this.seats = new AnonymousSeats(
+      {
+        perClient: options.anonymousPerClient ?? HLS_DEFAULTS.anonymousPerClient,
+        pendingMs: options.anonymousPendingMs ?? SERVICE_DEFAULTS.idleTimeoutMs,
+        maxPending: options.maxPendingAnonymous ?? HLS_DEFAULTS.maxPendingAnonymous,
+      },
+      (sessionId) => service.findSession(sessionId) !== undefined,
+    );
+    service.onStreamRetired((recordingId) => this.forget(recordingId));
+  }
 
   /** Target duration players should poll at, for cache lifetimes. */
   targetDurationSec(recordingId: string, profile: ProfileName): number {
@@ -54,20 +78,32 @@ export class HlsDelivery {
   }
 
   /**
-   * The multivariant playlist for a session, joining an anonymous viewer when the request
-   * names none (or one that is gone). Variant URIs carry the session.
+   * The multivariant playlist for a session. A request naming none (or one that is gone) gets a
+   * new anonymous session that takes its seat at its first segment; `probe` (HEAD) gets none.
+   * Variant URIs carry the session, and `token` when playback needs one.
    */
   multivariant(
     recordingId: string,
     report: ClientReport,
-  ): { text: string; session: ViewerSession } {
+    options: { probe?: boolean; token?: string | undefined } = {},
+  ): { text: string; sessionId: string | undefined } {
     const distributor = this.service.getDistributor(recordingId);
     const profiles = PROFILE_NAMES.filter((p) => distributor.window(p).size > 0);
     if (profiles.length === 0) throw new NoMediaYetError(recordingId);
-    const session =
-      this.sessionFor(recordingId, report.sessionId) ?? this.service.joinAnonymous(recordingId);
-    this.report(distributor, session, report);
-    const query = `?session=${encodeURIComponent(session.sessionId)}`;
+    const seated = this.sessionFor(recordingId, report.sessionId);
+    let sessionId = seated?.sessionId ?? this.waitingSession(recordingId, report.sessionId);
+    if (seated) this.report(distributor, seated, report);
+    if (sessionId === undefined && !options.probe) {
+      if (distributor.activeViewers >= distributor.maxViewers) {
+        throw new StreamFullError(recordingId, distributor.maxViewers);
+      }
+      sessionId = this.service.newSession();
+      this.seats.issue(report.client ?? '', recordingId, sessionId, this.service.now());
+    }
+    const params = new URLSearchParams();
+    if (sessionId !== undefined) params.set('session', sessionId);
+    if (options.token !== undefined) params.set('token', options.token);
+    const query = params.size > 0 ? `?${params}` : '';
     const text = writeMultivariantPlaylist(
       profiles.map((profile) => ({
         profile,
@@ -77,7 +113,18 @@ export class HlsDelivery {
         uri: `${profile}/index.m3u8${query}`,
       })),
     );
-    return { text, session };
+    return { text, sessionId };
+  }
+
+  /**
+   * Seats the anonymous session a segment request names, if it is still waiting: its first
+   * segment is where it takes a viewer's place (503 when the stream is full).
+   */
+  claimSeat(recordingId: string, report: ClientReport): void {
+    const sessionId = this.waitingSession(recordingId, report.sessionId);
+    if (sessionId === undefined) return;
+    this.service.joinAnonymous(recordingId, sessionId);
+    this.seats.seat(sessionId);
   }
 
   /** A rendition's media playlist; segment URIs carry the session unless a CDN serves them. */
@@ -85,8 +132,11 @@ export class HlsDelivery {
     const distributor = this.service.getDistributor(recordingId);
     const window = distributor.window(profile);
     if (window.size === 0) throw new NoMediaYetError(recordingId);
-    const session = this.sessionFor(recordingId, report.sessionId);
     const cdnBase = this.service.cdnBaseUrl;
+    // Behind a CDN the origin never sees segment requests: the playlist is where a seat is taken.
+    if (cdnBase) this.claimSeat(recordingId, report);
+    const session = this.sessionFor(recordingId, report.sessionId);
+    const waiting = session ? undefined : this.waitingSession(recordingId, report.sessionId);
     if (session) {
       // Segment fetches show the bitrate a player really takes (players such as ffmpeg open every
       // variant's playlist); only when a CDN hides those fetches does the playlist stand in.
@@ -114,7 +164,8 @@ export class HlsDelivery {
       cached = { revision: window.revision, ended, cdnBase, template: new PlaylistTemplate(text) };
       this.playlists.set(key, cached);
     }
-    const query = session && !cdnBase ? `?session=${encodeURIComponent(session.sessionId)}` : '';
+    const sessionId = session?.sessionId ?? waiting;
+    const query = sessionId && !cdnBase ? `?session=${encodeURIComponent(sessionId)}` : '';
     return cached.template.render(query);
   }
 
@@ -151,16 +202,27 @@ export class HlsDelivery {
     return session;
   }
 
-  /** Drops cached playlists of streams that no longer exist. */
+  /** Drops anonymous sessions that waited too long for their first segment. */
   prune(): void {
-    for (const key of this.playlists.keys()) {
-      const recordingId = key.slice(0, key.lastIndexOf('/'));
-      try {
-        this.service.getDistributor(recordingId);
-      } catch (error) {
-        if (error instanceof StreamNotFoundError) this.playlists.delete(key);
-      }
-    }
+    this.seats.prune(this.service.now());
+  }
+
+  /** Anonymous sessions waiting for their first segment. */
+  get waitingSessions(): number {
+    return this.seats.waiting;
+  }
+
+  /** Forgets the cached playlists and waiting sessions of a removed stream. */
+  private forget(recordingId: string): void {
+    for (const profile of PROFILE_NAMES) this.playlists.delete(`${recordingId}/${profile}`);
+    this.seats.forgetStream(recordingId);
+  }
+
+  /** `sessionId` when it is an anonymous session of this stream still waiting for a segment. */
+  private waitingSession(recordingId: string, sessionId: string | undefined): string | undefined {
+    return sessionId !== undefined && this.seats.streamOf(sessionId) === recordingId
+      ? sessionId
+      : undefined;
   }
 
   private sessionFor(

@@ -7,7 +7,10 @@ export function sameSecret(presented: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+// HTTP auth schemes are case-insensitive; one or more spaces separate scheme and token.
+const BEARER = /^bearer +([^ ].*)$/i;
+
 /** The token of an `Authorization: Bearer …` header, if there is one. */
 export function bearerToken(header: string | undefined): string | undefined {
-  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
 }

@@ -17,8 +17,16 @@
   const series = { time: [], profiles: PROFILES.map(() => []), buffer: [] };
   let charts = null;
 
+  // Viewer rows are private to the operator: with an admin token configured, the dashboard sends
+  // the one typed below (kept for this browser tab only).
+  const TOKEN_KEY = 'vtp-admin-token';
+  const headers = () => {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    return token ? { authorization: `Bearer ${token}` } : {};
+  };
+
   async function get(path) {
-    const response = await fetch(path);
+    const response = await fetch(path, { headers: headers() });
     if (!response.ok) throw new Error(`${path} answered ${response.status}`);
     return response.json();
   }
@@ -94,8 +102,10 @@
         v.connection_quality === filter,
     );
     $('viewers-stream').textContent = stats.recording_id;
-    $('viewer-count').textContent =
-      rows.length > MAX_ROWS
+    const hidden = stats.viewers.length === 0 && stats.active_viewers > 0;
+    $('viewer-count').textContent = hidden
+      ? `${stats.active_viewers} viewers: their rows need the admin token`
+      : rows.length > MAX_ROWS
         ? `showing ${MAX_ROWS} of ${rows.length} viewers`
         : `${rows.length} ${rows.length === 1 ? 'viewer' : 'viewers'}`;
     $('viewers').innerHTML = rows
@@ -165,7 +175,7 @@
       const stream = list.streams.find((s) => s.recording_id === selected);
       if (stream) {
         renderCharts(stream);
-        renderViewers(await get(`/api/v1/streams/${encodeURIComponent(selected)}`));
+        renderViewers(await get(`/api/v1/streams/${encodeURIComponent(selected)}?limit=1000`));
       }
       $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {
@@ -181,6 +191,11 @@
     refresh();
   });
   $('filter').addEventListener('input', () => refresh());
+  $('admin-token').value = sessionStorage.getItem(TOKEN_KEY) ?? '';
+  $('admin-token').addEventListener('change', (event) => {
+    sessionStorage.setItem(TOKEN_KEY, event.target.value.trim());
+    refresh();
+  });
   refresh();
   setInterval(refresh, POLL_MS);
 })();

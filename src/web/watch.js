@@ -26,10 +26,15 @@
   $('stream-name').textContent = recordingId;
   $('viewer').textContent = viewerId;
 
+  // A playback token from the learning platform (?token=), when the server requires one.
+  const token = new URLSearchParams(location.search).get('token');
+  // The viewer's own session is its credential for its reports and its leave.
+  const auth = () => (state.sessionId ? { authorization: `Bearer ${state.sessionId}` } : {});
+
   const api = async (method, path, body) => {
     const response = await fetch(path, {
       method,
-      headers: body ? { 'content-type': 'application/json' } : {},
+      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...auth() },
       body: body ? JSON.stringify(body) : undefined,
     });
     const json = await response.json().catch(() => ({}));
@@ -93,7 +98,8 @@
   async function start() {
     let joined;
     try {
-      joined = await api('POST', `/api/v1/streams/${encodeURIComponent(recordingId)}`, {
+      const query = token ? `?token=${encodeURIComponent(token)}` : '';
+      joined = await api('POST', `/api/v1/streams/${encodeURIComponent(recordingId)}${query}`, {
         viewer_id: viewerId,
       });
     } catch (error) {
@@ -127,9 +133,8 @@
     hls.on(window.Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) $('status').textContent = `Playback error: ${data.details}`;
     });
-    hls.loadSource(
-      `/live/${encodeURIComponent(recordingId)}/master.m3u8?session=${encodeURIComponent(joined.session_id)}`,
-    );
+    // The join hands out a ready URL: the session, and a playback token when one is needed.
+    hls.loadSource(joined.playback_url);
     hls.attachMedia(video);
     setInterval(report, REPORT_MS);
     setInterval(() => {
@@ -141,10 +146,7 @@
     if (state.sessionId) {
       fetch(
         `/api/v1/streams/${encodeURIComponent(recordingId)}?viewer_id=${encodeURIComponent(viewerId)}`,
-        {
-          method: 'DELETE',
-          keepalive: true,
-        },
+        { method: 'DELETE', keepalive: true, headers: auth() },
       );
     }
   });

@@ -9,13 +9,21 @@ export interface TestServer extends Omit<Runtime, 'close'> {
   close(): Promise<boolean>;
 }
 
-/** The real app on an ephemeral loopback port. */
+/**
+ * The real app on an ephemeral loopback port. Every request of a test comes from 127.0.0.1, so
+ * the per-client rate limits are off unless `extra.http` sets them (the security tests do).
+ */
 export async function startTestServer(
   service: DistributionServiceOptions = {},
   longPollMs = 200,
   extra: Omit<RuntimeOptions, 'service' | 'longPollMs'> = {},
 ): Promise<TestServer> {
-  const runtime = createRuntime({ service, longPollMs, ...extra });
+  const runtime = createRuntime({
+    service,
+    longPollMs,
+    ...extra,
+    http: { apiRateLimit: 0, joinRateLimit: 0, ...extra.http },
+  });
   const url = await runtime.listen('127.0.0.1', 0);
   return { ...runtime, url, close: () => runtime.close(1000) };
 }

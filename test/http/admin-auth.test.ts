@@ -32,21 +32,23 @@ describe('with an admin token', () => {
     });
   }
 
-  it('lets the holder of the token run the stream, and viewers join, watch and report without it', async () => {
+  it('lets the holder of the token run the stream, and viewers join, watch and report with their own session', async () => {
     assert.equal(
       (await call(`${api}/streams/start`, 'POST', { recording_id: 'open' }, ADMIN)).status,
       201,
     );
-    assert.equal((await call(`${api}/streams/open`, 'POST', { viewer_id: 'v' })).status, 201);
-    const adapt = await call(`${api}/viewers/adapt-quality`, 'POST', {
-      recording_id: 'open',
-      viewer_id: 'v',
-      buffer_health: 50,
-    });
-    assert.equal(adapt.status, 200);
+    const joined = await call(`${api}/streams/open`, 'POST', { viewer_id: 'v' });
+    assert.equal(joined.status, 201);
+    const own = { authorization: `Bearer ${joined.body.session_id}` };
+    const report = { recording_id: 'open', viewer_id: 'v', buffer_health: 50 };
+    assert.equal((await call(`${api}/viewers/adapt-quality`, 'POST', report)).status, 401);
+    assert.equal((await call(`${api}/viewers/adapt-quality`, 'POST', report, own)).status, 200);
     assert.equal((await call(`${api}/streams/open`, 'GET')).status, 200);
     assert.equal((await call(`${api}/distribution/metrics`, 'GET')).status, 200);
-    assert.equal((await call(`${api}/streams/open?viewer_id=v`, 'DELETE')).status, 200);
+    assert.equal(
+      (await call(`${api}/streams/open?viewer_id=v`, 'DELETE', undefined, own)).status,
+      200,
+    );
     assert.equal((await call(`${api}/streams/open/end`, 'POST', undefined, ADMIN)).status, 200);
   });
 });

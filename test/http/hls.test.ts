@@ -15,9 +15,22 @@ async function join(stream: string, viewer: string): Promise<string> {
     .session_id;
 }
 
+/** The viewer's own row, asked for with its session as the bearer token. */
 async function row(stream: string, sessionId: string): Promise<any> {
-  const stats = (await call(`${server.url}/api/v1/streams/${stream}`, 'GET')).body;
-  return stats.viewers.find((v: any) => v.session_id === sessionId);
+  const stats = await call(`${server.url}/api/v1/streams/${stream}`, 'GET', undefined, {
+    authorization: `Bearer ${sessionId}`,
+  });
+  return stats.body.viewers?.[0];
+}
+
+/** Fetches the newest segment of a rendition as the session's player would; returns the status. */
+async function fetchSegment(stream: string, profile: string, session: string): Promise<number> {
+  const media = await fetch(`${live}/${stream}/${profile}/index.m3u8?session=${session}`);
+  const playlist = HLS.parse(await media.text()) as MediaPlaylist;
+  const uri = playlist.segments.at(-1)?.uri ?? '';
+  const res = await fetch(new URL(uri, `${live}/${stream}/${profile}/`));
+  await res.arrayBuffer();
+  return res.status;
 }
 
 before(async () => {
@@ -62,6 +75,9 @@ describe('multivariant playlist', () => {
       master.variants[0]?.bandwidth,
       Math.ceil((fakeSegment('VeryLow', 9).byteLength * 8) / 2),
     );
+    // The session takes a viewer's seat at its first segment, not before.
+    assert.equal(await row('hls', session), undefined);
+    assert.equal(await fetchSegment('hls', 'VeryLow', session), 200);
     assert.match((await row('hls', session)).viewer_id, /^anon-/);
   });
 
@@ -78,7 +94,14 @@ describe('multivariant playlist', () => {
       max_viewers: 1,
     });
     await pushSegments(server.url, 'tiny', 'VeryLow', 0, 1);
-    assert.equal((await fetch(`${live}/tiny/master.m3u8`)).status, 200);
+    const first = await fetch(`${live}/tiny/master.m3u8`);
+    const second = await fetch(`${live}/tiny/master.m3u8`);
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200, 'a playlist alone takes no seat');
+    const seated = first.headers.get('x-vtp-session') ?? '';
+    const late = second.headers.get('x-vtp-session') ?? '';
+    assert.equal(await fetchSegment('tiny', 'VeryLow', seated), 200);
+    assert.equal(await fetchSegment('tiny', 'VeryLow', late), 503);
     const res = await fetch(`${live}/tiny/master.m3u8`);
     assert.equal(res.status, 503);
     const body = (await res.json()) as any;

@@ -38,7 +38,7 @@ describe('ladder arguments', () => {
     source: { kind: 'test-pattern' },
     preset: LADDER_PRESETS.full,
     ingestUrl: 'http://127.0.0.1:8080/ingest/lecture',
-    publishKey: 'k&y',
+    bearerToken: 'vtpjob-token',
     durationSec: 30,
     progress: true,
   });
@@ -62,7 +62,7 @@ describe('ladder arguments', () => {
     assert.equal(value('-c:a'), 'aac');
   });
 
-  it('pushes every variant over HTTP PUT to the ingest path, with the publish key', () => {
+  it('pushes every variant over HTTP PUT to the ingest path, authorised by a bearer header and no key in any URL', () => {
     assert.equal(value('-method'), 'PUT');
     assert.equal(
       value('-var_stream_map'),
@@ -70,9 +70,11 @@ describe('ladder arguments', () => {
     );
     assert.equal(
       value('-hls_segment_filename'),
-      'http://127.0.0.1:8080/ingest/lecture/%v/seg_%05d.ts?key=k%26y',
+      'http://127.0.0.1:8080/ingest/lecture/%v/seg_%05d.ts',
     );
-    assert.equal(args.at(-1), 'http://127.0.0.1:8080/ingest/lecture/%v/index.m3u8?key=k%26y');
+    assert.equal(args.at(-1), 'http://127.0.0.1:8080/ingest/lecture/%v/index.m3u8');
+    assert.equal(value('-headers'), 'Authorization: Bearer vtpjob-token\r\n');
+    assert.ok(!args.some((a) => a.includes('key=')));
     assert.equal(value('-t'), '30');
     assert.equal(value('-progress'), 'pipe:1');
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  InitSectionsFullError,
   MAX_PENDING_FILES,
   type PlaylistEntry,
   SegmentAssembler,
@@ -17,7 +18,7 @@ const entry = (seq: number, extra: Partial<PlaylistEntry> = {}): PlaylistEntry =
 
 describe('SegmentAssembler', () => {
   it('publishes a segment once both its bytes and its playlist entry arrived, in either order', () => {
-    const a = new SegmentAssembler();
+    const a = new SegmentAssembler(4);
     assert.deepEqual(a.addSegment('seg_0.ts', bytes(0)), []);
     const first = a.addPlaylist([entry(0)]);
     assert.deepEqual(
@@ -33,7 +34,7 @@ describe('SegmentAssembler', () => {
   });
 
   it('publishes in sequence order and never republishes a segment', () => {
-    const a = new SegmentAssembler();
+    const a = new SegmentAssembler(4);
     a.addSegment('seg_2.ts', bytes(2));
     a.addSegment('seg_1.ts', bytes(1));
     assert.deepEqual(
@@ -44,7 +45,7 @@ describe('SegmentAssembler', () => {
   });
 
   it('marks the first segment after an encoder restart', () => {
-    const a = new SegmentAssembler();
+    const a = new SegmentAssembler(4);
     for (const s of [0, 1, 2]) a.addSegment(`seg_${s}.ts`, bytes(s));
     a.addPlaylist([entry(0), entry(1), entry(2)]);
     a.addSegment('seg_0.ts', bytes(100));
@@ -61,7 +62,7 @@ describe('SegmentAssembler', () => {
   });
 
   it('holds fMP4 segments until their init section arrives', () => {
-    const a = new SegmentAssembler();
+    const a = new SegmentAssembler(4);
     a.addSegment('seg_0.m4s', bytes(0));
     assert.deepEqual(a.addPlaylist([entry(0, { file: 'seg_0.m4s', mapFile: 'init.mp4' })]), []);
     assert.deepEqual(
@@ -72,16 +73,62 @@ describe('SegmentAssembler', () => {
   });
 
   it('keeps a bounded number of unlisted files, dropping the oldest', () => {
-    const a = new SegmentAssembler();
+    const a = new SegmentAssembler(4);
     for (let i = 0; i <= MAX_PENDING_FILES; i++) a.addSegment(`junk_${i}.ts`, bytes(i));
     assert.deepEqual(a.addPlaylist([entry(0, { file: 'junk_0.ts' })]), []);
     assert.equal(a.addPlaylist([entry(1, { file: `junk_${MAX_PENDING_FILES}.ts` })]).length, 1);
   });
 
   it('forgets a file the encoder deleted before it was listed', () => {
-    const a = new SegmentAssembler();
+    const a = new SegmentAssembler(4);
     a.addSegment('seg_0.ts', bytes(0));
     a.remove('seg_0.ts');
     assert.deepEqual(a.addPlaylist([entry(0)]), []);
+  });
+
+  it('keeps at most its bound of init sections, evicting the oldest the playlist does not name', () => {
+    const a = new SegmentAssembler(2);
+    a.addInit('a.mp4', bytes(0));
+    a.addInit('b.mp4', bytes(0));
+    a.addPlaylist([entry(0, { file: 'seg_0.m4s', mapFile: 'a.mp4' })]);
+    a.addInit('c.mp4', bytes(0));
+    assert.deepEqual(
+      ['a.mp4', 'b.mp4', 'c.mp4'].map((f) => a.init(f) !== undefined),
+      [true, false, true],
+      'b went: a is still named by the playlist',
+    );
+  });
+
+  it('refuses a new init section when the playlist names every kept one', () => {
+    const a = new SegmentAssembler(2);
+    a.addInit('a.mp4', bytes(0));
+    a.addInit('b.mp4', bytes(0));
+    a.addPlaylist([
+      entry(0, { file: 'seg_0.m4s', mapFile: 'a.mp4' }),
+      entry(1, { file: 'seg_1.m4s', mapFile: 'b.mp4' }),
+    ]);
+    assert.throws(
+      () => a.addInit('c.mp4', bytes(0)),
+      (e: unknown) => e instanceof InitSectionsFullError && e.field === 'file',
+    );
+    assert.equal(a.init('c.mp4'), undefined);
+    a.addInit('a.mp4', bytes(5)); // a new upload under a kept name always fits
+    assert.equal(a.init('a.mp4')?.byteLength, 15);
+  });
+
+  it('counts the bytes it holds: waiting segment files and init sections, not published ones', () => {
+    const a = new SegmentAssembler(4);
+    a.addSegment('seg_0.ts', bytes(0)); // 10
+    a.addSegment('seg_1.ts', bytes(5)); // 15
+    a.addSegment('seg_1.ts', bytes(10)); // replaces: 20
+    a.addInit('init.mp4', bytes(90)); // 100
+    assert.equal(a.heldBytes, 130);
+    a.addPlaylist([entry(0)]);
+    assert.equal(a.heldBytes, 120, 'published: the window holds it now');
+    a.remove('seg_1.ts');
+    a.addInit('init.mp4', bytes(0));
+    assert.equal(a.heldBytes, 10);
+    for (let i = 0; i < MAX_PENDING_FILES + 5; i++) a.addSegment(`junk_${i}.ts`, bytes(0));
+    assert.equal(a.heldBytes, 10 + MAX_PENDING_FILES * 10, 'evicted files are no longer counted');
   });
 });

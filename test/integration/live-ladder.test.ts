@@ -13,9 +13,12 @@ let server: TestServer;
 let ladder: RunningLadder;
 let live: string;
 
+/** The viewer's own row, asked for with its session as the bearer token. */
 async function viewerRow(sessionId: string): Promise<any> {
-  const stats = (await call(`${server.url}/api/v1/streams/lecture`, 'GET')).body;
-  return stats.viewers.find((v: any) => v.session_id === sessionId);
+  const stats = await call(`${server.url}/api/v1/streams/lecture`, 'GET', undefined, {
+    authorization: `Bearer ${sessionId}`,
+  });
+  return stats.body.viewers?.[0];
 }
 
 describe('a real ffmpeg ladder pushed in and played out', { timeout: 120_000 }, () => {
@@ -138,7 +141,8 @@ describe('a real ffmpeg ladder pushed in and played out', { timeout: 120_000 }, 
       playHls(`${live}/master.m3u8?session=${joined.body.session_id}`, 'Medium', 6),
     ]);
     const rows = await Promise.all([a, b, c].map((p) => viewerRow(p.sessionId)));
-    assert.equal(new Set(rows.map((r) => r.session_id)).size, 3);
+    assert.equal(new Set([a, b, c].map((p) => p.sessionId)).size, 3);
+    assert.equal(new Set(rows.map((r) => r.viewer_id)).size, 3);
     assert.match(rows[0].viewer_id, /^anon-/);
     assert.match(rows[1].viewer_id, /^anon-/);
     assert.equal(rows[2].viewer_id, 'student-2');

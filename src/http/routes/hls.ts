@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { SegmentNotFoundError } from '../../core/errors.js';
 import type { Segment } from '../../core/segment.js';
+import type { ClientReport } from '../../service/hls-delivery.js';
+import { PlaybackTokenError } from '../../service/playback-tokens.js';
 import type { RouteDeps } from '../app.js';
 import { clientReport } from '../cmcd.js';
 import { Id, Profile } from '../schemas.js';
@@ -13,22 +15,48 @@ const ObjectParams = Type.Object({ recording_id: Id, profile: Profile, file: Id 
 const MediaQuery = Type.Object({
   session: Type.Optional(Id),
   CMCD: Type.Optional(Type.String({ maxLength: 4096 })),
+  token: Type.Optional(Type.String({ maxLength: 4096 })),
 });
 
 /** HLS delivery: multivariant and media playlists, segments and init sections from memory. */
-export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { hls }) => {
+export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { hls, playback, sessions },
+) => {
+  /**
+   * With a playback secret, playlists need a token for their stream; one that names a viewer
+   * serves only that viewer's session. Segments need none: their URIs carry no identity, so a
+   * CDN keeps one copy, and a player cannot find them without a playlist.
+   */
+  const checkPlayback = async (
+    recordingId: string,
+    token: string | undefined,
+    report: ClientReport,
+  ) => {
+    if (!playback) return;
+    const grant = await playback.check(token, recordingId);
+    if (grant.viewerId === undefined || report.sessionId === undefined) return;
+    const found = sessions.findSession(report.sessionId);
+    if (found && found.session.viewerId !== grant.viewerId) {
+      throw new PlaybackTokenError(true, 'the playback token is for another viewer');
+    }
+  };
+
   app.get(
     '/live/:recording_id/master.m3u8',
     { schema: { params: StreamParams, querystring: MediaQuery } },
     async (request, reply) => {
-      const { text, session } = hls.multivariant(
-        request.params.recording_id,
-        clientReport(request.query, request.headers),
-      );
+      const id = request.params.recording_id;
+      const report = clientReport(request.query, request.headers, request.ip);
+      await checkPlayback(id, request.query.token, report);
+      const { text, sessionId } = hls.multivariant(id, report, {
+        probe: request.method === 'HEAD',
+        token: playback ? request.query.token : undefined,
+      });
+      if (sessionId !== undefined) reply.header('x-vtp-session', sessionId);
       return reply
         .header('content-type', PLAYLIST_TYPE)
         .header('cache-control', 'private, no-store')
-        .header('x-vtp-session', session.sessionId)
         .send(text);
     },
   );
@@ -38,7 +66,8 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { hls
     { schema: { params: RenditionParams, querystring: MediaQuery } },
     async (request, reply) => {
       const { recording_id: id, profile } = request.params;
-      const report = clientReport(request.query, request.headers);
+      const report = clientReport(request.query, request.headers, request.ip);
+      await checkPlayback(id, request.query.token, report);
       const text = hls.mediaPlaylist(id, profile, report);
       // No longer than half a target duration, so players polling each target duration see news.
       const maxAge = Math.max(1, Math.floor(hls.targetDurationSec(id, profile) / 2));
@@ -65,7 +94,8 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { hls
         .header('etag', etag);
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();
       if ('sequence' in object && request.method === 'GET') {
-        const report = clientReport(request.query, request.headers);
+        const report = clientReport(request.query, request.headers, request.ip);
+        hls.claimSeat(id, report);
         const started = performance.now();
         const segment: Segment = object;
         reply.raw.once('finish', () => {

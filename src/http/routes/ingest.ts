@@ -2,8 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ProfileName } from '../../core/profiles.js';
+import { BodyTooLargeError, ingestKind } from '../../ingest/ingest-service.js';
 import { bearerToken } from '../../service/secrets.js';
 import type { RouteDeps } from '../app.js';
+import { installIngestBody } from '../ingest-body.js';
 import { envelope } from '../responses.js';
 import { Id, Profile } from '../schemas.js';
 
@@ -21,17 +23,25 @@ function presentedKey(request: FastifyRequest): string | undefined {
  * Ingest for ffmpeg's hls muxer pushing over HTTP (-method PUT): segment files, media
  * playlists and fMP4 init sections under /ingest/{recording_id}/{profile}/.
  */
-export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
-  app,
-  { ingest, maxSegmentBytes },
-) => {
-  // Encoders send media with any content type (or none); this scope takes raw bytes only.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: maxSegmentBytes },
-    (_request, body, done) => done(null, body),
-  );
+export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { ingest }) => {
+  // Encoders send media with any content type (or none); this scope streams raw bytes only,
+  // bounded by what the URL says the file is, by the ingest budget and by a minimum pace.
+  installIngestBody(app, {
+    limitFor: (request) => {
+      const { profile, file } = request.params as { profile?: ProfileName; file?: string };
+      const kind = ingestKind(file ?? '', profile);
+      const bytes = ingest.maxBytesFor(kind);
+      return { bytes, error: () => new BodyTooLargeError(kind, bytes) };
+    },
+    reserve: (request, declared, cap) =>
+      ingest.budget.reserve(
+        (request.params as { recording_id: string }).recording_id,
+        declared,
+        cap,
+      ),
+    minBytesPerSec: ingest.limits.minUploadBytesPerSec,
+    graceMs: ingest.limits.uploadGraceMs,
+  });
   // The key is checked before a byte of the body is read.
   const authorize = async (request: FastifyRequest) => {
     ingest.authorize(

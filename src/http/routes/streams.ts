@@ -1,21 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ViewerPage } from '../../core/distributor.js';
 import { DistributionError } from '../../core/errors.js';
 import { PROFILE_NAMES } from '../../core/profiles.js';
+import { PlaybackTokenError } from '../../service/playback-tokens.js';
 import type { RouteDeps } from '../app.js';
 import { envelope, streamStatistics, streamSummary, viewerRow } from '../responses.js';
 import {
+  DEFAULT_PAGE_LIMIT,
   JoinBody,
+  JoinQuery,
   LeaveQuery,
+  MAX_PAGE_LIMIT,
   NextParams,
   NextQuery,
   StartStreamBody,
+  StatsQuery,
   StreamParams,
 } from '../schemas.js';
 import { encoderJson } from './transcode.js';
 
 /** The seed's stream endpoints, plus end and the per-viewer cursor (GetNextSegment). */
 export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const { service, ingest, encoders, admin } = deps;
+  const { service, ingest, encoders, admin, access, playback } = deps;
 
   app.post(
     '/api/v1/streams/start',
@@ -50,11 +56,24 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.post(
     '/api/v1/streams/:recording_id',
-    { schema: { params: StreamParams, body: JoinBody } },
+    {
+      schema: { params: StreamParams, body: JoinBody, querystring: JoinQuery },
+      config: { rateLimit: deps.joinRateLimit },
+    },
     async (request, reply) => {
       const { recording_id: id } = request.params;
       const { viewer_id, initial_bitrate } = request.body;
+      // With playback tokens, a join needs one for this stream (and this viewer, if it names one).
+      if (playback && !access.presentsAdminToken(request)) {
+        const grant = await playback.check(request.query.token, id);
+        if (grant.viewerId !== undefined && grant.viewerId !== viewer_id) {
+          throw new PlaybackTokenError(true, 'the playback token is for another viewer');
+        }
+      }
       const session = service.joinStream(id, viewer_id, initial_bitrate);
+      const query = new URLSearchParams({ session: session.sessionId });
+      if (playback) query.set('token', await playback.issue(id, viewer_id));
+      const path = `/live/${encodeURIComponent(id)}/master.m3u8?${query}`;
       return reply.code(201).send(
         envelope(
           {
@@ -64,6 +83,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
             requested_bitrate: initial_bitrate ?? 'Low',
             current_bitrate: session.currentBitrate,
             buffer_health: session.bufferHealth,
+            playback_url: `${request.protocol}://${request.host}${path}`,
           },
           'Viewer joined successfully',
         ),
@@ -94,6 +114,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     { schema: { params: NextParams } },
     async (request) => {
       const { recording_id, viewer_id } = request.params;
+      access.requireViewer(request, recording_id, viewer_id);
       const session = service.getDistributor(recording_id).session(viewer_id);
       return envelope(
         { recording_id, ...viewerRow(session, Date.now()) },
@@ -104,10 +125,23 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.get(
     '/api/v1/streams/:recording_id',
-    { schema: { params: StreamParams } },
+    { schema: { params: StreamParams, querystring: StatsQuery } },
     async (request) => {
-      const stats = service.getStreamStatistics(request.params.recording_id);
-      return envelope(streamStatistics(stats, Date.now()), 'Statistics retrieved successfully');
+      const id = request.params.recording_id;
+      const distributor = service.getDistributor(id);
+      const caller = access.caller(request);
+      const limit = pageLimit(request.query.limit);
+      // The operator pages through every viewer; a viewer sees its own row; anyone else, none.
+      let page: ViewerPage = { sessions: [], nextAfter: undefined };
+      if (caller.role === 'admin') {
+        page = distributor.viewerPage(Number(request.query.cursor ?? 0), limit);
+      } else if (caller.role === 'viewer' && caller.recordingId === id) {
+        page = { sessions: [distributor.session(caller.viewerId)], nextAfter: undefined };
+      }
+      return envelope(
+        streamStatistics(distributor.getSummary(), page, Date.now()),
+        'Statistics retrieved successfully',
+      );
     },
   );
 
@@ -116,12 +150,12 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     { schema: { params: StreamParams, querystring: LeaveQuery } },
     async (request) => {
       const { recording_id: id } = request.params;
+      access.requireViewer(request, id, request.query.viewer_id);
       const session = service.leaveStream(id, request.query.viewer_id);
       return envelope(
         {
           recording_id: id,
           viewer_id: session.viewerId,
-          session_id: session.sessionId,
           segments_received: session.segmentsReceived,
           bytes_received: session.bytesReceived,
         },
@@ -154,6 +188,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     { schema: { params: NextParams, querystring: NextQuery } },
     async (request, reply) => {
       const { recording_id: id, viewer_id } = request.params;
+      access.requireViewer(request, id, viewer_id);
       const waitMs = Math.min(
         request.query.wait_ms === undefined ? deps.longPollMs : Number(request.query.wait_ms),
         deps.maxLongPollMs,
@@ -180,6 +215,20 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     },
   );
 };
+
+/** The page size a request asks for, within 1 to MAX_PAGE_LIMIT. */
+function pageLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_PAGE_LIMIT;
+  const limit = Number(raw);
+  if (limit < 1 || limit > MAX_PAGE_LIMIT) {
+    throw new DistributionError(
+      'INVALID_REQUEST',
+      `limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}`,
+      'limit',
+    );
+  }
+  return limit;
+}
 
 function average(values: number[]): number | null {
   if (values.length === 0) return null;

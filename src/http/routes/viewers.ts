@@ -4,9 +4,13 @@ import { envelope } from '../responses.js';
 import { AdaptBody } from '../schemas.js';
 
 /** Buffer-health reports that drive each viewer's bitrate (the seed's AdaptViewerQuality). */
-export const viewerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { service }) => {
+export const viewerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { service, access },
+) => {
   app.post('/api/v1/viewers/adapt-quality', { schema: { body: AdaptBody } }, async (request) => {
     const { recording_id, viewer_id, buffer_health } = request.body;
+    access.requireViewer(request, recording_id, viewer_id);
     const result = service.adaptViewerQuality(recording_id, viewer_id, buffer_health);
     const session = service.getDistributor(recording_id).session(viewer_id);
     return envelope(
