@@ -114,7 +114,6 @@ interface StreamState {
   /** Sequence base of each encoder run, so restarted encoders stay aligned across renditions. */
   readonly epochBases: number[];
   maxSequence: number;
-  lastPushAt: number;
 }
 
 export type IngestKind = 'segment' | 'playlist' | 'init' | 'multivariant';
@@ -241,7 +240,6 @@ export class IngestService {
       if (body.byteLength === 0) throw new IngestFileError(`segment '${file}' is empty`);
       ready = rendition.assembler.addSegment(file, body);
     }
-    state.lastPushAt = this.service.now();
     // Publish every ready segment, then tell the pusher about any the stream refused.
     let refused: { file: string; error: DistributionError } | undefined;
     let refusals = 0;
@@ -344,7 +342,6 @@ export class IngestService {
       ) as Record<ProfileName, RenditionState>,
       epochBases: [this.nextSequence(recordingId)],
       maxSequence: -1,
-      lastPushAt: this.service.now(),
     };
     this.streams.set(recordingId, state);
     return state;

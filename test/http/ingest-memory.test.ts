@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { type MeasuredServer, startMeasuredServer } from '../helpers/measured-server.js';
 import { pieces, rawPut } from '../helpers/raw-put.js';
 
 const KiB = 1024;
@@ -15,25 +13,14 @@ const MiB = 1024 * KiB;
 const RSS_CEILING = 48 * MiB;
 
 // The server runs in a process of its own, so its memory is measured without the clients'.
-let child: ChildProcess;
+let server: MeasuredServer;
 let url: string;
 before(async () => {
-  child = fork(fileURLToPath(new URL('../helpers/memory-server.ts', import.meta.url)), {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-  });
-  const [ready] = (await once(child, 'message')) as [{ url: string }];
-  url = ready.url;
+  server = await startMeasuredServer();
+  url = server.url;
 });
-after(async () => {
-  child.send('close');
-  await once(child, 'exit');
-});
-
-async function measure(): Promise<{ rss: number; held: number }> {
-  child.send('measure');
-  const [figures] = (await once(child, 'message')) as [{ rss: number; held: number }];
-  return figures;
-}
+after(() => server.close());
+const measure = () => server.measure();
 
 it('keeps the server memory bounded under an init flood and oversized playlists', async (t) => {
   const init = new Uint8Array(MiB).fill(7);

@@ -1,42 +1,14 @@
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
+import { startCli } from '../helpers/cli.js';
 import { call, startFakeCdn } from '../helpers/http.js';
 import { segmentInput } from '../helpers/segments.js';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
-
-/** Starts `vtp-live serve` as a real process; resolves with its URL from the startup log line. */
-async function spawnServer(
-  args: string[],
-): Promise<{ child: ChildProcessWithoutNullStreams; url: string; lines: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start: ${lines.join('\n')}`)),
-      20_000,
-    );
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      const parsed = JSON.parse(line) as { url?: string };
-      if (parsed.url) {
-        clearTimeout(timer);
-        resolve(parsed.url);
-      }
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`server exited with ${code}: ${lines.join('\n')}`)),
-    );
-  });
-  return { child, url, lines };
-}
 
 describe('graceful shutdown', () => {
   it('drains queued deliveries before it closes, refusing new work meanwhile', async () => {
@@ -74,7 +46,7 @@ describe('graceful shutdown', () => {
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`exits 0 on ${signal} after draining`, async () => {
-      const { child, url, lines } = await spawnServer([]);
+      const { child, url, output: lines } = await startCli();
       const health = await call(`${url}/api/v1/distribution/health`, 'GET');
       assert.equal(health.body.status, 'healthy');
       const exited = once(child, 'exit');

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
+import { startCli, stopCli } from '../helpers/cli.js';
 import { call } from '../helpers/http.js';
 import { pushSegments } from '../helpers/push.js';
 import { waitFor } from '../helpers/wait.js';
-
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 
 /** Every running process's argv, as any local user can read it; vanished processes are skipped. */
 function allCommandLines(): Map<number, string> {
@@ -28,51 +24,14 @@ function allCommandLines(): Map<number, string> {
   return lines;
 }
 
-interface Cli {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly url: string;
-  /** Every stdout and stderr line so far. */
-  readonly output: string[];
-}
-
-/** `vtp-live serve` as a real process, secrets given through the environment as operators should. */
-async function startCli(env: Record<string, string>): Promise<Cli> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'info'],
-    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-  );
-  const output: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start: ${output.join('\n')}`)), 15_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      output.push(line);
-      const parsed = JSON.parse(line) as { url?: string };
-      if (parsed.url) {
-        clearTimeout(timer);
-        resolve(parsed.url);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output.join('\n')}`)));
-  });
-  return { child, url, output };
-}
-
-async function stopCli(cli: Cli): Promise<void> {
-  if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
-  const exited = once(cli.child, 'exit');
-  cli.child.kill('SIGTERM');
-  const timer = setTimeout(() => cli.child.kill('SIGKILL'), 8000);
-  await exited;
-  clearTimeout(timer);
-}
-
 describe('secrets', { timeout: 40_000 }, () => {
   it('keeps the publish key out of logs and argv and source credentials out of encoder status', async () => {
     const publishKey = `pk-${randomBytes(16).toString('hex')}`;
     const adminToken = `at-${randomBytes(16).toString('hex')}`;
-    const cli = await startCli({ VTP_PUBLISH_KEY: publishKey, VTP_ADMIN_TOKEN: adminToken });
+    const cli = await startCli(['--log-level', 'info'], {
+      VTP_PUBLISH_KEY: publishKey,
+      VTP_ADMIN_TOKEN: adminToken,
+    });
     const api = `${cli.url}/api/v1`;
     // Lower case on purpose: the scheme is case-insensitive.
     const admin = { authorization: `bearer ${adminToken}` };

@@ -1,0 +1,51 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
+
+export interface Cli {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly url: string;
+  /** Every stdout and stderr line so far. */
+  readonly output: string[];
+}
+
+/**
+ * `vtp-live serve --port 0` as a real process (extra `args` and `env` added); resolves with its
+ * URL from the startup log line.
+ */
+export async function startCli(
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Cli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const output: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start: ${output.join('\n')}`)), 20_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      output.push(line);
+      const parsed = JSON.parse(line) as { url?: string };
+      if (parsed.url) {
+        clearTimeout(timer);
+        resolve(parsed.url);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output.join('\n')}`)));
+  });
+  return { child, url, output };
+}
+
+/** SIGTERM, then SIGKILL after 8 s if it lingers. */
+export async function stopCli(cli: Cli): Promise<void> {
+  if (cli.child.exitCode !== null || cli.child.signalCode !== null) return;
+  const exited = once(cli.child, 'exit');
+  cli.child.kill('SIGTERM');
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), 8000);
+  await exited;
+  clearTimeout(timer);
+}
