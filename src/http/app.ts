@@ -12,7 +12,7 @@ import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
 import type { PlaybackTokens } from '../service/playback-tokens.js';
 import { adminGuard } from './admin-auth.js';
-import { installErrorHandling } from './error-mapping.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './error-mapping.js';
 import { distributionRoutes } from './routes/distribution.js';
 import { hlsRoutes } from './routes/hls.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -80,6 +80,8 @@ export function buildApp(options: AppOptions): App {
     // Longer than any id, so an overlong id gets a 400 naming its field rather than a bare 414.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4 * MAX_ID_LENGTH },
     trustProxy: options.trustProxy ?? false,
+    frameworkErrors,
+    clientErrorHandler,
     requestTimeout,
     http: {
       headersTimeout: Math.min(

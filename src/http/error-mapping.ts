@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DistributionError } from '../core/errors.js';
 import { rfc3339 } from './responses.js';
@@ -44,6 +46,12 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ANONYMOUS_BACKLOG_FULL: 503,
   RATE_LIMITED: 429,
   TOO_MANY_STREAMS: 503,
+  // Refused before any route runs: by the router, or by Node's HTTP parser.
+  BAD_URL: 400,
+  URI_TOO_LONG: 414,
+  BAD_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
 };
 
 /** 401s that a bearer token answers: they name the scheme (RFC 9110 section 11.6.1). */
@@ -76,9 +84,10 @@ const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
 function fieldOf(error: FastifyError): string | undefined {
   const first = error.validation?.[0];
   if (first) {
-    const missing = (first.params as { missingProperty?: unknown }).missingProperty;
-    if (typeof missing === 'string') return missing;
     const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    const missing = (first.params as { missingProperty?: unknown }).missingProperty;
+    // A field missing inside an object is named with its parent: source.type, not type.
+    if (typeof missing === 'string') return path ? `${path}.${missing}` : missing;
     return path || error.validationContext;
   }
   if (error.code?.startsWith('FST_ERR_CTP_')) return 'body';
@@ -113,6 +122,48 @@ export function errorBody(code: string, message: string, field?: string): ErrorB
     message,
     timestamp: rfc3339(Date.now()),
   };
+}
+
+/**
+ * Errors the router meets before any route runs (a URL that does not decode, a path parameter
+ * longer than any id): the same JSON error body as everything else.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  return reply
+    .code(tooLong ? 414 : 400)
+    .send(
+      errorBody(
+        tooLong ? 'URI_TOO_LONG' : 'BAD_URL',
+        tooLong
+          ? 'a path segment is longer than any id'
+          : `the URL does not decode: ${request.url.slice(0, 200)}`,
+        'url',
+      ),
+    );
+}
+
+/** What Node's HTTP parser refuses before Fastify sees a request, as a JSON error body. */
+const CLIENT_ERRORS: Readonly<Record<string, [string, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['REQUEST_TIMEOUT', 'the request did not arrive in time'],
+  HPE_HEADER_OVERFLOW: ['HEADERS_TOO_LARGE', 'the request headers are too large'],
+};
+
+/** Answers a request Node's parser refused (bad method, bad bytes, too slow) and closes it. */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
+    'BAD_REQUEST',
+    'the request is not valid HTTP',
+  ];
+  const status = STATUS_BY_CODE[code] ?? 400;
+  const body = JSON.stringify(errorBody(code, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** Maps every error to a JSON body and a 4xx/5xx; only server faults become 500. */

@@ -371,6 +371,12 @@ export class IngestService {
       }
     }
     const sequence = (state.epochBases[rendition.epoch] ?? 0) + ready.encoderSequence;
+    // Past 2^53 two sequences could round to one number: refuse rather than collide.
+    if (!Number.isSafeInteger(sequence)) {
+      throw new IngestFileError(
+        `sequence of '${ready.file}' would pass ${Number.MAX_SAFE_INTEGER}`,
+      );
+    }
     const distributor = this.service.getDistributor(recordingId);
     let initId: string | undefined;
     if (ready.mapFile !== undefined) {

@@ -3,8 +3,14 @@ import type { PlaylistEntry } from './segment-assembler.js';
 
 export class PlaylistParseError extends Error {}
 
-/** Largest segment duration accepted from an encoder, in seconds. */
+/** Largest and smallest segment durations accepted from an encoder, in seconds. */
 const MAX_SEGMENT_DURATION = 60;
+// Playlists print durations to the millisecond: anything shorter would be served as EXTINF:0.
+const MIN_SEGMENT_DURATION = 0.001;
+
+// Malformed pushes are answered with a 400; hls-parser must not also print each to stderr,
+// where any pusher could flood the server's log outside its JSON lines.
+HLS.setOptions({ silent: true });
 
 /**
  * Reads the segment entries of a media playlist an encoder pushed (hls-parser does the
@@ -46,7 +52,7 @@ export function parsePushedPlaylist(
     if (
       !(
         Number.isFinite(segment.duration) &&
-        segment.duration > 0 &&
+        segment.duration >= MIN_SEGMENT_DURATION &&
         segment.duration <= MAX_SEGMENT_DURATION
       )
     ) {
@@ -58,11 +64,11 @@ export function parsePushedPlaylist(
       );
     }
     return {
-      file: baseName(segment.uri),
+      file: fileName(segment.uri, 'segment URI'),
       encoderSequence: segment.mediaSequenceNumber,
       durationSec: segment.duration,
       discontinuity: segment.discontinuity === true,
-      mapFile: segment.map ? baseName(segment.map.uri) : undefined,
+      mapFile: segment.map ? fileName(segment.map.uri, 'EXT-X-MAP URI') : undefined,
     };
   });
   return { entries, ended: media.endlist };
@@ -81,7 +87,10 @@ function isSequence(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
-function baseName(uri: string): string {
-  const path = uri.split(/[?#]/, 1)[0] ?? '';
-  return path.slice(path.lastIndexOf('/') + 1);
+/** The last path component of a URI; a URI without one names no file an encoder could push. */
+function fileName(uri: string | undefined, what: string): string {
+  const path = (uri ?? '').split(/[?#]/, 1)[0] ?? '';
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (name === '') throw new PlaylistParseError(`${what} '${uri ?? ''}' names no file`);
+  return name;
 }
