@@ -5,11 +5,13 @@
  */
 import { LiveDistributor } from '../src/core/distributor.js';
 import { PROFILE_NAMES, type ProfileName } from '../src/core/profiles.js';
+import type { Segment } from '../src/core/segment.js';
 import { writeMediaPlaylist } from '../src/hls/media-playlist.js';
 import { DistributionService } from '../src/service/distribution-service.js';
 import { HlsDelivery } from '../src/service/hls-delivery.js';
+import { PlaybackTokens } from '../src/service/playback-tokens.js';
 import { randomIdGenerator } from '../src/service/random-ids.js';
-import { formatRate, type Measurement, measure, retainedBytes } from './measure.js';
+import { formatRate, type Measurement, measure, measureAsync, retainedBytes } from './measure.js';
 
 const SIZES = [10_000, 100_000];
 const SEGMENT = new Uint8Array(1024);
@@ -205,6 +207,50 @@ for (const n of SIZES) {
           segmentUri: (seg) => `${seg.id}?session=${sessions[i]}`,
           initUri: (id) => id,
         }),
+    ),
+  });
+  // A segment request for a session: find the segment and account the bytes sent to the viewer
+  // (with the throughput sample), against a bare map lookup of the session.
+  const segment = window.get('14.ts') as Segment;
+  rows.push({
+    op: 'segment fetch for a session',
+    n,
+    m: measure(
+      'segment',
+      n,
+      () => hls,
+      (h, i) => {
+        const report = { sessionId: sessions[i] };
+        h.claimSeat('bench', report);
+        h.object('bench', 'Low', '14.ts');
+        return h.recordSegmentSent('bench', segment, SEGMENT.byteLength, 1, report);
+      },
+    ),
+    baseline: measure(
+      'map lookup',
+      n,
+      () => plain,
+      (m, i) => m.get(sessions[i] as string),
+    ),
+  });
+  // A playlist request's playback token check: verified once (HMAC), then a cached grant.
+  const tokens = new PlaybackTokens('bench-playback-secret-0123456789');
+  const token = await tokens.issue('bench');
+  await tokens.check(token, 'bench');
+  rows.push({
+    op: 'playback token check (cached)',
+    n,
+    m: await measureAsync(
+      'token',
+      n,
+      () => tokens,
+      (t) => t.check(token, 'bench'),
+    ),
+    baseline: await measureAsync(
+      'map lookup',
+      n,
+      () => plain,
+      async (m, i) => m.get(sessions[i] as string),
     ),
   });
 }

@@ -30,6 +30,27 @@ export function measure<T>(
   return { name, opsPerSec: rates[Math.floor(rates.length / 2)] ?? 0 };
 }
 
+/** As `measure`, for an operation that returns a promise (each awaited in turn). */
+export async function measureAsync<T>(
+  name: string,
+  ops: number,
+  setup: () => T,
+  op: (state: T, i: number) => Promise<unknown>,
+  rounds = 11,
+): Promise<Measurement> {
+  const rates: number[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    const state = setup();
+    (globalThis as { gc?: () => void }).gc?.();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ops; i++) await op(state, i);
+    const ns = Number(process.hrtime.bigint() - start);
+    if (r > 0) rates.push((ops * 1e9) / ns);
+  }
+  rates.sort((a, b) => a - b);
+  return { name, opsPerSec: rates[Math.floor(rates.length / 2)] ?? 0 };
+}
+
 /** Heap bytes held by what `build` returns, after full collections (needs --expose-gc). */
 export function retainedBytes(build: () => unknown): number {
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -1,0 +1,116 @@
+/**
+ * npm run bench:ab -- REV: the HLS hot paths (session lookup, a media playlist for a session, a
+ * segment fetched and accounted) of the code at git revision REV against the working tree, in
+ * one process with alternating rounds, so the machine's drift between runs cancels out. REV is
+ * checked out once under bench/.cache/. Prints each path's median ops/s and the ratio new/old.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const rev = process.argv[2];
+if (!rev) {
+  console.error('usage: npm run bench:ab -- <git revision to compare with>');
+  process.exit(2);
+}
+const commit = execFileSync('git', ['rev-parse', '--short', rev], { cwd: ROOT }).toString().trim();
+const oldTree = path.join(ROOT, 'bench', '.cache', `ab-${commit}`);
+if (!existsSync(oldTree)) {
+  execFileSync('git', ['worktree', 'add', '--detach', oldTree, commit], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(oldTree, 'node_modules'));
+}
+
+const PROFILES = ['VeryLow', 'Low', 'Medium', 'High'] as const;
+const SEGMENT = new Uint8Array(1024);
+const N = 100_000;
+const ROUNDS = 20;
+
+// biome-ignore lint/suspicious/noExplicitAny: another revision's classes have no types here
+type Revision = any;
+type Loaded = { service: Revision; hls: Revision; sessions: string[]; segment: unknown };
+
+/** A stream with N joined viewers and 15 segments per rendition, built by one tree's code. */
+async function build(tree: string): Promise<Loaded> {
+  // Each tree's modules: the comparison needs whatever shape that revision had.
+  const { DistributionService } = await import(
+    path.join(tree, 'src/service/distribution-service.ts')
+  );
+  const { HlsDelivery } = await import(path.join(tree, 'src/service/hls-delivery.ts'));
+  const service = new DistributionService({ defaultMaxViewers: N });
+  service.startLiveStream('bench');
+  for (let s = 0; s < 15; s++) {
+    for (const profile of PROFILES) {
+      service.addSegmentToStream('bench', {
+        id: `${s}.ts`,
+        sequence: s,
+        profile,
+        durationSec: 2,
+        data: SEGMENT,
+      });
+    }
+  }
+  const sessions = Array.from(
+    { length: N },
+    (_, i) => service.joinStream('bench', `viewer-${i}`, PROFILES[i & 3]).sessionId as string,
+  );
+  const hls = new HlsDelivery(service, { playlistSegments: 6 });
+  return {
+    service,
+    hls,
+    sessions,
+    segment: service.getDistributor('bench').window('Low').get('14.ts'),
+  };
+}
+
+const paths: Record<string, (s: Loaded, i: number) => unknown> = {
+  'findSession (by session id)': (s, i) => s.service.findSession(s.sessions[i]),
+  'media playlist for a session': (s, i) =>
+    s.hls.mediaPlaylist('bench', 'Low', { sessionId: s.sessions[i] }),
+  'segment fetch for a session': (s, i) => {
+    const report = { sessionId: s.sessions[i] };
+    s.hls.claimSeat?.('bench', report); // absent before anonymous seats existed
+    s.hls.object('bench', 'Low', '14.ts');
+    return s.hls.recordSegmentSent('bench', s.segment, SEGMENT.byteLength, 1, report);
+  },
+};
+
+const before = await build(oldTree);
+const after = await build(ROOT);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? 0;
+console.log(
+  `HLS hot paths, ${commit} (old) against the working tree (new), ${N.toLocaleString('en-US')} sessions\n`,
+);
+console.log('| path | old ops/s | new ops/s | new / old |');
+console.log('|---|---:|---:|---:|');
+for (const [name, op] of Object.entries(paths)) {
+  const rates = { old: [] as number[], new: [] as number[] };
+  // Round 0 warms both up; after that the order alternates so neither always runs first.
+  for (let r = 0; r <= ROUNDS; r++) {
+    const order =
+      r % 2
+        ? ([
+            ['old', before],
+            ['new', after],
+          ] as const)
+        : ([
+            ['new', after],
+            ['old', before],
+          ] as const);
+    for (const [label, state] of order) {
+      (globalThis as { gc?: () => void }).gc?.();
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < N; i++) op(state, i);
+      const ns = Number(process.hrtime.bigint() - start);
+      if (r > 0) rates[label].push((N * 1e9) / ns);
+    }
+  }
+  const [o, n] = [median(rates.old), median(rates.new)];
+  console.log(
+    `| ${name} | ${Math.round(o).toLocaleString('en-US')} | ${Math.round(n).toLocaleString('en-US')} | ${(n / o).toFixed(3)} |`,
+  );
+}
