@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { populateLiveStream } from './live-stream.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const rev = process.argv[2];
@@ -25,7 +26,6 @@ if (!existsSync(oldTree)) {
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(oldTree, 'node_modules'));
 }
 
-const PROFILES = ['VeryLow', 'Low', 'Medium', 'High'] as const;
 const SEGMENT = new Uint8Array(1024);
 const N = 100_000;
 const ROUNDS = 20;
@@ -42,22 +42,7 @@ async function build(tree: string): Promise<Loaded> {
   );
   const { HlsDelivery } = await import(path.join(tree, 'src/service/hls-delivery.ts'));
   const service = new DistributionService({ defaultMaxViewers: N });
-  service.startLiveStream('bench');
-  for (let s = 0; s < 15; s++) {
-    for (const profile of PROFILES) {
-      service.addSegmentToStream('bench', {
-        id: `${s}.ts`,
-        sequence: s,
-        profile,
-        durationSec: 2,
-        data: SEGMENT,
-      });
-    }
-  }
-  const sessions = Array.from(
-    { length: N },
-    (_, i) => service.joinStream('bench', `viewer-${i}`, PROFILES[i & 3]).sessionId as string,
-  );
+  const sessions = populateLiveStream(service, N, SEGMENT);
   const hls = new HlsDelivery(service, { playlistSegments: 6 });
   return {
     service,

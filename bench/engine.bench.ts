@@ -11,6 +11,7 @@ import { DistributionService } from '../src/service/distribution-service.js';
 import { HlsDelivery } from '../src/service/hls-delivery.js';
 import { PlaybackTokens } from '../src/service/playback-tokens.js';
 import { randomIdGenerator } from '../src/service/random-ids.js';
+import { populateLiveStream } from './live-stream.js';
 import { formatRate, type Measurement, measure, measureAsync, retainedBytes } from './measure.js';
 
 const SIZES = [10_000, 100_000];
@@ -151,21 +152,7 @@ for (const n of SIZES) {
 {
   const n = SIZES[SIZES.length - 1] as number;
   const service = new DistributionService({ defaultMaxViewers: n });
-  service.startLiveStream('bench');
-  for (let s = 0; s < 15; s++) {
-    for (const profile of PROFILE_NAMES) {
-      service.addSegmentToStream('bench', {
-        id: `${s}.ts`,
-        sequence: s,
-        profile,
-        durationSec: 2,
-        data: SEGMENT,
-      });
-    }
-  }
-  const sessions = viewerIds(n).map(
-    (id, i) => service.joinStream('bench', id, PROFILE_NAMES[i & 3] as ProfileName).sessionId,
-  );
+  const sessions = populateLiveStream(service, n, SEGMENT);
   const plain = new Map(sessions.map((id) => [id, { id }]));
   rows.push({
     op: 'findSession (by session id)',
