@@ -4,7 +4,9 @@ export class TooManyAnonymousError extends DistributionError {
   constructor(limit: number) {
     super(
       'TOO_MANY_ANONYMOUS_SESSIONS',
-      `this client already holds ${limit} anonymous sessions; reuse one (?session=) or join through the API`,
+      limit === 0
+        ? 'this server plays to joined viewers only: join through the API and use its playback_url'
+        : `this client already holds ${limit} anonymous sessions; reuse one (?session=) or join through the API`,
       'session',
     );
   }

@@ -9,10 +9,12 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*(?:@[^\s/?#@]*)*@/g
 // Query parameters that carry a publish key, a playback token or a viewer session.
 const SECRET_PARAMETERS = /([?&;](?:key|token|session)=)[^&#\s"'<>]*/gi;
 const BEARER = /(\bbearer +)[^\s"',;]+/gi;
+// A CMCD session id (`sid="…"`, percent-encoded inside a CMCD query): players send their session.
+const CMCD_SESSION = /((?:^|[,=\s]|%2C|%3D)sid(?:=|%3D)(?:"|%22))[^"%&\s]*/gi;
 
 /**
  * Masks secrets in a URL or any text: URL credentials (`scheme://***@host`), the values of
- * `key`, `token` and `session` query parameters, bearer tokens, and every occurrence of the
+ * `key`, `token` and `session` query parameters, bearer tokens, CMCD session ids, and every occurrence of the
  * `known` secrets (the publish key, the admin token, an encoder's ingest token).
  */
 export function redactSecrets(text: string, known: readonly (string | undefined)[] = []): string {
@@ -29,7 +31,8 @@ export function redactSecrets(text: string, known: readonly (string | undefined)
   return out
     .replace(URL_CREDENTIALS, '$1***@')
     .replace(SECRET_PARAMETERS, `$1${REDACTED}`)
-    .replace(BEARER, `$1${REDACTED}`);
+    .replace(BEARER, `$1${REDACTED}`)
+    .replace(CMCD_SESSION, `$1${REDACTED}`);
 }
 
 /** A copy of `detail` with every string value (nested in arrays and objects too) redacted. */

@@ -28,6 +28,13 @@ describe('secret redaction', () => {
     assert.equal(redactSecrets('/x?monkey=1&tokens=2'), '/x?monkey=1&tokens=2');
   });
 
+  it('masks the session id a player sends in CMCD, in a query or a header', () => {
+    const query = `/live/l/Low/3.ts?CMCD=${encodeURIComponent('bl=4500,sid="vs-SECRETSESSION0000000"')}`;
+    assert.doesNotMatch(redactSecrets(query), /SECRETSESSION/);
+    assert.match(redactSecrets(query), /bl%3D4500/);
+    assert.equal(redactSecrets('sid="vs-abc",ot=v'), `sid="${REDACTED}",ot=v`);
+  });
+
   it('masks bearer tokens whatever the case of the scheme', () => {
     assert.equal(
       redactSecrets('Authorization: bearer abc.def'),
