@@ -3,12 +3,26 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
+import { PlaybackTokens } from '../../src/service/playback-tokens.js';
 import { launchChromium } from '../helpers/browser.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ARTIFACTS = 'test-artifacts';
 const LADDER = ['VeryLow', 'Low', 'Medium', 'High'];
+// The server runs as a campus would run it: operator token, publish key, playback tokens.
+const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const PLAYBACK_SECRET = 'e2e-playback-secret-0123456789';
+
+/** Opens the dashboard with the admin token typed in, as an operator would. */
+async function openDashboard(): Promise<Page> {
+  const dashboard = await chromium.browser.newPage({ viewport: { width: 1400, height: 1100 } });
+  await dashboard.goto(`${server.url}/dashboard`);
+  await dashboard.locator('#admin-token').fill(ADMIN_TOKEN);
+  await dashboard.locator('#admin-token').blur();
+  return dashboard;
+}
 
 let server: TestServer;
 let chromium: Awaited<ReturnType<typeof launchChromium>>;
@@ -18,12 +32,16 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startTestServer({ cleanupIntervalMs: 500 }, 200, {
-      ingest: { probe: ffprobeMedia() },
+      adminToken: ADMIN_TOKEN,
+      playbackSecret: PLAYBACK_SECRET,
+      ingest: { probe: ffprobeMedia(), publishKey: 'e2e-publish-key-0123456789' },
     });
-    const started = await call(`${server.url}/api/v1/transcode/start`, 'POST', {
-      recording_id: 'lecture',
-      preset: 'light',
-    });
+    const started = await call(
+      `${server.url}/api/v1/transcode/start`,
+      'POST',
+      { recording_id: 'lecture', preset: 'light' },
+      ADMIN,
+    );
     assert.equal(started.status, 201);
     await waitFor(
       async () => {
@@ -50,7 +68,9 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
     watch.on('console', (message) => {
       if (message.type() !== 'log') problems.push(`${message.type()}: ${message.text()}`);
     });
-    await watch.goto(`${server.url}/watch/lecture`);
+    // A learning platform hands the student a page URL with a playback token for the lecture.
+    const token = await new PlaybackTokens(PLAYBACK_SECRET).issue('lecture');
+    await watch.goto(`${server.url}/watch/lecture?token=${token}`);
     await watch
       .waitForFunction(
         () => (document.querySelector('video') as HTMLVideoElement).currentTime > 0.5,
@@ -83,11 +103,25 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
     await watch.screenshot({ path: `${ARTIFACTS}/watch.png` });
   });
 
+  it('keeps a player page without a playback token from starting', async () => {
+    const page = await chromium.browser.newPage();
+    await page.goto(`${server.url}/watch/lecture`);
+    await page.waitForFunction(() =>
+      document.querySelector('#status')?.textContent?.startsWith('Could not join'),
+    );
+    assert.match((await page.textContent('#status')) ?? '', /playback token/);
+    await page.waitForTimeout(2000);
+    const time = await page.evaluate(
+      () => (document.querySelector('video') as HTMLVideoElement).currentTime,
+    );
+    assert.equal(time, 0);
+    await page.close();
+  });
+
   it('lists that viewer on the dashboard with its segments', async () => {
     const viewerId = (await watch.textContent('#viewer')) ?? '';
     assert.match(viewerId, /^web-/);
-    const dashboard = await chromium.browser.newPage({ viewport: { width: 1400, height: 1100 } });
-    await dashboard.goto(`${server.url}/dashboard`);
+    const dashboard = await openDashboard();
     const row = dashboard.locator('#viewers tr', { hasText: viewerId });
     await row.waitFor({ timeout: 10_000 });
     const segments = Number(await row.locator('td').nth(4).textContent());
@@ -102,11 +136,12 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
   it('switches down when low buffer health is forced through the API', async () => {
     const viewerId = (await watch.textContent('#viewer')) ?? '';
     const adapt = (bufferHealth: number) =>
-      call(`${server.url}/api/v1/viewers/adapt-quality`, 'POST', {
-        recording_id: 'lecture',
-        viewer_id: viewerId,
-        buffer_health: bufferHealth,
-      });
+      call(
+        `${server.url}/api/v1/viewers/adapt-quality`,
+        'POST',
+        { recording_id: 'lecture', viewer_id: viewerId, buffer_health: bufferHealth },
+        ADMIN,
+      );
     // Lift the viewer to the top first, so a switch down has room to show. The page keeps
     // reporting its own buffer health meanwhile, so lift until the page has followed.
     await waitFor(
@@ -151,8 +186,14 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
             st: document.querySelector('#status')?.textContent,
           }),
         );
-        const row = (await call(`${server.url}/api/v1/streams/lecture/viewers/${viewerId}`, 'GET'))
-          .body;
+        const row = (
+          await call(
+            `${server.url}/api/v1/streams/lecture/viewers/${viewerId}`,
+            'GET',
+            undefined,
+            ADMIN,
+          )
+        ).body;
         throw new Error(
           `no switch down: page ${page}; server ${JSON.stringify(row)}: ${error.message}`,
         );
@@ -175,8 +216,7 @@ describe('player page and dashboard in a real browser', { timeout: 180_000 }, ()
   it('keeps the dashboard usable with 1,000 viewers on a stream: rows capped, the rest behind a filter', async () => {
     server.service.startLiveStream('crowd', 2000);
     for (let i = 0; i < 1000; i++) server.service.joinStream('crowd', `student-${i}`, 'Low');
-    const dashboard = await chromium.browser.newPage({ viewport: { width: 1400, height: 1100 } });
-    await dashboard.goto(`${server.url}/dashboard`);
+    const dashboard = await openDashboard();
     await dashboard.locator('#stream-select option[value="crowd"]').waitFor({ state: 'attached' });
     await dashboard.selectOption('#stream-select', 'crowd');
     await dashboard.waitForFunction(
