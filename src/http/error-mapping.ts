@@ -46,6 +46,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ANONYMOUS_BACKLOG_FULL: 503,
   RATE_LIMITED: 429,
   TOO_MANY_STREAMS: 503,
+  SEGMENTS_WAITING_FULL: 409,
   // Refused before any route runs: by the router, or by Node's HTTP parser.
   BAD_URL: 400,
   URI_TOO_LONG: 414,

@@ -4,7 +4,6 @@
  * the playlist listing it; a segment is ready once both its bytes and its playlist entry have
  * arrived. Pure: no I/O, no clock.
  */
-
 import { DistributionError } from '../core/errors.js';
 
 /** One segment line of a pushed media playlist. */
@@ -27,6 +26,16 @@ export interface ReadySegment extends PlaylistEntry {
 
 /** Segment files kept waiting for their playlist entry (a bound against junk uploads). */
 export const MAX_PENDING_FILES = 32;
+
+export class PendingFullError extends DistributionError {
+  constructor(file: string) {
+    super(
+      'SEGMENTS_WAITING_FULL',
+      `'${file}' refused: ${MAX_PENDING_FILES} segment files of this rendition already wait for a playlist entry (push the media playlist)`,
+      'file',
+    );
+  }
+}
 
 /** A new init section when every kept one is still named by the playlist: keeping it would pass the bound. */
 export class InitSectionsFullError extends DistributionError {
@@ -65,13 +74,17 @@ export class SegmentAssembler {
   /** Takes a segment file's bytes; returns whatever became ready. */
   addSegment(file: string, data: Uint8Array): ReadySegment[] {
     this.dropPending(file);
+    if (this.pending.size >= MAX_PENDING_FILES) {
+      // Files whose entry the stream has already passed can never be published: make room.
+      for (const waiting of this.pending.keys()) {
+        const listed = this.listed.get(waiting);
+        if (listed && listed.encoderSequence <= this.lastSequence) this.dropPending(waiting);
+      }
+      // Otherwise refuse this one: what was answered 201 is kept until it is published.
+      if (this.pending.size >= MAX_PENDING_FILES) throw new PendingFullError(file);
+    }
     this.pending.set(file, data);
     this.pendingBytes += data.byteLength;
-    while (this.pending.size > MAX_PENDING_FILES) {
-      const oldest = this.pending.keys().next().value;
-      if (oldest === undefined) break;
-      this.dropPending(oldest);
-    }
     return this.collect();
   }
 

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   InitSectionsFullError,
   MAX_PENDING_FILES,
+  PendingFullError,
   type PlaylistEntry,
   SegmentAssembler,
 } from '../../src/ingest/segment-assembler.js';
@@ -72,11 +73,30 @@ describe('SegmentAssembler', () => {
     assert.equal(a.init('init.mp4')?.byteLength, 15);
   });
 
-  it('keeps a bounded number of unlisted files, dropping the oldest', () => {
+  it('refuses a file beyond the bound of unlisted files, keeping every file it took', () => {
     const a = new SegmentAssembler(4);
-    for (let i = 0; i <= MAX_PENDING_FILES; i++) a.addSegment(`junk_${i}.ts`, bytes(i));
-    assert.deepEqual(a.addPlaylist([entry(0, { file: 'junk_0.ts' })]), []);
-    assert.equal(a.addPlaylist([entry(1, { file: `junk_${MAX_PENDING_FILES}.ts` })]).length, 1);
+    for (let i = 0; i < MAX_PENDING_FILES; i++) a.addSegment(`junk_${i}.ts`, bytes(i));
+    assert.throws(
+      () => a.addSegment(`junk_${MAX_PENDING_FILES}.ts`, bytes(1)),
+      (error: unknown) =>
+        error instanceof PendingFullError && error.code === 'SEGMENTS_WAITING_FULL',
+    );
+    // What was taken is still there to publish, the oldest first.
+    assert.equal(a.addPlaylist([entry(0, { file: 'junk_0.ts' })]).length, 1);
+    assert.equal(a.addPlaylist([entry(1, { file: 'junk_1.ts' })]).length, 1);
+  });
+
+  it('makes room by dropping files whose entry the stream has passed', () => {
+    const a = new SegmentAssembler(4);
+    a.addSegment('seg_5.ts', bytes(5));
+    assert.equal(a.addPlaylist([entry(5, { file: 'seg_5.ts' })]).length, 1);
+    // A late copy of an older, already passed segment waits for ever...
+    a.addSegment('seg_4.ts', bytes(4));
+    a.addPlaylist([entry(4, { file: 'seg_4.ts' }), entry(5, { file: 'seg_5.ts' })]);
+    for (let i = 1; i < MAX_PENDING_FILES; i++) a.addSegment(`junk_${i}.ts`, bytes(i));
+    // ...until room is needed: then it goes, and the new file is taken.
+    assert.doesNotThrow(() => a.addSegment('seg_6.ts', bytes(6)));
+    assert.equal(a.addPlaylist([entry(6, { file: 'seg_6.ts' })]).length, 1);
   });
 
   it('forgets a file the encoder deleted before it was listed', () => {
@@ -128,7 +148,13 @@ describe('SegmentAssembler', () => {
     a.remove('seg_1.ts');
     a.addInit('init.mp4', bytes(0));
     assert.equal(a.heldBytes, 10);
-    for (let i = 0; i < MAX_PENDING_FILES + 5; i++) a.addSegment(`junk_${i}.ts`, bytes(0));
-    assert.equal(a.heldBytes, 10 + MAX_PENDING_FILES * 10, 'evicted files are no longer counted');
+    for (let i = 0; i < MAX_PENDING_FILES + 5; i++) {
+      try {
+        a.addSegment(`junk_${i}.ts`, bytes(0));
+      } catch (error) {
+        assert.ok(error instanceof PendingFullError);
+      }
+    }
+    assert.equal(a.heldBytes, 10 + MAX_PENDING_FILES * 10, 'refused files are not counted');
   });
 });
