@@ -5,8 +5,8 @@ import { DistributionError } from '../core/errors.js';
 import { rfc3339 } from './responses.js';
 import { MAX_PAGE_LIMIT } from './schemas.js';
 
-/** HTTP status of each domain error code; the one place codes meet statuses. */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+/** HTTP status of each error code; the one place codes meet statuses (README: Error codes). */
+export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   STREAM_NOT_FOUND: 404,
   VIEWER_NOT_FOUND: 404,
   SEGMENT_NOT_FOUND: 404,
@@ -47,6 +47,12 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   RATE_LIMITED: 429,
   TOO_MANY_STREAMS: 503,
   SEGMENTS_WAITING_FULL: 409,
+  // Requests Fastify refuses, or no route serves.
+  INVALID_REQUEST: 400,
+  INVALID_JSON: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  ROUTE_NOT_FOUND: 404,
+  INTERNAL: 500,
   // Refused before any route runs: by the router, or by Node's HTTP parser.
   BAD_URL: 400,
   URI_TOO_LONG: 414,
