@@ -59,7 +59,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     mediaDir: 'media',
     ...options.encoders,
     // Encoders get a per-job token from ingest, never the publish key itself.
-    ingestAccess: ingest,
+    ingestAccess: ingest.access,
     secrets: [options.ingest?.publishKey, options.adminToken],
   });
   const app = buildApp({

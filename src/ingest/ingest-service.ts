@@ -3,9 +3,9 @@ import { DistributionError, StreamEndedError } from '../core/errors.js';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import { MP4, MPEG_TS } from '../core/segment.js';
 import type { DistributionService } from '../service/distribution-service.js';
-import { sameSecret } from '../service/secrets.js';
 import { IngestBudget } from './ingest-budget.js';
 import type { MediaProbe } from './media-probe.js';
+import { PublishAccess } from './publish-access.js';
 import { PlaylistParseError, parsePushedPlaylist } from './pushed-playlist.js';
 import { type ReadySegment, SegmentAssembler } from './segment-assembler.js';
 
@@ -55,18 +55,6 @@ export const INGEST_DEFAULTS = {
   streamBudgetBytes: 256 * MiB,
   totalBudgetBytes: 2048 * MiB,
 } as const satisfies IngestLimits & { encoderTimeoutMs: number };
-
-export class PublishKeyError extends DistributionError {
-  constructor(present: boolean) {
-    super(
-      present ? 'PUBLISH_KEY_INVALID' : 'PUBLISH_KEY_REQUIRED',
-      present
-        ? 'the publish key does not match this stream'
-        : 'this stream needs a publish key (?key= or Authorization: Bearer)',
-      'key',
-    );
-  }
-}
 
 export class IngestFileError extends DistributionError {
   constructor(message: string) {
@@ -135,15 +123,14 @@ export function ingestKind(file: string, profile: ProfileName | undefined): Inge
  */
 export class IngestService {
   private readonly streams = new Map<string, StreamState>();
-  private readonly keys = new Map<string, string>();
-  /** Built-in encoder job tokens and the stream each may push to. */
-  private readonly jobTokens = new Map<string, string>();
   private readonly timedOut = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   /** The stream ingest is restarting right now: its replacement keeps the stream's key. */
   private restarting: string | undefined;
 
+  /** Who may push to which stream. */
+  readonly access = new PublishAccess(this.options.publishKey);
   /** The bounds in force: the options' limits over INGEST_DEFAULTS. */
   readonly limits: IngestLimits = withDefaults(this.options.limits);
   /** Bytes ingest holds (and bodies still arriving) against the stream and server budgets. */
@@ -167,39 +154,6 @@ export class IngestService {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-  }
-
-  /** Sets the key pushes to this stream must present (from POST /streams/start). */
-  setPublishKey(recordingId: string, key: string): void {
-    this.keys.set(recordingId, key);
-  }
-
-  /** The key pushes to this stream must present, if any. */
-  publishKeyFor(recordingId: string): string | undefined {
-    return this.keys.get(recordingId) ?? this.options.publishKey;
-  }
-
-  /** Lets a built-in encoder job push to its stream with `token` until revoked. */
-  grantJobToken(recordingId: string, token: string): void {
-    this.jobTokens.set(token, recordingId);
-  }
-
-  /** Takes back a job token (the job stopped, finished or was forgotten). */
-  revokeJobToken(token: string): void {
-    this.jobTokens.delete(token);
-  }
-
-  /**
-   * Throws PublishKeyError unless `presented` matches the stream's (or the server's) key, or
-   * is the token of an encoder job granted this stream.
-   */
-  authorize(recordingId: string, presented: string | undefined): void {
-    const expected = this.publishKeyFor(recordingId);
-    if (expected === undefined) return;
-    if (presented === undefined) throw new PublishKeyError(false);
-    // Job tokens carry 128 random bits: a map lookup leaks nothing worth timing.
-    if (this.jobTokens.get(presented) === recordingId) return;
-    if (!sameSecret(presented, expected)) throw new PublishKeyError(true);
   }
 
   /** Takes one pushed file; returns how many segments it made ready and published. */
@@ -303,7 +257,7 @@ export class IngestService {
     if (this.restarting === recordingId) return;
     this.streams.delete(recordingId);
     this.timedOut.delete(recordingId);
-    this.keys.delete(recordingId);
+    this.access.forget(recordingId);
   }
 
   private stateFor(recordingId: string): StreamState {

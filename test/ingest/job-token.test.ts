@@ -13,12 +13,14 @@ describe('encoder job tokens', () => {
     const ingest = new IngestService(new DistributionService(), {
       publishKey: 'server-publish-key-0123',
     });
-    ingest.grantJobToken('lecture', 'vtpjob-abc');
-    ingest.authorize('lecture', 'vtpjob-abc');
-    assert.throws(() => ingest.authorize('other', 'vtpjob-abc'), { code: 'PUBLISH_KEY_INVALID' });
-    ingest.authorize('other', 'server-publish-key-0123');
-    ingest.revokeJobToken('vtpjob-abc');
-    assert.throws(() => ingest.authorize('lecture', 'vtpjob-abc'), {
+    ingest.access.grantJobToken('lecture', 'vtpjob-abc');
+    ingest.access.authorize('lecture', 'vtpjob-abc');
+    assert.throws(() => ingest.access.authorize('other', 'vtpjob-abc'), {
+      code: 'PUBLISH_KEY_INVALID',
+    });
+    ingest.access.authorize('other', 'server-publish-key-0123');
+    ingest.access.revokeJobToken('vtpjob-abc');
+    assert.throws(() => ingest.access.authorize('lecture', 'vtpjob-abc'), {
       code: 'PUBLISH_KEY_INVALID',
     });
   });

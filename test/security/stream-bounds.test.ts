@@ -99,7 +99,7 @@ describe('streams without bound', () => {
         'silent stream removed',
       );
       // Nothing of it stays: its per-stream key went with it.
-      assert.equal(server.ingest.publishKeyFor('silent'), undefined);
+      assert.equal(server.ingest.access.publishKeyFor('silent'), undefined);
     } finally {
       await server.close();
     }

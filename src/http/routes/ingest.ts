@@ -44,7 +44,7 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
   });
   // The key is checked before a byte of the body is read.
   const authorize = async (request: FastifyRequest) => {
-    ingest.authorize(
+    ingest.access.authorize(
       (request.params as { recording_id: string }).recording_id,
       presentedKey(request),
     );

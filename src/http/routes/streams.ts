@@ -37,7 +37,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
         );
       }
       const distributor = service.startLiveStream(recording_id, max_viewers);
-      if (publish_key !== undefined) ingest.setPublishKey(recording_id, publish_key);
+      if (publish_key !== undefined) ingest.access.setPublishKey(recording_id, publish_key);
       return reply.code(201).send(
         envelope(
           {
