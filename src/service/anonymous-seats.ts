@@ -90,11 +90,6 @@ export class AnonymousSeats {
     }
   }
 
-  /** Number of sessions waiting for their first segment. */
-  get waiting(): number {
-    return this.pending.size;
-  }
-
   /** The client's sessions that still wait or sit; the rest are dropped from its set. */
   private held(client: string): Set<string> {
     const held = this.byClient.get(client) ?? new Set<string>();

@@ -207,11 +207,6 @@ export class HlsDelivery {
     this.seats.prune(this.service.now());
   }
 
-  /** Anonymous sessions waiting for their first segment. */
-  get waitingSessions(): number {
-    return this.seats.waiting;
-  }
-
   /** Forgets the cached playlists and waiting sessions of a removed stream. */
   private forget(recordingId: string): void {
     for (const profile of PROFILE_NAMES) this.playlists.delete(`${recordingId}/${profile}`);
