@@ -78,7 +78,6 @@ export class EncoderManager {
   private readonly jobs = new Map<string, EncoderJob>();
   private readonly newJobId = randomIdGenerator('enc-');
   private readonly newJobToken = randomIdGenerator('vtpjob-');
-  private readonly tokens = new Map<string, string>();
   private ingestBase: string | undefined;
 
   constructor(private readonly options: EncoderManagerOptions) {}
@@ -115,10 +114,10 @@ export class EncoderManager {
       ...(this.options.minBackoffMs !== undefined && { minBackoffMs: this.options.minBackoffMs }),
       ...(this.options.onEvent && { onEvent: this.options.onEvent }),
       secrets,
-      onEnded: () => this.revoke(jobId),
+      // A job ends once (finished, stopped or killed): its right to push ends with it.
+      onEnded: () => this.options.ingestAccess.revokeJobToken(token),
     });
     this.options.ingestAccess.grantJobToken(request.recordingId, token);
-    this.tokens.set(jobId, token);
     this.jobs.set(jobId, job);
     job.start();
     this.forgetOldJobs();
@@ -161,18 +160,9 @@ export class EncoderManager {
   /** Keeps the statuses of the last MAX_ENDED_JOBS ended jobs, so a long-running server stays bounded. */
   private forgetOldJobs(): void {
     const ended = [...this.jobs.entries()].filter(([, job]) => !job.isActive);
-    for (const [jobId] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_JOBS))) {
-      this.revoke(jobId);
+    // Ended jobs have revoked their tokens already (onEnded).
+    for (const [jobId] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_JOBS)))
       this.jobs.delete(jobId);
-    }
-  }
-
-  /** Ends a job's right to push (it stopped, finished or was forgotten). */
-  private revoke(jobId: string): void {
-    const token = this.tokens.get(jobId);
-    if (token === undefined) return;
-    this.tokens.delete(jobId);
-    this.options.ingestAccess.revokeJobToken(token);
   }
 
   private job(jobId: string): EncoderJob {
