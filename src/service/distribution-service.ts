@@ -8,6 +8,7 @@ import {
   SegmentNotFoundError,
   StreamEndedError,
   StreamExistsError,
+  StreamFullError,
   StreamNotFoundError,
 } from '../core/errors.js';
 import { DEFAULT_MAX_VIEWERS, PROFILES, type ProfileName } from '../core/profiles.js';
@@ -24,6 +25,7 @@ import {
 } from './delivery-pool.js';
 import { randomIdGenerator } from './random-ids.js';
 import { DeliveryNotFoundError } from './service-errors.js';
+import { type LeaveReason, StreamEvents } from './stream-events.js';
 
 export interface DistributionServiceOptions {
   readonly workers?: number;
@@ -41,6 +43,8 @@ export interface DistributionServiceOptions {
   readonly idleTimeoutMs?: number;
   /** Streams (live, or ended and still readable) the server holds at most. */
   readonly maxStreams?: number;
+  /** Where an event listener's error goes (it never reaches the code that emitted). */
+  readonly onListenerError?: (error: unknown) => void;
 }
 
 export const SERVICE_DEFAULTS = {
@@ -108,6 +112,8 @@ export class DistributionService {
   private readonly sessions = new Map<string, { recordingId: string; viewerId: string }>();
   private readonly publishWaiters = new Map<string, Set<() => void>>();
   private readonly retiredListeners: Array<(recordingId: string) => void> = [];
+  /** Streams started and ended, viewers joined and left, caps reached. */
+  readonly events: StreamEvents;
   private readonly pool: DeliveryPool;
   private readonly cdn: CdnForwarder;
   private readonly clock: () => number;
@@ -122,6 +128,7 @@ export class DistributionService {
 
   constructor(private readonly options: DistributionServiceOptions = {}) {
     this.clock = options.clock ?? Date.now;
+    this.events = new StreamEvents(options.onListenerError);
     this.startedAt = this.clock();
     this.pool = new DeliveryPool({
       workers: options.workers ?? SERVICE_DEFAULTS.workers,
@@ -164,6 +171,11 @@ export class DistributionService {
       ...(this.options.maxBacklog !== undefined && { maxBacklog: this.options.maxBacklog }),
     });
     this.streams.set(recordingId, distributor);
+    this.events.publish('stream_started', {
+      recordingId,
+      maxViewers: distributor.maxViewers,
+      at: distributor.startedAt,
+    });
     return distributor;
   }
 
@@ -192,19 +204,49 @@ export class DistributionService {
     initialBitrate: ProfileName = 'Low',
     sessionId?: string,
   ): ViewerSession {
-    const session = this.getDistributor(recordingId).joinViewer(
-      viewerId,
-      initialBitrate,
-      this.clock(),
-      sessionId,
-    );
-    this.sessions.set(session.sessionId, { recordingId, viewerId });
-    return session;
+    return this.join(recordingId, viewerId, initialBitrate, sessionId, false);
   }
 
   /** Joins a viewer that came without an identity (a player opening the playlist). */
   joinAnonymous(recordingId: string, sessionId?: string): ViewerSession {
-    return this.joinStream(recordingId, this.newAnonymousId(), 'Low', sessionId);
+    return this.join(recordingId, this.newAnonymousId(), 'Low', sessionId, true);
+  }
+
+  /** The error refusing a new viewer of a full stream, announced as `viewer_cap_reached`. */
+  streamFull(recordingId: string): StreamFullError {
+    const distributor = this.getDistributor(recordingId);
+    this.events.publish('viewer_cap_reached', {
+      recordingId,
+      maxViewers: distributor.maxViewers,
+      at: this.clock(),
+    });
+    return new StreamFullError(recordingId, distributor.maxViewers);
+  }
+
+  private join(
+    recordingId: string,
+    viewerId: string,
+    initialBitrate: ProfileName,
+    sessionId: string | undefined,
+    anonymous: boolean,
+  ): ViewerSession {
+    const distributor = this.getDistributor(recordingId);
+    let session: ViewerSession;
+    try {
+      session = distributor.joinViewer(viewerId, initialBitrate, this.clock(), sessionId);
+    } catch (error) {
+      if (error instanceof StreamFullError) throw this.streamFull(recordingId);
+      throw error;
+    }
+    this.sessions.set(session.sessionId, { recordingId, viewerId });
+    this.events.publish('viewer_joined', {
+      recordingId,
+      viewerId,
+      anonymous,
+      profile: session.currentBitrate,
+      at: session.joinedAt,
+    });
+    return session;
   }
 
   /** Makes an unguessable session id (for a viewer that will take its seat later). */
@@ -234,7 +276,7 @@ export class DistributionService {
 
   leaveStream(recordingId: string, viewerId: string): ViewerSession {
     const session = this.getDistributor(recordingId).leaveViewer(viewerId);
-    this.sessions.delete(session.sessionId);
+    this.forgetSession(recordingId, session, 'left');
     return session;
   }
 
@@ -345,7 +387,13 @@ export class DistributionService {
     if (distributor.status === 'ended') throw new StreamEndedError(recordingId);
     distributor.end(this.clock());
     this.wake(recordingId);
-    return distributor.getStats();
+    const stats = distributor.getStats();
+    this.events.publish('stream_ended', {
+      recordingId,
+      at: this.clock(),
+      peakViewers: stats.peakViewers,
+    });
+    return stats;
   }
 
   enableCDN(baseUrl: string): void {
@@ -428,7 +476,7 @@ export class DistributionService {
     for (const [recordingId, distributor] of this.streams) {
       for (const segment of distributor.expireSegments(now)) this.cdn.forget(recordingId, segment);
       for (const session of distributor.expireIdleViewers(now, idleMs))
-        this.sessions.delete(session.sessionId);
+        this.forgetSession(recordingId, session, 'idle');
       const ended = distributor.endedAtMs;
       if (ended !== undefined && now - ended > distributor.retentionMs) {
         this.retire(recordingId, distributor);
@@ -467,10 +515,23 @@ export class DistributionService {
     this.retired.segments += served.segments;
     this.retired.bytes += served.bytes;
     for (const session of distributor.getAllViewerSessions())
-      this.sessions.delete(session.sessionId);
+      this.forgetSession(recordingId, session, 'stream_removed');
     this.streams.delete(recordingId);
     this.wake(recordingId);
     for (const listener of this.retiredListeners) listener(recordingId);
+  }
+
+  private forgetSession(recordingId: string, session: ViewerSession, reason: LeaveReason): void {
+    this.sessions.delete(session.sessionId);
+    this.events.publish('viewer_left', {
+      recordingId,
+      viewerId: session.viewerId,
+      reason,
+      joinedAt: session.joinedAt,
+      at: this.clock(),
+      segmentsReceived: session.segmentsReceived,
+      bytesReceived: session.bytesReceived,
+    });
   }
 
   private nextPublish(recordingId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 import type { LiveDistributor } from '../core/distributor.js';
-import { DistributionError, StreamFullError } from '../core/errors.js';
+import { DistributionError } from '../core/errors.js';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../core/profiles.js';
 import type { InitSection, Segment } from '../core/segment.js';
 import type { ViewerSession } from '../core/viewer-session.js';
@@ -95,7 +95,7 @@ export class HlsDelivery {
     if (seated) this.report(distributor, seated, report);
     if (sessionId === undefined && !options.probe) {
       if (distributor.activeViewers >= distributor.maxViewers) {
-        throw new StreamFullError(recordingId, distributor.maxViewers);
+        throw this.service.streamFull(recordingId);
       }
       sessionId = this.service.newSession();
       this.seats.issue(report.client ?? '', recordingId, sessionId, this.service.now());
