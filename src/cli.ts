@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, MIN_SECRET_LENGTH, SETTINGS } from './config.js';
 import { runDemo } from './demo/demo.js';
-import { startServer } from './server.js';
+import { SERVER_DEFAULTS, startServer } from './server.js';
 import { PLAYBACK_TOKEN_DEFAULTS, PlaybackTokens } from './service/playback-tokens.js';
 
 /** `vtp-live serve`: runs the server until SIGTERM/SIGINT, then drains and exits 0. */
@@ -85,8 +85,8 @@ program
   .description(
     'run a live lecture on embedded defaults: server, test-pattern encoder, a few viewers',
   )
-  .addOption(new Option('--port <value>', 'TCP port').default('8080'))
-  .addOption(new Option('--host <value>', 'address to bind').default('127.0.0.1'))
+  .addOption(new Option('--port <value>', 'TCP port').default(String(SERVER_DEFAULTS.port)))
+  .addOption(new Option('--host <value>', 'address to bind').default(SERVER_DEFAULTS.host))
   .addOption(new Option('--stream <id>', 'recording id of the demo stream').default('lecture'))
   .addOption(
     new Option('--preset <name>', 'encoder ladder preset')

@@ -1,6 +1,9 @@
 import { isIPv4 } from 'node:net';
+import { DEFAULT_MAX_VIEWERS } from './core/profiles.js';
 import { HTTP_DEFAULTS } from './http/app.js';
+import { ENCODER_DEFAULTS } from './ingest/encoder-manager.js';
 import { INGEST_DEFAULTS } from './ingest/ingest-service.js';
+import { SERVER_DEFAULTS } from './server.js';
 import { SERVICE_DEFAULTS } from './service/distribution-service.js';
 import { HLS_DEFAULTS } from './service/hls-delivery.js';
 import { PLAYBACK_TOKEN_DEFAULTS } from './service/playback-tokens.js';
@@ -65,7 +68,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'VTP_HOST',
     kind: 'string',
     description: 'address to bind',
-    fallback: '127.0.0.1',
+    fallback: SERVER_DEFAULTS.host,
   },
   {
     key: 'port',
@@ -75,7 +78,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 65535,
     description: 'TCP port (0 picks a free one)',
-    fallback: 8080,
+    fallback: SERVER_DEFAULTS.port,
   },
   {
     key: 'workers',
@@ -115,7 +118,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 1_000_000,
     description: 'viewer cap of a stream started without max_viewers',
-    fallback: 100,
+    fallback: DEFAULT_MAX_VIEWERS,
   },
   {
     key: 'cdnBaseUrl',
@@ -133,7 +136,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 30_000,
     description: 'default wait of GET .../next at the live edge',
-    fallback: 2000,
+    fallback: HTTP_DEFAULTS.longPollMs,
   },
   {
     key: 'shutdownTimeoutSeconds',
@@ -143,7 +146,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 600,
     description: 'seconds to drain deliveries on SIGTERM/SIGINT',
-    fallback: 10,
+    fallback: SERVER_DEFAULTS.shutdownTimeoutMs / 1000,
   },
   {
     key: 'playlistSegments',
@@ -153,7 +156,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 3,
     max: 30,
     description: 'segments a live media playlist lists',
-    fallback: 6,
+    fallback: HLS_DEFAULTS.playlistSegments,
   },
   {
     key: 'idleTimeoutSeconds',
@@ -174,7 +177,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 3600,
     description: 'seconds without a push before a stream is ended',
-    fallback: 10,
+    fallback: INGEST_DEFAULTS.encoderTimeoutMs / 1000,
   },
   {
     key: 'publishKey',
@@ -192,7 +195,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 256,
     description: 'largest segment an encoder may push, in MiB',
-    fallback: 16,
+    fallback: INGEST_DEFAULTS.maxSegmentBytes / 2 ** 20,
   },
   {
     key: 'mediaDir',
@@ -200,7 +203,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'VTP_MEDIA_DIR',
     kind: 'string',
     description: 'folder file sources of built-in encoders are read from',
-    fallback: 'media',
+    fallback: ENCODER_DEFAULTS.mediaDir,
   },
   {
     key: 'adminToken',

@@ -2,7 +2,11 @@ import pino from 'pino';
 import type { ServerConfig } from './config.js';
 import { type App, type AppOptions, buildApp } from './http/app.js';
 import { redactingLoggerOptions } from './http/log-redaction.js';
-import { EncoderManager, type EncoderManagerOptions } from './ingest/encoder-manager.js';
+import {
+  ENCODER_DEFAULTS,
+  EncoderManager,
+  type EncoderManagerOptions,
+} from './ingest/encoder-manager.js';
 import { type IngestOptions, IngestService } from './ingest/ingest-service.js';
 import { ffprobeMedia } from './ingest/media-probe.js';
 import {
@@ -34,6 +38,13 @@ export interface RuntimeOptions {
   readonly playbackTokenTtlSeconds?: number;
 }
 
+/** Where and how the server process listens and stops when not told otherwise. */
+export const SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  shutdownTimeoutMs: 10_000,
+} as const;
+
 /** The parts of a running VTP Live, wired together but not yet listening. */
 export interface Runtime {
   readonly app: App;
@@ -56,7 +67,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   });
   const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS);
   const encoders = new EncoderManager({
-    mediaDir: 'media',
+    mediaDir: ENCODER_DEFAULTS.mediaDir,
     ...options.encoders,
     // Encoders get a per-job token from ingest, never the publish key itself.
     ingestAccess: ingest.access,

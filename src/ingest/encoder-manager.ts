@@ -30,6 +30,10 @@ export interface EncoderIngestAccess {
   revokeJobToken(token: string): void;
 }
 
+export const ENCODER_DEFAULTS = {
+  mediaDir: 'media',
+} as const;
+
 export interface EncoderManagerOptions {
   /** VTP_FFMPEG or ffmpeg on PATH. */
   readonly ffmpeg?: string;
