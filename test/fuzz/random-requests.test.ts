@@ -677,7 +677,7 @@ class SimulatedEncoder {
   private window: { n: number; duration: string; discontinuity: boolean }[] = [];
   /** Media sequence number each served segment URI had when first listed. */
   private readonly msnOf = new Map<string, bigint>();
-  /** EXT-X-TARGETDURATION first served: fixed for the stream's life (DESIGN.md section 5). */
+  /** EXT-X-TARGETDURATION first served: fixed for the stream's life (docs/architecture.md, delivery rules). */
   private target: number | undefined;
 
   constructor(

@@ -6,8 +6,8 @@ import { checkProperty, describeRun, errorEnvelopeProblem, preview } from '../he
 import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 
 // The control API's request schemas, driven through the real app in-process (app.inject).
-// Validity is judged by this file's own reading of the documented constraints (README, DESIGN.md
-// section 6), not by the schemas under test.
+// Validity is judged by this file's own reading of the documented constraints (README, and the
+// security rules in docs/architecture.md), not by the schemas under test.
 
 const LIVE = 'fuzz-live';
 const VIEWER = 'fuzz-viewer';
