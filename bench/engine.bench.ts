@@ -191,8 +191,10 @@ for (const n of SIZES) {
         writeMediaPlaylist({
           segments: w.latest(6),
           ended: false,
+          targetDurationSec: 2,
           segmentUri: (seg) => `${seg.id}?session=${sessions[i]}`,
           initUri: (id) => id,
+          gapUri: (sequence) => `${sequence}.ts?session=${sessions[i]}`,
         }),
     ),
   });

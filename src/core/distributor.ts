@@ -8,6 +8,7 @@ import {
   ViewerNotFoundError,
 } from './errors.js';
 import type { MediaInfo } from './media-info.js';
+import { MediaTimeline } from './media-timeline.js';
 import {
   PROFILE_NAMES,
   PROFILES,
@@ -25,6 +26,7 @@ import {
 } from './quality.js';
 import { type InitSection, MPEG_TS, type Segment, type SegmentInput } from './segment.js';
 import { SegmentWindow } from './segment-window.js';
+import { TargetDuration } from './target-duration.js';
 import { type SwitchReason, ViewerSession } from './viewer-session.js';
 
 export interface DistributorOptions {
@@ -38,6 +40,11 @@ export interface DistributorOptions {
   readonly policy?: AdaptationPolicy;
   /** Delivered-but-unfetched segments one viewer may hold. */
   readonly maxBacklog?: number;
+  /**
+   * What tells this stream apart from every other of the same recording id (a reused id, a
+   * restarted server): segment URLs carry it, so a cached URL never names other bytes.
+   */
+  readonly incarnation?: string;
 }
 
 export type StreamStatus = 'live' | 'ended';
@@ -66,6 +73,15 @@ export interface AdaptationResult {
 }
 
 export const DEFAULT_MAX_BACKLOG = 32;
+
+/**
+ * Lost media sequence numbers a rendition lists as EXT-X-GAP before a segment; a longer hole
+ * (an encoder jumping its numbers) starts the playlist after it instead.
+ */
+export const MAX_GAP_SEGMENTS = 8;
+
+/** The segment duration the ladder is encoded for (the longest of the profiles'). */
+const NOMINAL_SEGMENT_SEC = Math.max(...PROFILE_NAMES.map((p) => PROFILES[p].segmentDurationSec));
 
 /** One page of a stream's viewers, in join order. */
 export interface ViewerPage {
@@ -96,15 +112,21 @@ export class LiveDistributor {
   private segmentsServed = 0;
   private bytesServed = 0;
   private endedAt: number | undefined;
+  private readonly target = new TargetDuration(NOMINAL_SEGMENT_SEC);
+  private readonly timeline = new MediaTimeline(NOMINAL_SEGMENT_SEC);
+  private highestSequence = Number.NEGATIVE_INFINITY;
 
   /** When the stream started (ms). */
   readonly startedAt: number;
+  /** This stream's incarnation (see DistributorOptions.incarnation). */
+  readonly incarnation: string;
 
   constructor(
     readonly recordingId: string,
     options: DistributorOptions,
   ) {
     this.startedAt = options.startedAt ?? 0;
+    this.incarnation = options.incarnation ?? '0';
     this.maxViewers = options.maxViewers;
     this.retentionMs = options.retentionMs;
     this.newSessionId = options.newSessionId;
@@ -151,11 +173,35 @@ export class LiveDistributor {
     return this.windows[profile];
   }
 
-  /** Publishes a segment into its rendition's window (the seed's EnqueueSegment). */
+  /** EXT-X-TARGETDURATION of every rendition: fixed at the first segment (TargetDuration). */
+  get targetDurationSec(): number {
+    return this.target.seconds;
+  }
+
+  /** Segments that broke the target's promise and raised it. */
+  get targetDurationRaises(): number {
+    return this.target.raises;
+  }
+
+  /** One past the highest media sequence number this stream ever published (0 before any). */
+  get nextSequence(): number {
+    return Math.max(0, this.highestSequence + 1);
+  }
+
+  /**
+   * Publishes a segment into its rendition's window (the seed's EnqueueSegment), with its
+   * program date-time from the stream's media timeline and, after lost numbers, their gap.
+   */
   enqueueSegment(input: SegmentInput, now: number): Segment {
     this.assertLive();
     const window = this.windows[input.profile];
     const discontinuity = input.discontinuity ?? false;
+    const programDateTime = this.timeline.startOf(
+      input.sequence,
+      input.durationSec,
+      discontinuity,
+      now,
+    );
     const segment: Segment = {
       id: input.id,
       sequence: input.sequence,
@@ -164,12 +210,32 @@ export class LiveDistributor {
       data: input.data,
       contentType: input.contentType ?? MPEG_TS,
       createdAt: now,
+      programDateTime,
       discontinuity,
       discontinuitySequence: window.discontinuitySequence + (discontinuity ? 1 : 0),
       initId: input.initId,
+      etag: input.etag,
+      gapBefore: this.gapBefore(window, input.sequence),
     };
     window.push(segment);
+    this.timeline.place(segment.sequence, programDateTime, segment.durationSec);
+    this.target.admit(segment.durationSec, input.declaredTargetSec);
+    if (segment.sequence > this.highestSequence) this.highestSequence = segment.sequence;
     return segment;
+  }
+
+  /** Durations of the numbers missing between the rendition's newest segment and `sequence`. */
+  private gapBefore(window: SegmentWindow, sequence: number): number[] | undefined {
+    const newest = window.newest;
+    if (!newest) return undefined;
+    const missing = sequence - newest.sequence - 1;
+    if (missing <= 0 || missing > MAX_GAP_SEGMENTS) return undefined;
+    const durations: number[] = [];
+    for (let s = newest.sequence + 1; s < sequence; s++) {
+      // Another rendition's duration when one got it; the nominal one fits any target.
+      durations.push(this.timeline.durationOf(s) ?? NOMINAL_SEGMENT_SEC);
+    }
+    return durations;
   }
 
   /** Stores an fMP4 initialization section of one rendition. */
@@ -312,9 +378,28 @@ export class LiveDistributor {
     return session;
   }
 
-  /** Counts bytes served to a request no session claims (a CDN filling its cache, say). */
-  recordUnattributedFetch(bytes: number): void {
-    this.segmentsServed++;
+  /**
+   * Counts `bytes` of a byte range of `segment` sent to a viewer: bytes, not a segment received
+   * (a player fetching ranges has not necessarily taken the whole segment).
+   */
+  recordPartialFetch(
+    viewerId: string,
+    segment: Segment,
+    bytes: number,
+    now: number,
+  ): ViewerSession {
+    const session = this.observeBitrate(viewerId, segment.profile, now);
+    session.bytesReceived += bytes;
+    this.bytesServed += bytes;
+    return session;
+  }
+
+  /**
+   * Counts bytes served to a request no session claims (a CDN filling its cache, say); a byte
+   * range (`whole` false) counts its bytes but not a segment.
+   */
+  recordUnattributedFetch(bytes: number, whole = true): void {
+    if (whole) this.segmentsServed++;
     this.bytesServed += bytes;
   }
 

@@ -1,6 +1,6 @@
 /**
- * Domain errors. Each carries a stable machine-readable `code`; the HTTP layer maps codes
- * to statuses in one place (src/http/error-mapping.ts).
+ * Domain errors. Each carries a stable machine-readable `code`; the HTTP layer reads each
+ * code's status, meaning and retry hint from one table (src/http/error-codes.ts).
  */
 export class DistributionError extends Error {
   constructor(

@@ -2,6 +2,7 @@ import HLS from 'hls-parser';
 import type { MediaInfo } from '../core/media-info.js';
 import type { ProfileName } from '../core/profiles.js';
 import type { Segment } from '../core/segment.js';
+import { MULTIVARIANT_VERSION } from './playlist-version.js';
 
 const { MasterPlaylist, Variant } = HLS.types;
 
@@ -31,12 +32,24 @@ export function measuredBandwidth(
 }
 
 /**
- * The multivariant playlist: one variant per rendition, lowest first, with BANDWIDTH (peak
- * segment bitrate) and AVERAGE-BANDWIDTH measured from the segments in the window, and
- * RESOLUTION, FRAME-RATE and CODECS as probed from the media.
+ * The rendition listed first. Players that do not measure before they start (hls.js without a
+ * start level, Safari, many TVs) begin with the first variant listed: Medium is a good start on
+ * most connections, and adaptation then corrects it either way; the lowest would show every
+ * viewer the worst picture for the first segments.
+ */
+export const FIRST_VARIANT: ProfileName = 'Medium';
+
+/**
+ * The multivariant playlist: one variant per rendition, FIRST_VARIANT first and the others from
+ * the lowest up, with BANDWIDTH (peak segment bitrate) and AVERAGE-BANDWIDTH measured from the
+ * segments in the window, and RESOLUTION, FRAME-RATE and CODECS as probed from the media.
  */
 export function writeMultivariantPlaylist(renditions: readonly RenditionSummary[]): string {
-  const variants = renditions.map((r) => {
+  const ordered = [
+    ...renditions.filter((r) => r.profile === FIRST_VARIANT),
+    ...renditions.filter((r) => r.profile !== FIRST_VARIANT),
+  ];
+  const variants = ordered.map((r) => {
     const measured = measuredBandwidth(r.segments);
     const media = r.media;
     return new Variant({
@@ -49,5 +62,7 @@ export function writeMultivariantPlaylist(renditions: readonly RenditionSummary[
       frameRate: media?.frameRate,
     });
   });
-  return HLS.stringify(new MasterPlaylist({ version: 6, independentSegments: true, variants }));
+  return HLS.stringify(
+    new MasterPlaylist({ version: MULTIVARIANT_VERSION, independentSegments: true, variants }),
+  );
 }

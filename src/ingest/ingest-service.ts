@@ -1,7 +1,8 @@
 import type { LiveDistributor } from '../core/distributor.js';
 import { DistributionError, StreamEndedError } from '../core/errors.js';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
-import { MP4, MPEG_TS } from '../core/segment.js';
+import { initFileName, MP4, MPEG_TS, segmentFileName } from '../core/segment.js';
+import { contentTag } from '../service/content-tag.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import { IngestBudget } from './ingest-budget.js';
 import type { MediaProbe } from './media-probe.js';
@@ -91,10 +92,23 @@ export class SegmentRefusedError extends DistributionError {
   }
 }
 
+/** Probes of one encoder run's media a rendition tries before giving up until the next run. */
+export const MAX_PROBE_ATTEMPTS = 5;
+
 interface RenditionState {
   readonly assembler: SegmentAssembler;
   epoch: number;
+  /** The encoder run whose media has been probed (-1: none yet). */
   probedEpoch: number;
+  /** Failed probes of the current run; a later segment tries again up to MAX_PROBE_ATTEMPTS. */
+  probeFailures: number;
+  /** The probe running now, if any (a master playlist waits briefly for it). */
+  probing: Promise<void> | undefined;
+  /** The encoder's EXT-X-TARGETDURATION from its latest media playlist. */
+  declaredTargetSec: number | undefined;
+  /** The init section segments point at now, and how many this rendition has had. */
+  init: { readonly data: Uint8Array; readonly etag: string; readonly id: string } | undefined;
+  inits: number;
 }
 
 interface StreamState {
@@ -187,12 +201,13 @@ export class IngestService {
         if (error instanceof PlaylistParseError) throw new IngestFileError(error.message);
         throw error;
       }
+      rendition.declaredTargetSec = parsed.targetDurationSec;
       ready = rendition.assembler.addPlaylist(parsed.entries);
     } else if (kind === 'init') {
       ready = rendition.assembler.addInit(file, body);
     } else {
       if (body.byteLength === 0) throw new IngestFileError(`segment '${file}' is empty`);
-      ready = rendition.assembler.addSegment(file, body);
+      ready = rendition.assembler.addSegment(file, body, this.service.now());
     }
     // Publish every ready segment, then tell the pusher about any the stream refused.
     let refused: { file: string; error: DistributionError } | undefined;
@@ -252,6 +267,19 @@ export class IngestService {
     }
   }
 
+  /**
+   * Settles when the probes of a stream's media running now have finished (whatever their
+   * outcome); undefined when none runs.
+   */
+  probing(recordingId: string): Promise<void> | undefined {
+    const state = this.streams.get(recordingId);
+    if (!state) return undefined;
+    const running = PROFILE_NAMES.map((p) => state.renditions[p].probing).filter(
+      (p): p is Promise<void> => p !== undefined,
+    );
+    return running.length > 0 ? Promise.all(running).then(() => undefined) : undefined;
+  }
+
   /** Forgets everything about a stream the service removed (keys stay across a restart). */
   private forget(recordingId: string): void {
     if (this.restarting === recordingId) return;
@@ -291,23 +319,19 @@ export class IngestService {
             assembler: new SegmentAssembler(this.limits.maxInitSections),
             epoch: 0,
             probedEpoch: -1,
-          },
+            probeFailures: 0,
+            probing: undefined,
+            declaredTargetSec: undefined,
+            init: undefined,
+            inits: 0,
+          } satisfies RenditionState,
         ]),
       ) as Record<ProfileName, RenditionState>,
-      epochBases: [this.nextSequence(recordingId)],
+      epochBases: [this.service.getDistributor(recordingId).nextSequence],
       maxSequence: -1,
     };
     this.streams.set(recordingId, state);
     return state;
-  }
-
-  /** One past the newest sequence any rendition of the stream holds. */
-  private nextSequence(recordingId: string): number {
-    const distributor = this.service.getDistributor(recordingId);
-    return Math.max(
-      0,
-      ...PROFILE_NAMES.map((p) => (distributor.window(p).newest?.sequence ?? -1) + 1),
-    );
   }
 
   private publish(
@@ -319,6 +343,7 @@ export class IngestService {
   ): void {
     if (ready.restarted) {
       rendition.epoch++;
+      rendition.probeFailures = 0;
       // The first rendition to see a restart opens the new run; the others join it.
       if (state.epochBases.length <= rendition.epoch) {
         state.epochBases.push(state.maxSequence + 1 - ready.encoderSequence);
@@ -332,39 +357,97 @@ export class IngestService {
       );
     }
     const distributor = this.service.getDistributor(recordingId);
-    let initId: string | undefined;
-    if (ready.mapFile !== undefined) {
-      initId = `init-${rendition.epoch}.mp4`;
-      const init = rendition.assembler.init(ready.mapFile);
-      if (init && !distributor.window(profile).getInit(initId)) {
-        distributor.putInit(profile, { id: initId, data: init, contentType: MP4 });
-      }
-    }
+    const initId =
+      ready.mapFile !== undefined
+        ? this.currentInit(distributor, profile, rendition, ready.mapFile)
+        : undefined;
     const fmp4 = ready.file.endsWith('.m4s');
+    const raisesBefore = distributor.targetDurationRaises;
+    const targetBefore = distributor.targetDurationSec;
     // A refusal (out of order, already there, ended) throws: put() tells the pusher.
-    const segment = this.service.addSegmentToStream(recordingId, {
-      id: `${sequence}${fmp4 ? '.m4s' : '.ts'}`,
-      sequence,
-      profile,
-      durationSec: ready.durationSec,
-      data: ready.data,
-      contentType: fmp4 ? MP4 : MPEG_TS,
-      discontinuity: ready.discontinuity || ready.restarted,
-      initId,
-    });
-    state.maxSequence = Math.max(state.maxSequence, segment.sequence);
-    if (rendition.probedEpoch < rendition.epoch && this.options.probe) {
-      rendition.probedEpoch = rendition.epoch;
-      const init =
-        ready.mapFile !== undefined ? rendition.assembler.init(ready.mapFile) : undefined;
-      const bytes = init ? Buffer.concat([init, ready.data]) : ready.data;
-      this.options
-        .probe(bytes)
-        .then((info) => distributor.setMediaInfo(profile, info))
-        .catch((error: unknown) =>
-          this.options.warn?.(`could not probe ${recordingId}/${profile}`, error),
-        );
+    const segment = this.service.addSegmentToStream(
+      recordingId,
+      {
+        id: segmentFileName(distributor.incarnation, sequence, fmp4),
+        sequence,
+        profile,
+        durationSec: ready.durationSec,
+        data: ready.data,
+        contentType: fmp4 ? MP4 : MPEG_TS,
+        discontinuity: ready.discontinuity || ready.restarted,
+        initId,
+        declaredTargetSec: rendition.declaredTargetSec,
+      },
+      ready.arrivedAt,
+    );
+    if (distributor.targetDurationRaises > raisesBefore) {
+      this.options.warn?.(
+        `${recordingId}/${profile}: a ${segment.durationSec} s segment broke the stream's target duration of ${targetBefore} s; raised to ${distributor.targetDurationSec} s`,
+      );
     }
+    state.maxSequence = Math.max(state.maxSequence, segment.sequence);
+    this.probeIfNeeded(recordingId, profile, rendition, ready);
+  }
+
+  /**
+   * The id of the init section `mapFile` as it is now: a new id whenever its bytes change, so
+   * an init URL never names other bytes either.
+   */
+  private currentInit(
+    distributor: LiveDistributor,
+    profile: ProfileName,
+    rendition: RenditionState,
+    mapFile: string,
+  ): string | undefined {
+    const data = rendition.assembler.init(mapFile);
+    if (!data) return rendition.init?.id;
+    const previous = rendition.init;
+    const etag = previous?.data === data ? previous.etag : contentTag(data);
+    const id =
+      previous?.etag === etag
+        ? previous.id
+        : initFileName(distributor.incarnation, rendition.inits++);
+    // Same bytes keep their id (the window may have let it go once no segment named it).
+    if (!distributor.window(profile).getInit(id)) {
+      distributor.putInit(profile, { id, data, contentType: MP4, etag });
+    }
+    rendition.init = { data, etag, id };
+    return rendition.init.id;
+  }
+
+  /**
+   * Probes the rendition's media once per encoder run; a failed probe (a bad first segment, say)
+   * is tried again on later segments, up to MAX_PROBE_ATTEMPTS per run.
+   */
+  private probeIfNeeded(
+    recordingId: string,
+    profile: ProfileName,
+    rendition: RenditionState,
+    ready: ReadySegment,
+  ): void {
+    const probe = this.options.probe;
+    if (!probe || rendition.probing || rendition.probedEpoch >= rendition.epoch) return;
+    if (rendition.probeFailures >= MAX_PROBE_ATTEMPTS) return;
+    const epoch = rendition.epoch;
+    const distributor = this.service.getDistributor(recordingId);
+    const init = ready.mapFile !== undefined ? rendition.assembler.init(ready.mapFile) : undefined;
+    const bytes = init ? Buffer.concat([init, ready.data]) : ready.data;
+    rendition.probing = probe(bytes)
+      .then((info) => {
+        if (info.codecs === undefined) throw new Error('no stream with a known codec found');
+        distributor.setMediaInfo(profile, info);
+        rendition.probedEpoch = Math.max(rendition.probedEpoch, epoch);
+      })
+      .catch((error: unknown) => {
+        if (rendition.epoch === epoch) rendition.probeFailures++;
+        this.options.warn?.(
+          `could not probe ${recordingId}/${profile} (attempt ${rendition.probeFailures} of ${MAX_PROBE_ATTEMPTS})`,
+          error,
+        );
+      })
+      .finally(() => {
+        rendition.probing = undefined;
+      });
   }
 }
 

@@ -20,7 +20,7 @@ HLS.setOptions({ silent: true });
 export function parsePushedPlaylist(
   text: string,
   maxEntries = Number.POSITIVE_INFINITY,
-): { entries: PlaylistEntry[]; ended: boolean } {
+): { entries: PlaylistEntry[]; ended: boolean; targetDurationSec: number | undefined } {
   if (countEntries(text, maxEntries) > maxEntries) {
     throw new PlaylistParseError(`playlist lists more than ${maxEntries} segments`);
   }
@@ -34,10 +34,11 @@ export function parsePushedPlaylist(
   let playlist: ReturnType<typeof HLS.parse>;
   try {
     playlist = HLS.parse(text);
-  } catch (error) {
-    throw new PlaylistParseError(
-      `not a valid HLS playlist: ${error instanceof Error ? error.message : error}`,
-    );
+  } catch {
+    // Silenced, hls-parser refuses nothing itself: what it throws is its own code tripping over
+    // the text (a URI before any tag: "Cannot destructure property 'name' of 'mapTo(...)'"),
+    // which says nothing to the encoder and much about the server's insides.
+    throw new PlaylistParseError('not a valid HLS playlist');
   }
   if (playlist.isMasterPlaylist)
     throw new PlaylistParseError('expected a media playlist, got a multivariant one');
@@ -71,7 +72,13 @@ export function parsePushedPlaylist(
       mapFile: segment.map ? fileName(segment.map.uri, 'EXT-X-MAP URI') : undefined,
     };
   });
-  return { entries, ended: media.endlist };
+  const target = media.targetDuration;
+  return {
+    entries,
+    ended: media.endlist,
+    // A hint only (the stream's target is fixed by its own rule): anything odd counts as absent.
+    targetDurationSec: Number.isFinite(target) && target > 0 ? target : undefined,
+  };
 }
 
 /** Counts #EXTINF tags, stopping once past `stopAfter`: a cheap scan, no parsing. */

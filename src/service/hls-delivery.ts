@@ -1,7 +1,7 @@
 import type { LiveDistributor } from '../core/distributor.js';
 import { DistributionError } from '../core/errors.js';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../core/profiles.js';
-import type { InitSection, Segment } from '../core/segment.js';
+import { type InitSection, MP4, type Segment, segmentFileName } from '../core/segment.js';
 import type { ViewerSession } from '../core/viewer-session.js';
 import { writeMediaPlaylist } from '../hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../hls/multivariant-playlist.js';
@@ -35,6 +35,21 @@ export interface ClientReport {
   readonly throughputKbps?: number | undefined;
 }
 
+/**
+ * What HLS delivery needs to know of probing (ingest knows): a promise settling when a stream's
+ * running probes finish, or undefined when none runs.
+ */
+export interface MediaProbing {
+  probing(recordingId: string): Promise<void> | undefined;
+}
+
+/**
+ * How long a multivariant playlist waits for a running probe when a rendition has no media
+ * description yet: a master without CODECS and RESOLUTION is what a player keeps for the whole
+ * session, and ffprobe takes a fraction of a second.
+ */
+export const PROBE_WAIT_MS = 2000;
+
 export class NoMediaYetError extends DistributionError {
   constructor(recordingId: string) {
     super('NO_MEDIA_YET', `stream '${recordingId}' has no published segments yet; retry shortly`);
@@ -43,6 +58,8 @@ export class NoMediaYetError extends DistributionError {
 
 interface CachedPlaylist {
   readonly revision: number;
+  readonly incarnation: string;
+  readonly target: number;
   readonly ended: boolean;
   readonly cdnBase: string | undefined;
   readonly template: PlaylistTemplate;
@@ -59,6 +76,7 @@ export class HlsDelivery {
   constructor(
     private readonly service: DistributionService,
     private readonly options: HlsOptions = HLS_DEFAULTS,
+    private readonly probes?: MediaProbing,
   ) {
     this.seats = new AnonymousSeats(
       {
@@ -71,22 +89,27 @@ export class HlsDelivery {
     service.onStreamRetired((recordingId) => this.forget(recordingId));
   }
 
-  /** Target duration players should poll at, for cache lifetimes. */
-  targetDurationSec(recordingId: string, profile: ProfileName): number {
-    const newest = this.service.getDistributor(recordingId).window(profile).newest;
-    return Math.max(1, Math.round(newest?.durationSec ?? PROFILES[profile].segmentDurationSec));
+  /** The stream's fixed target duration, which players poll at (for cache lifetimes). */
+  targetDurationSec(recordingId: string): number {
+    return this.service.getDistributor(recordingId).targetDurationSec;
   }
 
   /**
    * The multivariant playlist for a session. A request naming none (or one that is gone) gets a
    * new anonymous session that takes its seat at its first segment; `probe` (HEAD) gets none.
-   * Variant URIs carry the session, and `token` when playback needs one.
+   * Variant URIs carry the session, and `token` when playback needs one. When a listed rendition
+   * has no media description yet and its probe runs, waits for it up to PROBE_WAIT_MS.
    */
-  multivariant(
+  async multivariant(
     recordingId: string,
     report: ClientReport,
     options: { probe?: boolean; token?: string | undefined } = {},
-  ): { text: string; sessionId: string | undefined } {
+  ): Promise<{ text: string; sessionId: string | undefined }> {
+    if (!PROFILE_NAMES.some((p) => this.service.getDistributor(recordingId).window(p).size > 0)) {
+      throw new NoMediaYetError(recordingId);
+    }
+    await this.mediaDescribed(recordingId);
+    // The stream may have been replaced while waiting: answer for the one there now.
     const distributor = this.service.getDistributor(recordingId);
     const profiles = PROFILE_NAMES.filter((p) => distributor.window(p).size > 0);
     if (profiles.length === 0) throw new NoMediaYetError(recordingId);
@@ -114,6 +137,32 @@ export class HlsDelivery {
       })),
     );
     return { text, sessionId };
+  }
+
+  /**
+   * Waits (up to PROBE_WAIT_MS in all) while a rendition with media has no description yet and
+   * a probe runs: renditions publish their first segments one after another, so a probe may
+   * start while the playlist waits for another.
+   */
+  private async mediaDescribed(recordingId: string): Promise<void> {
+    const deadline = performance.now() + PROBE_WAIT_MS;
+    for (;;) {
+      const distributor = this.service.getDistributor(recordingId);
+      const undescribed = PROFILE_NAMES.some(
+        (p) => distributor.window(p).size > 0 && distributor.mediaInfo(p) === undefined,
+      );
+      const running = undescribed ? this.probes?.probing(recordingId) : undefined;
+      const left = deadline - performance.now();
+      if (!running || left <= 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        running,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, left);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -146,9 +195,12 @@ export class HlsDelivery {
     const key = `${recordingId}/${profile}`;
     let cached = this.playlists.get(key);
     const ended = distributor.status === 'ended';
+    const target = distributor.targetDurationSec;
     if (
       !cached ||
       cached.revision !== window.revision ||
+      cached.incarnation !== distributor.incarnation ||
+      cached.target !== target ||
       cached.ended !== ended ||
       cached.cdnBase !== cdnBase
     ) {
@@ -158,10 +210,20 @@ export class HlsDelivery {
       const text = writeMediaPlaylist({
         segments: window.latest(this.options.playlistSegments),
         ended,
+        targetDurationSec: target,
         segmentUri: (segment) => prefix + segment.id,
         initUri: (initId) => initId,
+        gapUri: (sequence, next) =>
+          prefix + segmentFileName(distributor.incarnation, sequence, next.contentType === MP4),
       });
-      cached = { revision: window.revision, ended, cdnBase, template: new PlaylistTemplate(text) };
+      cached = {
+        revision: window.revision,
+        incarnation: distributor.incarnation,
+        target,
+        ended,
+        cdnBase,
+        template: new PlaylistTemplate(text),
+      };
       this.playlists.set(key, cached);
     }
     const sessionId = session?.sessionId ?? waiting;
@@ -181,7 +243,8 @@ export class HlsDelivery {
 
   /**
    * Accounts `bytes` of a segment fully sent to a request: to its session when it names one
-   * of this stream, otherwise to the stream alone. `elapsedMs` yields a throughput sample.
+   * of this stream, otherwise to the stream alone. `elapsedMs` yields a throughput sample. A
+   * byte range (`whole` false) counts its bytes only, not a segment received.
    */
   recordSegmentSent(
     recordingId: string,
@@ -189,14 +252,17 @@ export class HlsDelivery {
     bytes: number,
     elapsedMs: number,
     report: ClientReport,
+    whole = true,
   ): ViewerSession | undefined {
     const distributor = this.service.getDistributor(recordingId);
     const session = this.sessionFor(recordingId, report.sessionId);
     if (!session) {
-      distributor.recordUnattributedFetch(bytes);
+      distributor.recordUnattributedFetch(bytes, whole);
       return undefined;
     }
-    distributor.recordFetch(session.viewerId, segment, bytes, this.service.now());
+    const now = this.service.now();
+    if (whole) distributor.recordFetch(session.viewerId, segment, bytes, now);
+    else distributor.recordPartialFetch(session.viewerId, segment, bytes, now);
     if (elapsedMs > 0 && bytes >= 16 * 1024) session.recordThroughput((bytes * 8) / elapsedMs);
     this.report(distributor, session, report);
     return session;

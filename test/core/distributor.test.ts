@@ -327,3 +327,74 @@ describe('LiveDistributor', () => {
     assert.equal(byProfile, 400);
   });
 });
+
+describe('LiveDistributor: incarnation, target duration, gaps', () => {
+  it('carries the incarnation it was given and numbers on from the highest sequence it ever published', () => {
+    const d = new LiveDistributor('r', {
+      maxViewers: 1,
+      retentionMs: 1000,
+      newSessionId: () => 'x',
+      incarnation: 'abc123',
+    });
+    assert.equal(d.incarnation, 'abc123');
+    assert.equal(d.nextSequence, 0);
+    d.enqueueSegment(segmentInput(7, 'Low'), 0);
+    d.enqueueSegment(segmentInput(3, 'High'), 0);
+    d.expireSegments(10_000);
+    assert.equal(d.window('Low').size, 0);
+    assert.equal(d.nextSequence, 8, 'expired segments still count');
+  });
+
+  it("fixes the stream's target duration at its first segment, for every rendition", () => {
+    const d = distributor();
+    assert.equal(d.targetDurationSec, 2);
+    d.enqueueSegment({ ...segmentInput(0, 'Low'), declaredTargetSec: 4 }, 0);
+    d.enqueueSegment({ ...segmentInput(0, 'High'), durationSec: 1, declaredTargetSec: 2 }, 0);
+    d.enqueueSegment({ ...segmentInput(1, 'Low'), durationSec: 3.9, declaredTargetSec: 10 }, 0);
+    assert.equal(d.targetDurationSec, 4);
+    assert.equal(d.targetDurationRaises, 0);
+    d.enqueueSegment({ ...segmentInput(2, 'Low'), durationSec: 5.2 }, 0);
+    assert.equal(d.targetDurationSec, 5);
+    assert.equal(d.targetDurationRaises, 1);
+  });
+
+  it('leaves nothing behind when the window refuses a segment', () => {
+    const d = distributor();
+    d.enqueueSegment(segmentInput(5, 'Low'), 0);
+    assert.throws(() => d.enqueueSegment({ ...segmentInput(4, 'Low'), durationSec: 9 }, 0));
+    assert.equal(d.targetDurationSec, 2);
+    assert.equal(d.nextSequence, 6);
+  });
+
+  it('records the numbers a rendition lost with the durations other renditions got for them', () => {
+    const d = distributor();
+    for (const s of [0, 1, 2, 3])
+      d.enqueueSegment({ ...segmentInput(s, 'High'), durationSec: 1.5 + s / 10 }, 0);
+    d.enqueueSegment(segmentInput(0, 'Low'), 0);
+    const after = d.enqueueSegment(segmentInput(3, 'Low'), 0);
+    assert.deepEqual(after.gapBefore, [1.6, 1.7]);
+    // Lost everywhere: the nominal duration.
+    const far = d.enqueueSegment(segmentInput(5, 'Low'), 0);
+    assert.deepEqual(far.gapBefore, [2]);
+    // A jump beyond what a playlist lists as gaps is no gap: the playlist starts after it.
+    assert.equal(d.enqueueSegment(segmentInput(500, 'Low'), 0).gapBefore, undefined);
+    assert.equal(d.window('Low').newest?.gapBefore, undefined);
+  });
+
+  it('counts a byte range to the viewer and the stream as bytes, not as a segment', () => {
+    const d = distributor();
+    publish(d, 0, 2);
+    const viewer = d.joinViewer('v', 'Low', 0);
+    const segment = d.window('High').get('seg-1');
+    assert.ok(segment);
+    d.recordPartialFetch('v', segment, 100, 1);
+    d.recordUnattributedFetch(50, false);
+    assert.deepEqual(
+      [viewer.segmentsReceived, viewer.bytesReceived, viewer.currentBitrate],
+      [0, 100, 'High'],
+    );
+    assert.deepEqual(d.served, { segments: 0, bytes: 150 });
+    d.recordFetch('v', segment, segment.data.byteLength, 2);
+    assert.equal(viewer.segmentsReceived, 1);
+  });
+});

@@ -9,6 +9,7 @@ function seg(sequence: number, createdAt = 0): Segment {
     ...segmentInput(sequence),
     contentType: 'video/mp2t',
     createdAt,
+    programDateTime: createdAt - 2000,
     discontinuity: false,
     discontinuitySequence: 0,
   };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import HLS from 'hls-parser';
 import { LiveDistributor } from '../../src/core/distributor.js';
+import type { Segment } from '../../src/core/segment.js';
 import { audioCodec, avcCodecFromMedia } from '../../src/hls/codecs.js';
 import { writeMediaPlaylist } from '../../src/hls/media-playlist.js';
 import {
@@ -9,9 +10,18 @@ import {
   writeMultivariantPlaylist,
 } from '../../src/hls/multivariant-playlist.js';
 import { PlaylistTemplate } from '../../src/hls/playlist-template.js';
+import { assertConformantMedia, assertConformantMultivariant } from '../helpers/hls-conformance.js';
 import { segmentInput } from '../helpers/segments.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
+
+/** How the tests name what a playlist lists: ids as they are, a 2 s target. */
+const plain = {
+  targetDurationSec: 2,
+  segmentUri: (s: Segment) => s.id,
+  initUri: (i: string) => i,
+  gapUri: (sequence: number) => `${sequence}.ts`,
+};
 
 /** A Low rendition with a restart (discontinuity) before sequence 3 and another before 6. */
 function rendition() {
@@ -34,12 +44,7 @@ describe('media playlist', () => {
     const window = rendition();
     const write = (count: number) =>
       HLS.parse(
-        writeMediaPlaylist({
-          segments: window.latest(count),
-          ended: false,
-          segmentUri: (s) => s.id,
-          initUri: (i) => i,
-        }),
+        writeMediaPlaylist({ ...plain, segments: window.latest(count), ended: false }),
       ) as MediaPlaylist;
     const all = write(8);
     assert.equal(all.discontinuitySequenceBase ?? 0, 0);
@@ -57,12 +62,7 @@ describe('media playlist', () => {
 
   it('stamps each segment with the wall-clock time of its first frame and ends with ENDLIST', () => {
     const window = rendition();
-    const text = writeMediaPlaylist({
-      segments: window.latest(2),
-      ended: true,
-      segmentUri: (s) => s.id,
-      initUri: (i) => i,
-    });
+    const text = writeMediaPlaylist({ ...plain, segments: window.latest(2), ended: true });
     const parsed = HLS.parse(text) as MediaPlaylist;
     assert.equal(parsed.segments[0]?.programDateTime?.getTime(), 6 * 2000 - 2000);
     assert.equal(parsed.endlist, true);
@@ -70,12 +70,131 @@ describe('media playlist', () => {
   });
 });
 
+/** A distributor whose Low rendition gets `durations` (seconds) at sequences 0, 1, ... */
+function withDurations(durations: readonly number[], extra: object = {}) {
+  const d = new LiveDistributor('r', {
+    maxViewers: 10,
+    retentionMs: 60_000,
+    newSessionId: () => 'x',
+  });
+  durations.forEach((durationSec, s) => {
+    d.enqueueSegment({ ...segmentInput(s, 'Low'), id: `${s}.ts`, durationSec, ...extra }, 0);
+  });
+  return d;
+}
+
+describe('media playlist: version, target duration, gaps', () => {
+  const write = (d: LiveDistributor, count = 6) =>
+    writeMediaPlaylist({
+      ...plain,
+      targetDurationSec: d.targetDurationSec,
+      segments: d.window('Low').latest(count),
+      ended: false,
+    });
+
+  it('declares the lowest EXT-X-VERSION its features need: 1, 3 for decimal EXTINF, 6 for EXT-X-MAP', () => {
+    const whole = write(withDurations([2, 2, 1]));
+    assert.match(whole, /^#EXTM3U\n#EXT-X-VERSION:1\n/);
+    assert.match(whole, /#EXTINF:2,\n/);
+    assertConformantMedia(whole);
+    const decimal = write(withDurations([2, 1.96, 2.04]));
+    assert.match(decimal, /^#EXTM3U\n#EXT-X-VERSION:3\n/);
+    assert.match(decimal, /#EXTINF:1.96,/);
+    assertConformantMedia(decimal);
+    const fmp4 = write(withDurations([2, 2], { initId: 'init-a-0.mp4', contentType: 'video/mp4' }));
+    assert.match(fmp4, /^#EXTM3U\n#EXT-X-VERSION:6\n/);
+    assert.match(fmp4, /#EXT-X-MAP:URI="init-a-0.mp4"/);
+    assertConformantMedia(fmp4);
+  });
+
+  it("writes the stream's fixed target duration, not the longest segment in the window", () => {
+    const d = withDurations([2, 2, 2]);
+    d.enqueueSegment({ ...segmentInput(0, 'High'), durationSec: 2, declaredTargetSec: 4 }, 0);
+    const text = write(withDurations([2, 3.4, 2], { declaredTargetSec: 4 }));
+    assert.match(text, /#EXT-X-TARGETDURATION:4\n/);
+    assertConformantMedia(text);
+    // Once the long segment has slid out, the target stays.
+    const slid = withDurations([2, 3.4, 2, 2, 2], { declaredTargetSec: 4 });
+    assert.match(write(slid, 2), /#EXT-X-TARGETDURATION:4\n/);
+  });
+
+  it('lists numbers the rendition lost as EXT-X-GAP entries, so every later segment keeps its media sequence number', () => {
+    const d = new LiveDistributor('r', {
+      maxViewers: 10,
+      retentionMs: 60_000,
+      newSessionId: () => 'x',
+    });
+    for (const s of [0, 1, 2, 3, 4, 5]) {
+      // High got every number; the ones Low loses ran 2.5 s.
+      const durationSec = s === 2 || s === 4 ? 2.5 : 2;
+      d.enqueueSegment({ ...segmentInput(s, 'High'), id: `${s}.ts`, durationSec }, 0);
+    }
+    for (const s of [0, 1, 3, 5]) d.enqueueSegment({ ...segmentInput(s, 'Low'), id: `${s}.ts` }, 0);
+    const text = writeMediaPlaylist({
+      ...plain,
+      targetDurationSec: d.targetDurationSec,
+      segments: d.window('Low').latest(6),
+      ended: false,
+    });
+    assertConformantMedia(text);
+    const parsed = HLS.parse(text) as MediaPlaylist;
+    assert.deepEqual(
+      parsed.segments.map((s) => [s.mediaSequenceNumber, s.uri, s.gap === true, s.duration]),
+      [
+        [0, '0.ts', false, 2],
+        [1, '1.ts', false, 2],
+        [2, '2.ts', true, 2.5],
+        [3, '3.ts', false, 2],
+        [4, '4.ts', true, 2.5],
+        [5, '5.ts', false, 2],
+      ],
+    );
+    assert.ok(text.includes('#EXT-X-GAP\n#EXTINF:2.5,\n2.ts\n'));
+  });
+
+  it('starts the playlist after a jump in numbers too long to list as gaps', () => {
+    const d = withDurations([2, 2]);
+    d.enqueueSegment({ ...segmentInput(1000, 'Low'), id: '1000.ts' }, 0);
+    const text = write(d);
+    assertConformantMedia(text);
+    const parsed = HLS.parse(text) as MediaPlaylist;
+    assert.equal(parsed.mediaSequenceBase, 1000);
+    assert.deepEqual(
+      parsed.segments.map((s) => s.uri),
+      ['1000.ts'],
+    );
+  });
+});
+
 describe('multivariant playlist', () => {
+  it('lists Medium first (where players that take the first variant start), then the others from the lowest', () => {
+    const rendition = (profile: 'VeryLow' | 'Low' | 'Medium' | 'High', kbps: number) => ({
+      profile,
+      nominalKbps: kbps,
+      segments: [],
+      media: { width: 640, height: 360, frameRate: 30, codecs: 'avc1.64001e,mp4a.40.2' },
+      uri: `${profile}/index.m3u8`,
+    });
+    const text = writeMultivariantPlaylist([
+      rendition('VeryLow', 500),
+      rendition('Low', 1000),
+      rendition('Medium', 2000),
+      rendition('High', 4000),
+    ]);
+    const master = HLS.parse(text) as InstanceType<typeof HLS.types.MasterPlaylist>;
+    assert.deepEqual(
+      master.variants.map((v) => v.uri),
+      ['Medium', 'VeryLow', 'Low', 'High'].map((p) => `${p}/index.m3u8`),
+    );
+    assert.match(text, /^#EXTM3U\n#EXT-X-VERSION:1\n#EXT-X-INDEPENDENT-SEGMENTS\n/);
+  });
+
   it('measures peak and average bandwidth from the segments', () => {
     const segments = [1000, 3000].map((bytes, i) => ({
       ...segmentInput(i, 'Low', bytes),
       contentType: 'video/mp2t',
       createdAt: 0,
+      programDateTime: 0,
       discontinuity: false,
       discontinuitySequence: 0,
     }));
@@ -98,6 +217,20 @@ describe('multivariant playlist', () => {
       /#EXT-X-STREAM-INF:BANDWIDTH=1000000,CODECS="avc1\.64001e,mp4a\.40\.2",RESOLUTION=640x360,FRAME-RATE=29\.970/,
     );
     assert.match(text, /\nLow\/index\.m3u8\?session=s/);
+  });
+
+  it('writes a playlist the conformance checker accepts once segments are measured', () => {
+    const d = withDurations([2, 1.9]);
+    const text = writeMultivariantPlaylist([
+      {
+        profile: 'Low',
+        nominalKbps: 1000,
+        segments: d.window('Low').segments(),
+        media: { width: 640, height: 360, frameRate: 29.97, codecs: 'avc1.64001e,mp4a.40.2' },
+        uri: 'Low/index.m3u8',
+      },
+    ]);
+    assertConformantMultivariant(text);
   });
 });
 

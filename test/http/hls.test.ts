@@ -1,14 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import HLS from 'hls-parser';
+import { segmentFileName } from '../../src/core/segment.js';
+import { assertConformantMedia } from '../helpers/hls-conformance.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { fakeSegment, pushSegments } from '../helpers/push.js';
+import { rawGet } from '../helpers/raw-get.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
 type MasterPlaylist = InstanceType<typeof HLS.types.MasterPlaylist>;
 
 let server: TestServer;
 let live: string;
+
+/** The file name segment `n` of a stream is served under (its incarnation and sequence). */
+function seg(stream: string, n: number, on: TestServer = server): string {
+  return segmentFileName(on.service.getDistributor(stream).incarnation, n, false);
+}
 
 async function join(stream: string, viewer: string): Promise<string> {
   return (await call(`${server.url}/api/v1/streams/${stream}`, 'POST', { viewer_id: viewer })).body
@@ -54,25 +63,26 @@ describe('multivariant playlist', () => {
     assert.equal(((await res.json()) as any).error.code, 'NO_MEDIA_YET');
   });
 
-  it('joins an anonymous viewer whose session rides on every variant URI, lowest bitrate first', async () => {
+  it('joins an anonymous viewer whose session rides on every variant URI, Medium first and then the others lowest first', async () => {
     const res = await fetch(`${live}/hls/master.m3u8`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
     assert.equal(res.headers.get('cache-control'), 'private, no-store');
     const session = res.headers.get('x-vtp-session') ?? '';
     const master = HLS.parse(await res.text()) as MasterPlaylist;
+    // Players that start with the first variant listed start with Medium (README: HLS delivery).
     assert.deepEqual(
       master.variants.map((v) => v.uri),
-      ['VeryLow', 'Low', 'Medium', 'High'].map((p) => `${p}/index.m3u8?session=${session}`),
+      ['Medium', 'VeryLow', 'Low', 'High'].map((p) => `${p}/index.m3u8?session=${session}`),
     );
-    const bandwidths = master.variants.map((v) => v.bandwidth);
+    const bandwidths = master.variants.slice(1).map((v) => v.bandwidth);
     assert.deepEqual(
       bandwidths,
       [...bandwidths].sort((a, b) => a - b),
     );
     // Measured from the pushed segments: the largest one's bits over its 2 s.
     assert.equal(
-      master.variants[0]?.bandwidth,
+      master.variants[1]?.bandwidth,
       Math.ceil((fakeSegment('VeryLow', 9).byteLength * 8) / 2),
     );
     // The session takes a viewer's seat at its first segment, not before.
@@ -121,35 +131,39 @@ describe('media playlists and segments', () => {
     assert.equal(playlist.mediaSequenceBase, 4);
     assert.deepEqual(
       playlist.segments.map((s) => s.uri),
-      [4, 5, 6, 7, 8, 9].map((n) => `${n}.ts?session=${session}`),
+      [4, 5, 6, 7, 8, 9].map((n) => `${seg('hls', n)}?session=${session}`),
     );
     assert.ok(playlist.segments.every((s) => s.programDateTime instanceof Date));
     assert.equal(playlist.endlist, false);
+    assertConformantMedia(text);
     const anonymous = await fetch(`${live}/hls/Low/index.m3u8`);
     assert.equal(anonymous.headers.get('cache-control'), 'public, max-age=1');
-    assert.ok((await anonymous.text()).includes('\n4.ts\n'), 'no session, no query');
+    assert.ok((await anonymous.text()).includes(`\n${seg('hls', 4)}\n`), 'no session, no query');
     server.service.leaveStream('hls', 'window');
   });
 
   it('serves immutable segment bytes with a strong ETag and answers If-None-Match with 304', async () => {
-    const res = await fetch(`${live}/hls/Medium/9.ts`);
+    const res = await fetch(`${live}/hls/Medium/${seg('hls', 9)}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'video/mp2t');
     assert.equal(res.headers.get('cache-control'), 'public, max-age=86400, immutable');
     const etag = res.headers.get('etag') ?? '';
     assert.match(etag, /^"[^"]+"$/);
     assert.deepEqual(new Uint8Array(await res.arrayBuffer()), fakeSegment('Medium', 9));
-    const again = await fetch(`${live}/hls/Medium/9.ts`, { headers: { 'if-none-match': etag } });
-    assert.equal(again.status, 304);
+    const again = await fetch(`${live}/hls/Medium/${seg('hls', 9)}`, {
+      headers: { 'if-none-match': `"other", ${etag}` },
+    });
+    assert.equal(again.status, 304, 'any tag of the list may match');
+    assert.equal(again.headers.get('etag'), etag);
   });
 
   it('keeps segments fetchable after they leave the playlist, and 404s unknown ones briefly', async () => {
     assert.equal(
-      (await fetch(`${live}/hls/Medium/0.ts`)).status,
+      (await fetch(`${live}/hls/Medium/${seg('hls', 0)}`)).status,
       200,
       'sequence 0 left the playlist long ago',
     );
-    const missing = await fetch(`${live}/hls/Medium/10.ts`);
+    const missing = await fetch(`${live}/hls/Medium/${seg('hls', 10)}`);
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('cache-control'), 'public, max-age=1');
     assert.equal(((await missing.json()) as any).error.code, 'SEGMENT_NOT_FOUND');
@@ -158,8 +172,12 @@ describe('media playlists and segments', () => {
   it('attributes segment bytes to the session and records the bitrate it really fetches', async () => {
     const session = await join('hls', 'fetcher');
     let bytes = 0;
-    for (const path of ['Low/8.ts', 'Low/9.ts', 'High/9.ts']) {
-      const res = await fetch(`${live}/hls/${path}?session=${session}`);
+    for (const [profile, n] of [
+      ['Low', 8],
+      ['Low', 9],
+      ['High', 9],
+    ] as const) {
+      const res = await fetch(`${live}/hls/${profile}/${seg('hls', n)}?session=${session}`);
       bytes += (await res.arrayBuffer()).byteLength;
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -177,7 +195,7 @@ describe('media playlists and segments', () => {
 
   it('serves requests without a known session, counting them to the stream only', async () => {
     const before = (await call(`${server.url}/api/v1/streams/hls`, 'GET')).body;
-    const res = await fetch(`${live}/hls/VeryLow/9.ts?session=vs-gone`);
+    const res = await fetch(`${live}/hls/VeryLow/${seg('hls', 9)}?session=vs-gone`);
     const size = (await res.arrayBuffer()).byteLength;
     assert.equal(res.status, 200);
     await new Promise((r) => setTimeout(r, 50));
@@ -193,11 +211,138 @@ describe('media playlists and segments', () => {
   });
 });
 
+describe('compression', () => {
+  for (const [encoding, decode] of [
+    ['gzip', gunzipSync],
+    ['br', brotliDecompressSync],
+  ] as const) {
+    it(`sends playlists ${encoding}-compressed to a client that accepts it, varying on Accept-Encoding`, async () => {
+      const session = await join('hls', `compressed-${encoding}`);
+      for (const path of ['master.m3u8', 'Low/index.m3u8']) {
+        const plain = await rawGet(`${live}/hls/${path}?session=${session}`);
+        assert.equal(plain.headers['content-encoding'], undefined);
+        assert.match(String(plain.headers.vary), /accept-encoding/i, 'caches key on the encoding');
+        const packed = await rawGet(`${live}/hls/${path}?session=${session}`, {
+          'accept-encoding': `${encoding}, identity`,
+        });
+        assert.equal(packed.status, 200);
+        assert.equal(packed.headers['content-encoding'], encoding);
+        assert.equal(packed.headers['content-type'], 'application/vnd.apple.mpegurl');
+        assert.match(String(packed.headers.vary), /accept-encoding/i);
+        assert.ok(packed.body.byteLength < plain.body.byteLength, 'smaller than the plain text');
+        assert.equal(decode(packed.body).toString('utf8'), plain.body.toString('utf8'));
+      }
+      server.service.leaveStream('hls', `compressed-${encoding}`);
+    });
+  }
+
+  it('compresses nothing outside the HLS routes (the plugin stays in their scope)', async () => {
+    const api = await rawGet(`${server.url}/api/v1/streams/hls`, { 'accept-encoding': 'gzip' });
+    assert.equal(api.status, 200);
+    assert.equal(api.headers['content-encoding'], undefined);
+  });
+
+  it('never compresses segments, whatever the client accepts', async () => {
+    const res = await rawGet(`${live}/hls/High/${seg('hls', 9)}`, {
+      'accept-encoding': 'gzip, br',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-encoding'], undefined);
+    assert.deepEqual(new Uint8Array(res.body), fakeSegment('High', 9));
+  });
+});
+
+describe('byte ranges', () => {
+  const url = () => `${live}/hls/Medium/${seg('hls', 8)}`;
+  const whole = () => fakeSegment('Medium', 8);
+
+  it('answers a range with 206, Content-Range and just those bytes', async () => {
+    const size = whole().byteLength;
+    for (const [range, start, end] of [
+      ['bytes=0-99', 0, 99],
+      ['bytes=100-', 100, size - 1],
+      ['bytes=-50', size - 50, size - 1],
+      [`bytes=10-${size + 1000}`, 10, size - 1],
+    ] as const) {
+      const res = await rawGet(url(), { range });
+      assert.equal(res.status, 206, range);
+      assert.equal(res.headers['content-range'], `bytes ${start}-${end}/${size}`, range);
+      assert.equal(res.headers['accept-ranges'], 'bytes');
+      assert.equal(res.headers['content-length'], String(end - start + 1));
+      assert.deepEqual(new Uint8Array(res.body), whole().subarray(start, end + 1), range);
+    }
+  });
+
+  it('answers a range past the end with 416, Content-Range: bytes */size and a JSON error', async () => {
+    const size = whole().byteLength;
+    const res = await rawGet(url(), { range: `bytes=${size}-` });
+    assert.equal(res.status, 416);
+    assert.equal(res.headers['content-range'], `bytes */${size}`);
+    assert.equal(res.headers['accept-ranges'], 'bytes');
+    assert.notEqual(res.headers['cache-control'], 'public, max-age=86400, immutable');
+    const body = JSON.parse(res.body.toString('utf8'));
+    assert.equal(body.error.code, 'RANGE_NOT_SATISFIABLE');
+    assert.equal(body.error.field, 'range');
+  });
+
+  it('sends the whole segment for several ranges, a malformed range or a stale If-Range', async () => {
+    const res200 = async (headers: Record<string, string>) => {
+      const res = await rawGet(url(), headers);
+      assert.equal(res.status, 200, JSON.stringify(headers));
+      assert.equal(res.headers['accept-ranges'], 'bytes');
+      assert.deepEqual(new Uint8Array(res.body), whole());
+      return res;
+    };
+    const first = await res200({});
+    await res200({ range: 'bytes=0-1,5-9' });
+    await res200({ range: 'pages=1-2' });
+    await res200({ range: 'bytes=x-9' });
+    await res200({ range: 'bytes=0-9', 'if-range': '"not-these-bytes"' });
+    const current = await rawGet(url(), {
+      range: 'bytes=0-9',
+      'if-range': String(first.headers.etag),
+    });
+    assert.equal(current.status, 206, 'an If-Range naming the current bytes keeps the range');
+  });
+
+  it('answers HEAD with the headers of the GET and no body, for segments and init sections alike', async () => {
+    const res = await rawGet(url(), {}, 'HEAD');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['accept-ranges'], 'bytes');
+    assert.equal(res.headers['content-length'], String(whole().byteLength));
+    assert.match(String(res.headers.etag), /^"[^"]+"$/);
+    assert.equal(res.body.byteLength, 0);
+    const ranged = await rawGet(url(), { range: 'bytes=0-9' }, 'HEAD');
+    assert.equal(ranged.status, 206);
+    assert.equal(ranged.headers['content-range'], `bytes 0-9/${whole().byteLength}`);
+  });
+
+  it("counts a range's bytes to the viewer but not as a segment received, and a full range as one", async () => {
+    const session = await join('hls', 'ranger');
+    const size = whole().byteLength;
+    for (const range of ['bytes=0-99', 'bytes=100-199']) {
+      const res = await rawGet(`${url()}?session=${session}`, { range });
+      assert.equal(res.status, 206);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    let viewer = await row('hls', session);
+    assert.equal(viewer.bytes_received, 200);
+    assert.equal(viewer.segments_received, 0, 'two ranges are not a segment received');
+    const all = await rawGet(`${url()}?session=${session}`, { range: 'bytes=0-' });
+    assert.equal(all.status, 206);
+    await new Promise((r) => setTimeout(r, 50));
+    viewer = await row('hls', session);
+    assert.equal(viewer.bytes_received, 200 + size);
+    assert.equal(viewer.segments_received, 1, 'a range of every byte is the whole segment');
+    server.service.leaveStream('hls', 'ranger');
+  });
+});
+
 describe('CMCD', () => {
   it('takes the session from sid and buffer length and throughput from the CMCD query', async () => {
     const session = await join('hls', 'cmcd-query');
     const cmcd = encodeURIComponent(`bl=4500,br=1000,mtp=2500,ot=v,sid="${session}"`);
-    const res = await fetch(`${live}/hls/Low/9.ts?CMCD=${cmcd}`);
+    const res = await fetch(`${live}/hls/Low/${seg('hls', 9)}?CMCD=${cmcd}`);
     await res.arrayBuffer();
     await new Promise((r) => setTimeout(r, 50));
     const viewer = await row('hls', session);
@@ -250,7 +395,7 @@ describe('behind a CDN', () => {
       const playlist = HLS.parse(text) as MediaPlaylist;
       assert.deepEqual(
         playlist.segments.map((s) => s.uri),
-        [0, 1, 2].map((n) => `https://cdn.example.com/live/cdn/Medium/${n}.ts`),
+        [0, 1, 2].map((n) => `https://cdn.example.com/live/cdn/Medium/${seg('cdn', n, cdnServer)}`),
       );
       const viewer = (await call(`${cdnServer.url}/api/v1/streams/cdn`, 'GET')).body.viewers[0];
       assert.equal(

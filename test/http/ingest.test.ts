@@ -31,8 +31,13 @@ describe('ingest', () => {
     const stats = (await call(`${server.url}/api/v1/streams/implicit`, 'GET')).body;
     assert.equal(stats.status, 'live');
     assert.equal(stats.segments_available.Low, 1);
-    const segment = server.service.getDistributor('implicit').window('Low').newest;
-    assert.deepEqual([segment?.id, segment?.sequence, segment?.durationSec], ['0.ts', 0, 1.968]);
+    const distributor = server.service.getDistributor('implicit');
+    const segment = distributor.window('Low').newest;
+    // Served under the stream's incarnation and its own sequence (README: HLS delivery).
+    assert.deepEqual(
+      [segment?.id, segment?.sequence, segment?.durationSec],
+      [`${distributor.incarnation}-0.ts`, 0, 1.968],
+    );
   });
 
   it("accepts the encoder's own multivariant playlist and deletes without disturbing what is published", async () => {
@@ -140,8 +145,8 @@ describe('ingest', () => {
         assert.equal(json.error.field, field);
         const window = server.service.getDistributor('guarded').window('Medium');
         assert.deepEqual(
-          window.segments().map((s) => s.id),
-          ['0.ts', '1.ts', '2.ts'],
+          window.segments().map((s) => s.sequence),
+          [0, 1, 2],
         );
       });
     }

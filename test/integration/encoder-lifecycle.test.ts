@@ -104,9 +104,14 @@ describe('encoder lifecycle', { timeout: 120_000 }, () => {
         20_000,
         'fMP4 segments',
       );
+      // Init sections and segments carry the stream's incarnation (README: HLS delivery).
+      const incarnation = server.service.getDistributor('cmaf').incarnation;
       const map = playlist.parsed.segments[0]?.map?.uri;
-      assert.equal(map, 'init-0.mp4');
-      assert.match(playlist.parsed.segments[0]?.uri ?? '', /^\d+\.m4s$/);
+      assert.equal(map, `init-${incarnation}-0.mp4`);
+      assert.match(
+        playlist.parsed.segments[0]?.uri ?? '',
+        new RegExp(`^${incarnation}-\\d+\\.m4s$`),
+      );
       const init = await fetch(`${server.url}/live/cmaf/Medium/${map}`);
       assert.equal(init.status, 200);
       assert.equal(init.headers.get('content-type'), 'video/mp4');

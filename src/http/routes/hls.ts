@@ -1,11 +1,15 @@
+import compress from '@fastify/compress';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { SegmentNotFoundError } from '../../core/errors.js';
 import type { Segment } from '../../core/segment.js';
 import type { ClientReport } from '../../service/hls-delivery.js';
 import { PlaybackTokenError } from '../../service/playback-tokens.js';
 import type { RouteDeps } from '../app.js';
+import { type ByteRange, RangeNotSatisfiableError, requestedRange } from '../byte-range.js';
 import { clientReport } from '../cmcd.js';
+import { ifNoneMatchHits } from '../entity-tag.js';
 import { Id, Profile } from '../schemas.js';
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
@@ -18,11 +22,32 @@ const MediaQuery = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 4096 })),
 });
 
+/**
+ * Playlists may be sent compressed, so a cache keeps one copy per encoding; added to whatever
+ * Vary another part of the app set (CORS, say).
+ */
+function varyOnEncoding(reply: FastifyReply): FastifyReply {
+  const current = reply.getHeader('vary');
+  const value = current === undefined ? '' : String(current);
+  if (/(^|,)\s*(accept-encoding|\*)\s*(,|$)/i.test(value)) return reply;
+  return reply.header('vary', value === '' ? 'accept-encoding' : `${value}, accept-encoding`);
+}
+
 /** HLS delivery: multivariant and media playlists, segments and init sections from memory. */
 export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
   { hls, playback, sessions },
 ) => {
+  // Playlists only (this plugin's scope, their content type): text that shrinks 3-5x. Segments
+  // are compressed video already and are never touched (and ranges count unencoded bytes).
+  await app.register(compress, {
+    globalCompression: true,
+    globalDecompression: false,
+    encodings: ['br', 'gzip'],
+    customTypes: (type: string) => type.startsWith(PLAYLIST_TYPE),
+    threshold: 0,
+  });
+
   /**
    * With a playback secret, playlists need a token for their stream; one that names a viewer
    * serves only that viewer's session. Segments need none: their URIs carry no identity, so a
@@ -49,12 +74,12 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       const id = request.params.recording_id;
       const report = clientReport(request.query, request.headers, request.ip);
       await checkPlayback(id, request.query.token, report);
-      const { text, sessionId } = hls.multivariant(id, report, {
+      const { text, sessionId } = await hls.multivariant(id, report, {
         probe: request.method === 'HEAD',
         token: playback ? request.query.token : undefined,
       });
       if (sessionId !== undefined) reply.header('x-vtp-session', sessionId);
-      return reply
+      return varyOnEncoding(reply)
         .header('content-type', PLAYLIST_TYPE)
         .header('cache-control', 'private, no-store')
         .send(text);
@@ -70,9 +95,9 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       await checkPlayback(id, request.query.token, report);
       const text = hls.mediaPlaylist(id, profile, report);
       // No longer than half a target duration, so players polling each target duration see news.
-      const maxAge = Math.max(1, Math.floor(hls.targetDurationSec(id, profile) / 2));
+      const maxAge = Math.max(1, Math.floor(hls.targetDurationSec(id) / 2));
       const scope = report.sessionId ? 'private' : 'public';
-      return reply
+      return varyOnEncoding(reply)
         .header('content-type', PLAYLIST_TYPE)
         .header('cache-control', `${scope}, max-age=${maxAge}`)
         .send(text);
@@ -81,40 +106,61 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 
   app.get(
     '/live/:recording_id/:profile/:file',
-    { schema: { params: ObjectParams, querystring: MediaQuery } },
+    { schema: { params: ObjectParams, querystring: MediaQuery }, compress: false },
     async (request, reply) => {
       const { recording_id: id, profile, file } = request.params;
       const object = hls.object(id, profile, file);
       if (!object) throw new SegmentNotFoundError(file, profile);
-      const etag = `"${id}/${profile}/${object.id}/${object.data.byteLength}"`;
-      reply
-        .header('content-type', object.contentType)
-        // Published segments never change: a CDN keeps one copy for every viewer.
-        .header('cache-control', 'public, max-age=86400, immutable')
-        .header('etag', etag);
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      const size = object.data.byteLength;
+      reply.header('accept-ranges', 'bytes');
+      // Published objects never change and their URLs name one stream incarnation: a CDN keeps
+      // one copy for every viewer, and the ETag is the bytes' own.
+      const cacheable = (r: FastifyReply) => {
+        r.header('cache-control', 'public, max-age=86400, immutable');
+        return object.etag === undefined ? r : r.header('etag', object.etag);
+      };
+      if (
+        object.etag !== undefined &&
+        ifNoneMatchHits(request.headers['if-none-match'], object.etag)
+      ) {
+        return cacheable(reply).code(304).send();
+      }
+      let range: ByteRange | undefined;
+      try {
+        range = requestedRange(request.headers, size, object.etag);
+      } catch (error) {
+        if (error instanceof RangeNotSatisfiableError)
+          reply.header('content-range', `bytes */${size}`);
+        throw error;
+      }
+      cacheable(reply).header('content-type', object.contentType);
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+      const body = Buffer.from(object.data.buffer, object.data.byteOffset + start, end - start + 1);
       if ('sequence' in object && request.method === 'GET') {
         const report = clientReport(request.query, request.headers, request.ip);
         hls.claimSeat(id, report);
         const started = performance.now();
         const segment: Segment = object;
+        // A range that is not the whole segment counts its bytes, not a segment received.
+        const whole = start === 0 && end === size - 1;
         reply.raw.once('finish', () => {
           try {
             hls.recordSegmentSent(
               id,
               segment,
-              segment.data.byteLength,
+              body.byteLength,
               performance.now() - started,
               report,
+              whole,
             );
           } catch (error) {
             request.log.debug({ err: error }, 'segment sent after its stream was removed');
           }
         });
       }
-      return reply.send(
-        Buffer.from(object.data.buffer, object.data.byteOffset, object.data.byteLength),
-      );
+      return reply.send(body);
     },
   );
 };
