@@ -1,83 +1,34 @@
-import { STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DistributionError } from '../core/errors.js';
-import { rfc3339 } from './responses.js';
+import { rfc3339 } from '../core/timestamp.js';
+import { ERROR_CODES, type ErrorCode, errorCodeInfo } from './error-codes.js';
 import { MAX_PAGE_LIMIT } from './schemas.js';
 
-/** HTTP status of each error code; the one place codes meet statuses (README: Error codes). */
-export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  STREAM_NOT_FOUND: 404,
-  VIEWER_NOT_FOUND: 404,
-  SEGMENT_NOT_FOUND: 404,
-  DELIVERY_NOT_FOUND: 404,
-  STREAM_EXISTS: 409,
-  VIEWER_EXISTS: 409,
-  SEGMENT_EXISTS: 409,
-  SEGMENT_OUT_OF_ORDER: 409,
-  STREAM_ENDED: 409,
-  VIEWER_BACKLOG_FULL: 409,
-  STREAM_FULL: 503,
-  PROFILE_FULL: 503,
-  QUEUE_FULL: 503,
-  SHUTTING_DOWN: 503,
-  INVALID_BUFFER_HEALTH: 400,
-  INVALID_INGEST: 400,
-  BODY_TOO_LARGE: 413,
-  UPLOAD_TOO_SLOW: 408,
-  INIT_SECTIONS_FULL: 409,
-  SEGMENT_REFUSED: 409,
-  STREAM_BUDGET_EXCEEDED: 413,
-  INGEST_BUDGET_EXCEEDED: 503,
-  NO_MEDIA_YET: 404,
-  PUBLISH_KEY_REQUIRED: 401,
-  PUBLISH_KEY_INVALID: 403,
-  ADMIN_TOKEN_REQUIRED: 401,
-  ADMIN_TOKEN_INVALID: 403,
-  ENCODER_NOT_FOUND: 404,
-  ENCODER_EXISTS: 409,
-  INVALID_SOURCE: 400,
-  NOT_LISTENING: 503,
-  VIEWER_AUTH_REQUIRED: 401,
-  VIEWER_FORBIDDEN: 403,
-  PLAYBACK_TOKEN_REQUIRED: 401,
-  PLAYBACK_TOKEN_INVALID: 403,
-  TOO_MANY_ANONYMOUS_SESSIONS: 429,
-  ANONYMOUS_BACKLOG_FULL: 503,
-  RATE_LIMITED: 429,
-  TOO_MANY_STREAMS: 503,
-  SEGMENTS_WAITING_FULL: 409,
-  // Requests Fastify refuses, or no route serves.
-  INVALID_REQUEST: 400,
-  INVALID_JSON: 400,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  ROUTE_NOT_FOUND: 404,
-  INTERNAL: 500,
-  // Refused before any route runs: by the router, or by Node's HTTP parser.
-  BAD_URL: 400,
-  URI_TOO_LONG: 414,
-  BAD_REQUEST: 400,
-  REQUEST_TIMEOUT: 408,
-  HEADERS_TOO_LARGE: 431,
-};
-
-/** 401s that a bearer token answers: they name the scheme (RFC 9110 section 11.6.1). */
-const BEARER_CHALLENGE = new Set([
-  'ADMIN_TOKEN_REQUIRED',
-  'VIEWER_AUTH_REQUIRED',
-  'PUBLISH_KEY_REQUIRED',
-]);
-
-/** Media that is not there yet may be soon: players and CDNs should ask again in a second. */
-const RETRY_SOON = new Set(['SEGMENT_NOT_FOUND', 'NO_MEDIA_YET']);
+/** HTTP status of each error code, read from the one table (src/http/error-codes.ts). */
+export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(ERROR_CODES).map(([code, info]) => [code, info.status]),
+);
 
 /** Stable names for the body-parsing failures Fastify reports. */
-const FASTIFY_CODES: Readonly<Record<string, string>> = {
+const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+/** The code of a framework 4xx this table does not name, by its status. */
+const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  404: 'ROUTE_NOT_FOUND',
+  408: 'REQUEST_TIMEOUT',
+  413: 'BODY_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
 };
 
 /** What a pattern means, for the fields whose pattern is not the id pattern. */
@@ -87,14 +38,22 @@ const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   cursor: 'cursor must be the next_cursor of a previous page',
 };
 
+interface ValidationParams {
+  missingProperty?: unknown;
+  additionalProperty?: unknown;
+  allowedValues?: unknown[];
+  tag?: unknown;
+}
+
 /** Field a Fastify error is about: the first failing schema path, or the body itself. */
 function fieldOf(error: FastifyError): string | undefined {
   const first = error.validation?.[0];
   if (first) {
     const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
-    const missing = (first.params as { missingProperty?: unknown }).missingProperty;
-    // A field missing inside an object is named with its parent: source.type, not type.
-    if (typeof missing === 'string') return path ? `${path}.${missing}` : missing;
+    const params = first.params as ValidationParams;
+    // A field missing or unknown inside an object is named with its parent: source.type.
+    const inner = params.missingProperty ?? params.additionalProperty ?? params.tag;
+    if (typeof inner === 'string') return path ? `${path}.${inner}` : inner;
     return path || error.validationContext;
   }
   if (error.code?.startsWith('FST_ERR_CTP_')) return 'body';
@@ -104,9 +63,13 @@ function fieldOf(error: FastifyError): string | undefined {
 function messageOf(error: FastifyError, field: string | undefined): string {
   const first = error.validation?.[0];
   if (!first) return error.message;
+  const params = first.params as ValidationParams;
   if (first.keyword === 'required') return `${field} is required`;
-  const allowed = (first.params as { allowedValues?: unknown[] }).allowedValues;
-  if (first.keyword === 'enum' && allowed) return `${field} must be one of ${allowed.join(', ')}`;
+  if (first.keyword === 'additionalProperties') return `${field} is not a field of this request`;
+  if (first.keyword === 'discriminator') return `${field} names no known kind`;
+  if (first.keyword === 'enum' && params.allowedValues) {
+    return `${field} must be one of ${params.allowedValues.join(', ')}`;
+  }
   if (first.keyword === 'pattern') {
     return (
       PATTERN_MESSAGES[field ?? ''] ??
@@ -132,79 +95,125 @@ export function errorBody(code: string, message: string, field?: string): ErrorB
 }
 
 /**
+ * Sends `code` with its status from the table and the headers its entry calls for: the
+ * challenge of a 401, `Retry-After` (unless a limiter set its own) or a one-second cache life.
+ */
+export function sendError(
+  reply: FastifyReply,
+  code: string,
+  message: string,
+  field?: string,
+): FastifyReply {
+  const info = errorCodeInfo(code);
+  if (info?.challenge) reply.header('www-authenticate', info.challenge);
+  if (info?.retry === 'after' && !reply.hasHeader('retry-after')) {
+    reply.header('retry-after', String(info.retryAfterSec ?? 1));
+  }
+  if (info?.retry === 'soon') reply.header('cache-control', 'public, max-age=1');
+  return reply.code(info?.status ?? 400).send(errorBody(code, message, field));
+}
+
+/**
  * Errors the router meets before any route runs (a URL that does not decode, a path parameter
  * longer than any id): the same JSON error body as everything else.
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-  return reply
-    .code(tooLong ? 414 : 400)
-    .send(
-      errorBody(
-        tooLong ? 'URI_TOO_LONG' : 'BAD_URL',
-        tooLong
-          ? 'a path segment is longer than any id'
-          : `the URL does not decode: ${request.url.slice(0, 200)}`,
-        'url',
-      ),
-    );
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return sendError(reply, 'URI_TOO_LONG', 'a path segment is longer than any id', 'url');
+  }
+  return sendError(
+    reply,
+    'BAD_URL',
+    `the URL does not decode: ${request.url.slice(0, 200)}`,
+    'url',
+  );
 }
 
 /** What Node's HTTP parser refuses before Fastify sees a request, as a JSON error body. */
-const CLIENT_ERRORS: Readonly<Record<string, [string, string]>> = {
+const CLIENT_ERRORS: Readonly<Record<string, [ErrorCode, string]>> = {
   ERR_HTTP_REQUEST_TIMEOUT: ['REQUEST_TIMEOUT', 'the request did not arrive in time'],
   HPE_HEADER_OVERFLOW: ['HEADERS_TOO_LARGE', 'the request headers are too large'],
+  HPE_INVALID_EOF_STATE: [
+    'BAD_REQUEST',
+    'the connection ended before the body its Content-Length announced',
+  ],
 };
 
+/**
+ * Node counts the request line into its header limit: an overflow whose packet starts with a
+ * request line that has not ended within the limit is a URL too long (414), not headers (431).
+ */
+function requestLineTooLong(error: Error & { rawPacket?: unknown }): boolean {
+  const packet = error.rawPacket;
+  if (!Buffer.isBuffer(packet) || !/^[A-Z]+ \S/.test(packet.subarray(0, 16).toString('latin1'))) {
+    return false;
+  }
+  const end = packet.indexOf('\r\n');
+  return end === -1 || end >= maxHeaderSize;
+}
+
 /** Answers a request Node's parser refused (bad method, bad bytes, too slow) and closes it. */
-export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+export function clientErrorHandler(
+  error: Error & { code?: string; rawPacket?: unknown },
+  socket: Duplex,
+): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const [code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
+  let [code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
     'BAD_REQUEST',
     'the request is not valid HTTP',
   ];
-  const status = STATUS_BY_CODE[code] ?? 400;
+  if (error.code === 'HPE_HEADER_OVERFLOW' && requestLineTooLong(error)) {
+    [code, message] = ['URI_TOO_LONG', 'the URL is longer than the server reads'];
+  }
+  const status = ERROR_CODES[code].status;
   const body = JSON.stringify(errorBody(code, message));
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();
 }
 
+export interface ErrorHandlingOptions {
+  /** Methods the routes take on a URL (none: no route serves its path). */
+  readonly allowedMethods: (url: string) => readonly string[];
+}
+
 /** Maps every error to a JSON body and a 4xx/5xx; only server faults become 500. */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const domain: unknown = error;
     if (domain instanceof DistributionError) {
-      const status = STATUS_BY_CODE[domain.code] ?? 400;
-      if ((status === 503 || status === 429) && !reply.hasHeader('retry-after')) {
-        reply.header('retry-after', status === 503 ? '1' : '5');
-      }
-      if (BEARER_CHALLENGE.has(domain.code)) reply.header('www-authenticate', 'Bearer');
-      if (RETRY_SOON.has(domain.code)) reply.header('cache-control', 'public, max-age=1');
-      return reply.code(status).send(errorBody(domain.code, domain.message, domain.field));
+      return sendError(reply, domain.code, domain.message, domain.field);
     }
     const status = error.statusCode ?? 500;
-    if (error.validation || (status >= 400 && status < 500)) {
+    if (error.validation) {
       const field = fieldOf(error);
-      const code = error.validation
-        ? 'INVALID_REQUEST'
-        : (FASTIFY_CODES[error.code] ?? 'BAD_REQUEST');
-      return reply
-        .code(error.validation ? 400 : status)
-        .send(errorBody(code, messageOf(error, field), field));
+      return sendError(reply, 'INVALID_REQUEST', messageOf(error, field), field);
+    }
+    if (status >= 400 && status < 500) {
+      const code = FASTIFY_CODES[error.code] ?? CODE_BY_STATUS[status] ?? 'BAD_REQUEST';
+      const field = fieldOf(error);
+      return sendError(reply, code, messageOf(error, field), field);
     }
     request.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send(errorBody('INTERNAL', 'internal server error'));
+    return sendError(reply, 'INTERNAL', 'internal server error');
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send(
-        errorBody('ROUTE_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
-      ),
-  );
+  // A path some route serves, asked with a method none takes, is a 405 naming the methods
+  // (RFC 9110 section 15.5.6); a path no route serves is a 404.
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const allowed = options.allowedMethods(request.url);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(
+        reply,
+        'METHOD_NOT_ALLOWED',
+        `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+      );
+    }
+    return sendError(reply, 'ROUTE_NOT_FOUND', `no route for ${request.method} ${path}`);
+  });
 }

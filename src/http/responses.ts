@@ -1,11 +1,7 @@
 import type { StreamSummary, ViewerPage } from '../core/distributor.js';
 import { formatDuration } from '../core/duration.js';
+import { rfc3339 } from '../core/timestamp.js';
 import type { ViewerSession } from '../core/viewer-session.js';
-
-/** RFC 3339 in UTC at second precision, as the seed's examples ("2024-01-15T10:30:45Z"). */
-export function rfc3339(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}
 
 /** Adds the `message` and `timestamp` every response carries. */
 export function envelope<T extends object>(

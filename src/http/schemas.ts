@@ -12,11 +12,17 @@ export const MAX_ID_LENGTH = 128;
 export const Id = Type.String({ pattern: ID_PATTERN });
 export const Profile = Type.Enum([...PROFILE_NAMES]);
 
-export const StartStreamBody = Type.Object({
-  recording_id: Id,
-  max_viewers: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-  publish_key: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
-});
+/** Request bodies name every field they take: an unknown one is a 400 naming it, not ignored. */
+export const CLOSED = { additionalProperties: false } as const;
+
+export const StartStreamBody = Type.Object(
+  {
+    recording_id: Id,
+    max_viewers: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    publish_key: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+  },
+  CLOSED,
+);
 
 export const StreamParams = Type.Object({ recording_id: Id });
 
@@ -28,10 +34,13 @@ export const StatsQuery = Type.Object({
   cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
 });
 
-export const JoinBody = Type.Object({
-  viewer_id: Id,
-  initial_bitrate: Type.Optional(Profile),
-});
+export const JoinBody = Type.Object(
+  {
+    viewer_id: Id,
+    initial_bitrate: Type.Optional(Profile),
+  },
+  CLOSED,
+);
 
 export const JoinQuery = Type.Object({
   /** A playback token for the stream, when the server requires them. */
@@ -45,22 +54,31 @@ export const NextQuery = Type.Object({
   wait_ms: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
 });
 
-export const DeliverBody = Type.Object({
-  recording_id: Id,
-  viewer_id: Id,
-  segment_id: Id,
-  priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
-});
+export const DeliverBody = Type.Object(
+  {
+    recording_id: Id,
+    viewer_id: Id,
+    segment_id: Id,
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+  },
+  CLOSED,
+);
 
 export const DeliveryParams = Type.Object({ delivery_id: Id });
 
-export const AdaptBody = Type.Object({
-  recording_id: Id,
-  viewer_id: Id,
-  buffer_health: Type.Number({ minimum: 0, maximum: 100 }),
-});
+export const AdaptBody = Type.Object(
+  {
+    recording_id: Id,
+    viewer_id: Id,
+    buffer_health: Type.Number({ minimum: 0, maximum: 100 }),
+  },
+  CLOSED,
+);
 
-export const CdnBody = Type.Object({
-  enabled: Type.Boolean(),
-  base_url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
-});
+export const CdnBody = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    base_url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+  },
+  CLOSED,
+);

@@ -36,15 +36,21 @@ function isStringOf(value: unknown, min: number, max: number): boolean {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+/** Whether `value` holds no key but `allowed` ones (request bodies take no unknown field). */
+function onlyKeys(value: Record<string, unknown>, allowed: readonly string[]): boolean {
+  return Object.keys(value).every((key) => allowed.includes(key));
+}
 function isSource(value: unknown): boolean {
   if (!isPlainObject(value)) return false;
-  if (value.type === 'test-pattern') return true;
+  if (value.type === 'test-pattern') return onlyKeys(value, ['type']);
   if (value.type === 'file')
     return (
+      onlyKeys(value, ['type', 'path', 'loop']) &&
       isStringOf(value.path, 1, 512) &&
       (value.loop === undefined || typeof value.loop === 'boolean')
     );
-  if (value.type === 'url') return isStringOf(value.url, 1, 2048);
+  if (value.type === 'url')
+    return onlyKeys(value, ['type', 'url']) && isStringOf(value.url, 1, 2048);
   return false;
 }
 
@@ -589,6 +595,13 @@ function assertExpected(answer: Answer, expected: Expectation, input: string): v
 
 function isValidBody(route: BodyRoute, body: unknown): body is Record<string, unknown> {
   if (!isPlainObject(body)) return false;
+  if (
+    !onlyKeys(
+      body,
+      route.fields.map((spec) => spec.name),
+    )
+  )
+    return false;
   return route.fields.every((spec) =>
     body[spec.name] === undefined ? !spec.required : spec.valid(body[spec.name]),
   );
@@ -695,20 +708,48 @@ describe('control API request schemas (fuzz, in-process)', () => {
     t.diagnostic(describeRun(run));
   });
 
-  it('accepts every body the documented constraints allow, extra fields included', async (t) => {
-    const valid = bodyRoute.chain((route) =>
-      fc.tuple(fc.constant(route), validBody(route), fc.option(extraFields, { nil: undefined })),
-    );
+  it('accepts every body the documented constraints allow', async (t) => {
+    const valid = bodyRoute.chain((route) => fc.tuple(fc.constant(route), validBody(route)));
     const run = await checkProperty(
-      fc.asyncProperty(valid, async ([route, body, extra]) => {
-        const sent = extra ? { ...extra, ...body } : body;
-        const text = JSON.stringify(sent);
+      fc.asyncProperty(valid, async ([route, body]) => {
+        const text = JSON.stringify(body);
         const input = `${route.label} ${preview(text)}`;
         const expectation = route.expect(body);
         const answer = await send(route.method, route.url, text);
-        settle(route, answer, sent);
+        settle(route, answer, body);
         assertWellFormedAnswer(answer, input);
         assertExpected(answer, expectation, input);
+      }),
+      1000,
+      4000,
+    );
+    t.diagnostic(describeRun(run));
+  });
+
+  it('refuses a valid body with unknown fields with a 400 naming one of them', async (t) => {
+    const withExtra = bodyRoute.chain((route) =>
+      fc.tuple(
+        fc.constant(route),
+        validBody(route),
+        extraFields.filter((extra) =>
+          Object.keys(extra).every((key) => !route.fields.some((spec) => spec.name === key)),
+        ),
+      ),
+    );
+    const run = await checkProperty(
+      fc.asyncProperty(withExtra, async ([route, body, extra]) => {
+        const sent = { ...extra, ...body };
+        const text = JSON.stringify(sent);
+        const input = `${route.label} ${preview(text)}`;
+        const answer = await send(route.method, route.url, text);
+        settle(route, answer, sent);
+        assertWellFormedAnswer(answer, input);
+        assert.equal(answer.status, 400, `unknown field accepted: ${input} -> ${answer.text}`);
+        assert.equal(answer.body.error.code, 'INVALID_REQUEST', `${input} -> ${answer.text}`);
+        assert.ok(
+          Object.keys(extra).includes(answer.body.error.field),
+          `names '${answer.body.error.field}', not an unknown field: ${input}`,
+        );
       }),
       1000,
       4000,

@@ -27,6 +27,7 @@ describe('with an admin token', () => {
       assert.equal(none.status, 401);
       assert.equal(none.body.error.code, 'ADMIN_TOKEN_REQUIRED');
       assert.equal(none.body.error.field, 'authorization');
+      assert.equal(none.headers.get('www-authenticate'), 'Bearer');
       const wrong = await call(`${api}${path}`, method, body, { authorization: 'Bearer nope' });
       assert.equal(wrong.status, 403);
     });

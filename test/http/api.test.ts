@@ -35,6 +35,7 @@ describe('control API', () => {
       max_viewers: 50,
     });
     assert.equal(res.status, 201);
+    assert.equal(res.headers.get('location'), '/api/v1/streams/rec-123');
     assert.equal(res.body.recording_id, 'rec-123');
     assert.equal(res.body.stream_id, 'stream-rec-123');
     assert.equal(res.body.status, 'started');
@@ -168,6 +169,10 @@ describe('control API', () => {
     });
     assert.equal(res.status, 202);
     assert.match(res.body.delivery_id, /^dl-[A-Za-z0-9_-]{22}$/);
+    assert.equal(
+      res.headers.get('location'),
+      `/api/v1/segments/deliveries/${res.body.delivery_id}`,
+    );
     assert.equal(res.body.status, 'queued');
     assert.equal(res.body.bitrate, 'Medium');
     assert.equal(res.body.priority, 8);
@@ -369,6 +374,15 @@ describe('bad input', () => {
     ],
     ['body an array', 'POST', '/streams/start', [], 400, 'body'],
     [
+      'an unknown field (a typo of max_viewers)',
+      'POST',
+      '/streams/start',
+      { recording_id: 'x4', maxViewers: 5 },
+      400,
+      'maxViewers',
+      'INVALID_REQUEST',
+    ],
+    [
       'unknown profile',
       'POST',
       '/streams/bad',
@@ -512,6 +526,13 @@ describe('bad input', () => {
     const res = await call(`${api}/nothing-here`, 'GET');
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'ROUTE_NOT_FOUND');
+  });
+
+  it('answers a known route asked with a wrong method with a JSON 405 and Allow', async () => {
+    const res = await call(`${api}/streams`, 'DELETE');
+    assert.equal(res.status, 405);
+    assert.equal(res.body.error.code, 'METHOD_NOT_ALLOWED');
+    assert.equal(res.headers.get('allow'), 'GET, HEAD');
   });
 
   it('answers a full delivery queue with 503, keeping every accepted delivery', async () => {

@@ -19,6 +19,12 @@ function presentedKey(request: FastifyRequest): string | undefined {
   return bearerToken(request.headers.authorization);
 }
 
+/** Where a pushed file lives: its PUT's path, without the query (which may hold the key). */
+function ingestPath(id: string, profile: ProfileName | undefined, file: string): string {
+  const parts = profile === undefined ? [id, file] : [id, profile, file];
+  return `/ingest/${parts.map(encodeURIComponent).join('/')}`;
+}
+
 /**
  * Ingest for ffmpeg's hls muxer pushing over HTTP (-method PUT): segment files, media
  * playlists and fMP4 init sections under /ingest/{recording_id}/{profile}/.
@@ -61,7 +67,10 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     { schema: { params: FileParams, querystring: KeyQuery }, onRequest: authorize },
     async (request, reply) => {
       const { recording_id: id, profile, file } = request.params;
-      return reply.code(201).send(accept(id, profile, file, request.body));
+      return reply
+        .code(201)
+        .header('location', ingestPath(id, profile, file))
+        .send(accept(id, profile, file, request.body));
     },
   );
 
@@ -70,7 +79,10 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     { schema: { params: StreamFileParams, querystring: KeyQuery }, onRequest: authorize },
     async (request, reply) => {
       const { recording_id: id, file } = request.params;
-      return reply.code(201).send(accept(id, undefined, file, request.body));
+      return reply
+        .code(201)
+        .header('location', ingestPath(id, undefined, file))
+        .send(accept(id, undefined, file, request.body));
     },
   );
 

@@ -15,20 +15,23 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     async (request, reply) => {
       const { recording_id, viewer_id, segment_id, priority = DEFAULT_PRIORITY } = request.body;
       const queued = service.deliverSegmentToViewer(recording_id, viewer_id, segment_id, priority);
-      return reply.code(202).send(
-        envelope(
-          {
-            delivery_id: queued.deliveryId,
-            recording_id,
-            viewer_id,
-            segment_id,
-            bitrate: queued.profile,
-            priority: queued.priority,
-            status: 'queued',
-          },
-          'Segment delivery queued',
-        ),
-      );
+      return reply
+        .code(202)
+        .header('location', `/api/v1/segments/deliveries/${encodeURIComponent(queued.deliveryId)}`)
+        .send(
+          envelope(
+            {
+              delivery_id: queued.deliveryId,
+              recording_id,
+              viewer_id,
+              segment_id,
+              bitrate: queued.profile,
+              priority: queued.priority,
+              status: 'queued',
+            },
+            'Segment delivery queued',
+          ),
+        );
     },
   );
 

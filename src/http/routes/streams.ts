@@ -38,19 +38,22 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
       }
       const distributor = service.startLiveStream(recording_id, max_viewers);
       if (publish_key !== undefined) ingest.access.setPublishKey(recording_id, publish_key);
-      return reply.code(201).send(
-        envelope(
-          {
-            recording_id,
-            stream_id: `stream-${recording_id}`,
-            status: 'started',
-            max_viewers: distributor.maxViewers,
-            profiles: [...PROFILE_NAMES],
-            profile_max_viewers: distributor.profileCaps,
-          },
-          'Live stream started successfully',
-        ),
-      );
+      return reply
+        .code(201)
+        .header('location', `/api/v1/streams/${encodeURIComponent(recording_id)}`)
+        .send(
+          envelope(
+            {
+              recording_id,
+              stream_id: `stream-${recording_id}`,
+              status: 'started',
+              max_viewers: distributor.maxViewers,
+              profiles: [...PROFILE_NAMES],
+              profile_max_viewers: distributor.profileCaps,
+            },
+            'Live stream started successfully',
+          ),
+        );
     },
   );
 
@@ -74,20 +77,26 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
       const query = new URLSearchParams({ session: session.sessionId });
       if (playback) query.set('token', await playback.issue(id, viewer_id));
       const path = `/live/${encodeURIComponent(id)}/master.m3u8?${query}`;
-      return reply.code(201).send(
-        envelope(
-          {
-            recording_id: id,
-            viewer_id,
-            session_id: session.sessionId,
-            requested_bitrate: initial_bitrate ?? 'Low',
-            current_bitrate: session.currentBitrate,
-            buffer_health: session.bufferHealth,
-            playback_url: `${request.protocol}://${request.host}${path}`,
-          },
-          'Viewer joined successfully',
-        ),
-      );
+      return reply
+        .code(201)
+        .header(
+          'location',
+          `/api/v1/streams/${encodeURIComponent(id)}/viewers/${encodeURIComponent(viewer_id)}`,
+        )
+        .send(
+          envelope(
+            {
+              recording_id: id,
+              viewer_id,
+              session_id: session.sessionId,
+              requested_bitrate: initial_bitrate ?? 'Low',
+              current_bitrate: session.currentBitrate,
+              buffer_health: session.bufferHealth,
+              playback_url: `${request.protocol}://${request.host}${path}`,
+            },
+            'Viewer joined successfully',
+          ),
+        );
     },
   );
 

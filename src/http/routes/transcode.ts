@@ -1,27 +1,48 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
+import { rfc3339 } from '../../core/timestamp.js';
 import type { EncoderStatus } from '../../ingest/encoder-job.js';
 import type { RouteDeps } from '../app.js';
-import { envelope, rfc3339 } from '../responses.js';
-import { Id } from '../schemas.js';
+import { envelope } from '../responses.js';
+import { CLOSED, Id } from '../schemas.js';
 
-const Source = Type.Union([
-  Type.Object({ type: Type.Literal('test-pattern') }),
-  Type.Object({
-    type: Type.Literal('file'),
-    path: Type.String({ minLength: 1, maxLength: 512 }),
-    loop: Type.Optional(Type.Boolean()),
-  }),
-  Type.Object({ type: Type.Literal('url'), url: Type.String({ minLength: 1, maxLength: 2048 }) }),
+const SourceKinds = Type.Union([
+  Type.Object({ type: Type.Literal('test-pattern') }, CLOSED),
+  Type.Object(
+    {
+      type: Type.Literal('file'),
+      path: Type.String({ minLength: 1, maxLength: 512 }),
+      loop: Type.Optional(Type.Boolean()),
+    },
+    CLOSED,
+  ),
+  Type.Object(
+    { type: Type.Literal('url'), url: Type.String({ minLength: 1, maxLength: 2048 }) },
+    CLOSED,
+  ),
 ]);
-
-const StartBody = Type.Object({
-  recording_id: Id,
-  source: Type.Optional(Source),
-  preset: Type.Optional(Type.Enum(['full', 'light'])),
-  fmp4: Type.Optional(Type.Boolean()),
-  duration_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+/**
+ * One of the kinds, chosen by `type` (a discriminated oneOf): an error names the field of the
+ * kind the body asked for, not the first kind's (`source.loop`, not `source.path` of `url`).
+ */
+const Source = Type.Unsafe<Static<typeof SourceKinds>>({
+  type: 'object',
+  required: ['type'],
+  properties: { type: Type.Enum(['test-pattern', 'file', 'url']) },
+  discriminator: { propertyName: 'type' },
+  oneOf: SourceKinds.anyOf,
 });
+
+const StartBody = Type.Object(
+  {
+    recording_id: Id,
+    source: Type.Optional(Source),
+    preset: Type.Optional(Type.Enum(['full', 'light'])),
+    fmp4: Type.Optional(Type.Boolean()),
+    duration_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  },
+  CLOSED,
+);
 const JobParams = Type.Object({ job_id: Id });
 
 /** The JSON shape of an encoder's status. */
@@ -57,7 +78,10 @@ export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         fmp4: body.fmp4,
         durationSec: body.duration_seconds,
       });
-      return reply.code(201).send(envelope(encoderJson(status), 'Encoder started'));
+      return reply
+        .code(201)
+        .header('location', `/api/v1/transcode/${encodeURIComponent(status.jobId)}`)
+        .send(envelope(encoderJson(status), 'Encoder started'));
     },
   );
 
