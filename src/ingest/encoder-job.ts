@@ -11,7 +11,11 @@ export interface EncoderStatus {
   readonly state: EncoderState;
   readonly pid: number | undefined;
   readonly restarts: number;
+  /** ffmpeg's own real-time factor, averaged since the process started. */
   readonly speed: number | undefined;
+  /** Media seconds encoded per wall-clock second over the last window (0 while stalled). */
+  readonly recentSpeed: number | undefined;
+  /** Running but not keeping real time over the last window (or stalled). */
   readonly behind: boolean;
   readonly encodedSeconds: number;
   readonly lastError: string | undefined;
@@ -36,6 +40,8 @@ export interface EncoderJobOptions {
 }
 
 const STDERR_TAIL = 2000;
+/** How often a running job's pace is judged, so a stalled ffmpeg (no output at all) is noticed. */
+const PACE_CHECK_MS = 1000;
 
 /**
  * One ffmpeg ladder process kept alive: restarted with exponential backoff whenever it dies
@@ -52,6 +58,9 @@ export class EncoderJob {
   private readonly startedAt = Date.now();
   private exited: Promise<void> = Promise.resolve();
   private ended = false;
+  private paceTimer: NodeJS.Timeout | undefined;
+  /** The pace verdict last announced, so `behind` and `caught_up` are logged once each. */
+  private announcedBehind = false;
 
   constructor(private readonly options: EncoderJobOptions) {}
 
@@ -63,12 +72,22 @@ export class EncoderJob {
     });
     this.child = child;
     this.state = 'running';
+    this.announcedBehind = false; // a new process is judged afresh
+    this.emit(this.restarts === 0 ? 'started' : 'restarted', {
+      jobId: this.options.jobId,
+      recordingId: this.options.recordingId,
+      pid: child.pid,
+      restarts: this.restarts,
+    });
+    this.paceTimer ??= setInterval(() => this.checkPace(), PACE_CHECK_MS).unref();
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-STDERR_TAIL);
     });
     if (child.stdout)
-      createInterface({ input: child.stdout }).on('line', (line) => this.progress.line(line));
+      createInterface({ input: child.stdout }).on('line', (line) =>
+        this.progress.line(line, Date.now()),
+      );
     this.exited = new Promise((resolve) => {
       child.once('error', (error) => {
         this.lastError = this.redact(error.message);
@@ -79,7 +98,10 @@ export class EncoderJob {
         if (this.state === 'stopped') return this.end();
         if (code === 0) {
           this.state = 'finished';
-          this.emit('finished', { jobId: this.options.jobId });
+          this.emit('finished', {
+            jobId: this.options.jobId,
+            recordingId: this.options.recordingId,
+          });
           return this.end();
         }
         const said = stderr.trim();
@@ -96,6 +118,7 @@ export class EncoderJob {
         this.state = 'restarting';
         this.emit('restarting', {
           jobId: this.options.jobId,
+          recordingId: this.options.recordingId,
           code,
           signal,
           delayMs: delay,
@@ -111,6 +134,8 @@ export class EncoderJob {
 
   /** Stops the encoder for good: SIGTERM, then SIGKILL if it lingers. */
   async stop(graceMs = 3000): Promise<void> {
+    if (this.isActive)
+      this.emit('stopped', { jobId: this.options.jobId, recordingId: this.options.recordingId });
     this.state = 'stopped';
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const child = this.child;
@@ -138,7 +163,23 @@ export class EncoderJob {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
+    clearInterval(this.paceTimer);
     this.options.onEnded?.();
+  }
+
+  /** Announces when the running encoder falls behind real time, and when it catches up. */
+  private checkPace(): void {
+    if (this.state !== 'running') return;
+    const now = Date.now();
+    const behind = this.progress.behind(now);
+    if (behind === this.announcedBehind) return;
+    this.announcedBehind = behind;
+    this.emit(behind ? 'behind' : 'caught_up', {
+      jobId: this.options.jobId,
+      recordingId: this.options.recordingId,
+      recentSpeed: roundSpeed(this.progress.recentSpeed(now)),
+      stalled: this.progress.stalled(now),
+    });
   }
 
   private redact(text: string): string {
@@ -150,6 +191,8 @@ export class EncoderJob {
   }
 
   status(): EncoderStatus {
+    const now = Date.now();
+    const running = this.state === 'running';
     return {
       jobId: this.options.jobId,
       recordingId: this.options.recordingId,
@@ -157,10 +200,15 @@ export class EncoderJob {
       pid: this.child?.pid,
       restarts: this.restarts,
       speed: this.progress.speed,
-      behind: this.state === 'running' && this.progress.behind,
+      recentSpeed: running ? roundSpeed(this.progress.recentSpeed(now)) : undefined,
+      behind: running && this.progress.behind(now),
       encodedSeconds: this.progress.encodedSeconds,
       lastError: this.lastError,
       startedAt: this.startedAt,
     };
   }
+}
+
+function roundSpeed(speed: number | undefined): number | undefined {
+  return speed === undefined ? undefined : Math.round(speed * 1000) / 1000;
 }

@@ -22,6 +22,14 @@ export interface ReadySegment extends PlaylistEntry {
   readonly data: Uint8Array;
   /** The encoder restarted before this segment: it opens a new epoch. */
   readonly restarted: boolean;
+  /** When its bytes arrived (ms, as the caller's clock told), for the ingest lag. */
+  readonly arrivedAt: number | undefined;
+}
+
+/** A segment file's bytes waiting for its playlist entry. */
+interface WaitingFile {
+  readonly data: Uint8Array;
+  readonly arrivedAt: number | undefined;
 }
 
 /** Segment files kept waiting for their playlist entry (a bound against junk uploads). */
@@ -49,7 +57,7 @@ export class InitSectionsFullError extends DistributionError {
 }
 
 export class SegmentAssembler {
-  private readonly pending = new Map<string, Uint8Array>();
+  private readonly pending = new Map<string, WaitingFile>();
   private readonly inits = new Map<string, Uint8Array>();
   private listed = new Map<string, PlaylistEntry>();
   private lastSequence = -1;
@@ -71,8 +79,8 @@ export class SegmentAssembler {
     return this.pendingBytes + this.initBytes;
   }
 
-  /** Takes a segment file's bytes; returns whatever became ready. */
-  addSegment(file: string, data: Uint8Array): ReadySegment[] {
+  /** Takes a segment file's bytes, arrived at `arrivedAt` (ms); returns whatever became ready. */
+  addSegment(file: string, data: Uint8Array, arrivedAt?: number): ReadySegment[] {
     this.dropPending(file);
     if (this.pending.size >= MAX_PENDING_FILES) {
       // Files whose entry the stream has already passed can never be published: make room.
@@ -83,7 +91,7 @@ export class SegmentAssembler {
       // Otherwise refuse this one: what was answered 201 is kept until it is published.
       if (this.pending.size >= MAX_PENDING_FILES) throw new PendingFullError(file);
     }
-    this.pending.set(file, data);
+    this.pending.set(file, { data, arrivedAt });
     this.pendingBytes += data.byteLength;
     return this.collect();
   }
@@ -126,10 +134,10 @@ export class SegmentAssembler {
   }
 
   private dropPending(file: string): void {
-    const data = this.pending.get(file);
-    if (data === undefined) return;
+    const waiting = this.pending.get(file);
+    if (waiting === undefined) return;
     this.pending.delete(file);
-    this.pendingBytes -= data.byteLength;
+    this.pendingBytes -= waiting.data.byteLength;
   }
 
   private evictInit(incoming: string): void {
@@ -151,9 +159,9 @@ export class SegmentAssembler {
       .sort((a, b) => a.encoderSequence - b.encoderSequence);
     for (const entry of candidates) {
       if (entry.mapFile !== undefined && !this.inits.has(entry.mapFile)) break;
-      const data = this.pending.get(entry.file) as Uint8Array;
+      const { data, arrivedAt } = this.pending.get(entry.file) as WaitingFile;
       this.dropPending(entry.file);
-      ready.push({ ...entry, data, restarted: this.restartPending });
+      ready.push({ ...entry, data, arrivedAt, restarted: this.restartPending });
       this.restartPending = false;
       this.lastSequence = entry.encoderSequence;
       this.published++;

@@ -4,6 +4,12 @@ import { EncoderProgress } from '../../src/ingest/encoder-progress.js';
 import { LADDER_PRESETS, ladderArguments } from '../../src/ingest/ffmpeg-ladder.js';
 
 describe('encoder progress', () => {
+  /** One ffmpeg -progress block: media time so far, ffmpeg's own speed, then the block's end. */
+  const block = (p: EncoderProgress, at: number, mediaSeconds: number, speed = '1.0x') => {
+    for (const line of [`out_time_us=${mediaSeconds * 1e6}`, `speed=${speed}`, 'progress=continue'])
+      p.line(line, at);
+  };
+
   it('reads speed and encoded time from ffmpeg -progress lines', () => {
     const p = new EncoderProgress();
     for (const line of [
@@ -13,23 +19,36 @@ describe('encoder progress', () => {
       'progress=continue',
       'speed=1.01x',
     ])
-      p.line(line);
+      p.line(line, 0);
     assert.equal(p.speed, 1.01);
     assert.equal(p.encodedSeconds, 2);
-    assert.equal(p.behind, false);
+    assert.equal(p.behind(0), false);
   });
 
-  it('flags an encoder behind real time only after a full window of slow samples', () => {
-    const p = new EncoderProgress(3, 0.95);
-    p.line('speed=0.8x');
-    p.line('speed=0.9x');
-    assert.equal(p.behind, false, 'two samples are not a window');
-    p.line('speed=0.94x');
-    assert.equal(p.behind, true);
-    p.line('speed=1.0x');
-    assert.equal(p.behind, false, 'one sample at real time clears it');
+  it('judges the pace on media time gained over a full window, not on ffmpeg speed averaged since start', () => {
+    const p = new EncoderProgress({ windowMs: 4000, behindBelow: 0.9, stalledAfterMs: 3000 });
+    for (let s = 0; s <= 3; s++) block(p, s * 1000, s * 0.5, '0.5x');
+    assert.equal(p.recentSpeed(3000), undefined, 'three seconds are not a window');
+    assert.equal(p.behind(3000), false);
+    block(p, 4000, 2, '0.5x');
+    assert.equal(p.recentSpeed(4000), 0.5);
+    assert.equal(p.behind(4000), true);
+    // Catching up: ffmpeg's average still reads slow while the last window ran at real time.
+    for (let s = 5; s <= 8; s++) block(p, s * 1000, 2 + (s - 4), '0.7x');
+    assert.equal(p.recentSpeed(8000), 1);
+    assert.equal(p.behind(8000), false, 'ffmpeg says 0.7x, the last 4 s were real time');
     p.reset();
     assert.equal(p.speed, undefined);
+    assert.equal(p.recentSpeed(8000), undefined);
+  });
+
+  it('counts an encoder that stops reporting as stalled, and behind, at speed 0', () => {
+    const p = new EncoderProgress({ windowMs: 4000, behindBelow: 0.9, stalledAfterMs: 3000 });
+    for (let s = 0; s <= 5; s++) block(p, s * 1000, s, '1.0x');
+    assert.equal(p.behind(7500), false, 'two and a half quiet seconds are a late block');
+    assert.equal(p.stalled(8000), true);
+    assert.equal(p.recentSpeed(8000), 0);
+    assert.equal(p.behind(8000), true);
   });
 });
 

@@ -28,7 +28,8 @@ describe('secrets', { timeout: 40_000 }, () => {
   it('keeps the publish key out of logs and argv and source credentials out of encoder status', async () => {
     const publishKey = `pk-${randomBytes(16).toString('hex')}`;
     const adminToken = `at-${randomBytes(16).toString('hex')}`;
-    const cli = await startCli(['--log-level', 'info'], {
+    // Debug: request lines (with their URLs) are written at debug only.
+    const cli = await startCli(['--log-level', 'debug'], {
       VTP_PUBLISH_KEY: publishKey,
       VTP_ADMIN_TOKEN: adminToken,
     });

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DistributionError } from '../../core/errors.js';
+import { type StreamHealth, streamHealth, systemHealth } from '../../service/stream-health.js';
 import type { RouteDeps } from '../app.js';
 import { envelope } from '../responses.js';
 import { CdnBody } from '../schemas.js';
@@ -45,18 +46,24 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   });
 
   app.get('/api/v1/distribution/health', async (_request, reply) => {
-    const health = service.health();
+    const health = systemHealth(
+      service.health(),
+      streamHealth(service.streamDistributors(), encoders, service.now()),
+    );
     // Degraded still serves; only a draining server asks load balancers to look elsewhere.
-    return reply
-      .code(health.accepting ? 200 : 503)
-      .send(
-        envelope(
-          { status: health.status, accepting: health.accepting, reasons: health.reasons },
-          health.status === 'healthy'
-            ? 'Service is healthy'
-            : `Service is degraded: ${health.reasons.join('; ')}`,
-        ),
-      );
+    return reply.code(health.accepting ? 200 : 503).send(
+      envelope(
+        {
+          status: health.status,
+          accepting: health.accepting,
+          reasons: health.reasons,
+          streams: health.streams.map(streamHealthJson),
+        },
+        health.status === 'healthy'
+          ? 'Service is healthy'
+          : `Service is degraded: ${health.reasons.join('; ')}`,
+      ),
+    );
   });
 
   app.put(
@@ -91,3 +98,24 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
   );
 };
+
+/** A live stream's health as the API reports it. */
+function streamHealthJson(health: StreamHealth) {
+  const encoder = health.encoder;
+  return {
+    recording_id: health.recordingId,
+    status: health.status,
+    reasons: health.reasons,
+    last_segment_age_seconds:
+      health.lastSegmentAgeMs === undefined ? null : Math.round(health.lastSegmentAgeMs / 100) / 10,
+    target_duration_seconds: health.targetDurationSec,
+    encoder: encoder
+      ? {
+          job_id: encoder.jobId,
+          state: encoder.state,
+          recent_speed: encoder.recentSpeed ?? null,
+          behind_real_time: encoder.behind,
+        }
+      : null,
+  };
+}
