@@ -16,6 +16,7 @@ import type { AdaptationPolicy } from '../core/quality.js';
 import type { Segment, SegmentInput } from '../core/segment.js';
 import type { ViewerSession } from '../core/viewer-session.js';
 import { CdnForwarder, type CdnUpload } from './cdn.js';
+import { contentTag, newIncarnation } from './content-tag.js';
 import {
   type BackoffOptions,
   DEFAULT_BACKOFF,
@@ -167,6 +168,7 @@ export class DistributionService {
       maxViewers: settings.maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
       retentionMs: settings.retentionMs ?? this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs,
       newSessionId: this.newSessionId,
+      incarnation: newIncarnation(),
       ...(this.options.policy && { policy: this.options.policy }),
       ...(this.options.maxBacklog !== undefined && { maxBacklog: this.options.maxBacklog }),
     });
@@ -190,10 +192,25 @@ export class DistributionService {
     return distributor;
   }
 
-  /** Publishes a segment and wakes viewers waiting at the live edge. */
-  addSegmentToStream(recordingId: string, input: SegmentInput): Segment {
-    const segment = this.getDistributor(recordingId).enqueueSegment(input, this.clock());
+  /**
+   * Publishes a segment (its ETag hashed from its bytes) and wakes viewers at the live edge;
+   * `arrivedAt` (ms) is when its bytes came in, for the ingest lag of `segment_published`.
+   */
+  addSegmentToStream(recordingId: string, input: SegmentInput, arrivedAt?: number): Segment {
+    const now = this.clock();
+    const segment = this.getDistributor(recordingId).enqueueSegment(
+      { ...input, etag: input.etag ?? contentTag(input.data) },
+      now,
+    );
     this.wake(recordingId);
+    this.events.publish('segment_published', {
+      recordingId,
+      profile: segment.profile,
+      sequence: segment.sequence,
+      durationSec: segment.durationSec,
+      at: now,
+      lagMs: arrivedAt === undefined ? undefined : Math.max(0, now - arrivedAt),
+    });
     return segment;
   }
 
@@ -385,12 +402,14 @@ export class DistributionService {
   endLiveStream(recordingId: string): DistributionStats {
     const distributor = this.getDistributor(recordingId);
     if (distributor.status === 'ended') throw new StreamEndedError(recordingId);
-    distributor.end(this.clock());
+    const now = this.clock();
+    distributor.end(now);
     this.wake(recordingId);
     const stats = distributor.getStats();
     this.events.publish('stream_ended', {
       recordingId,
-      at: this.clock(),
+      startedAt: distributor.startedAt,
+      at: now,
       peakViewers: stats.peakViewers,
     });
     return stats;
@@ -528,6 +547,7 @@ export class DistributionService {
       viewerId: session.viewerId,
       reason,
       joinedAt: session.joinedAt,
+      lastSeenAt: session.lastSeenAt,
       at: this.clock(),
       segmentsReceived: session.segmentsReceived,
       bytesReceived: session.bytesReceived,
