@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, MIN_SECRET_LENGTH, SETTINGS } from './config.js';
 import { runDemo } from './demo/demo.js';
+import { logProcessOutput } from './process-log.js';
 import { SERVER_DEFAULTS, startServer } from './server.js';
 import { PLAYBACK_TOKEN_DEFAULTS, PlaybackTokens } from './service/playback-tokens.js';
 
@@ -16,6 +17,7 @@ async function serve(flags: Record<string, string | undefined>): Promise<void> {
     process.exit(2);
   }
   const server = await startServer(config);
+  logProcessOutput(server.app.log);
   process.on('exit', () => server.encoders.killAll());
   server.app.log.info({ url: server.url }, `VTP Live listening on ${server.url}`);
   let stopping = false;

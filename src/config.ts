@@ -1,12 +1,14 @@
 import { isIPv4 } from 'node:net';
 import { DEFAULT_MAX_VIEWERS } from './core/profiles.js';
 import { HTTP_DEFAULTS } from './http/app.js';
+import { parseOrigins } from './http/cors.js';
 import { ENCODER_DEFAULTS } from './ingest/encoder-manager.js';
 import { INGEST_DEFAULTS } from './ingest/ingest-service.js';
 import { SERVER_DEFAULTS } from './server.js';
 import { SERVICE_DEFAULTS } from './service/distribution-service.js';
 import { HLS_DEFAULTS } from './service/hls-delivery.js';
 import { PLAYBACK_TOKEN_DEFAULTS } from './service/playback-tokens.js';
+import { WEBHOOK_DEFAULTS } from './service/webhooks.js';
 
 /** Everything `vtp-live serve` can be told; flags win over VTP_* environment over defaults. */
 export interface ServerConfig {
@@ -42,6 +44,10 @@ export interface ServerConfig {
   readonly trustProxy: string | undefined;
   readonly requestTimeoutSeconds: number;
   readonly headersTimeoutSeconds: number;
+  readonly corsOrigins: string;
+  readonly apiCorsOrigins: string;
+  readonly webhookUrl: string | undefined;
+  readonly webhookSecret: string | undefined;
 }
 
 /** Shortest secret accepted: publish key and admin token beyond loopback, playback secret always. */
@@ -51,7 +57,7 @@ interface Setting {
   readonly key: keyof ServerConfig;
   readonly flag: string;
   readonly env: string;
-  readonly kind: 'int' | 'string' | 'url';
+  readonly kind: 'int' | 'string' | 'url' | 'origins';
   readonly min?: number;
   readonly max?: number;
   readonly description: string;
@@ -305,6 +311,25 @@ export const SETTINGS: readonly Setting[] = [
     fallback: HTTP_DEFAULTS.headersTimeoutMs / 1000,
   },
   {
+    key: 'corsOrigins',
+    flag: 'cors-origins',
+    env: 'VTP_CORS_ORIGINS',
+    kind: 'origins',
+    description:
+      "origins whose pages may read HLS (playlists, segments): '*' for any, or scheme://host[:port] comma-separated; 'none' for no CORS",
+    fallback: HTTP_DEFAULTS.corsOrigins,
+  },
+  {
+    key: 'apiCorsOrigins',
+    flag: 'api-cors-origins',
+    env: 'VTP_API_CORS_ORIGINS',
+    kind: 'origins',
+    description:
+      "origins whose pages may call the control API: scheme://host[:port] comma-separated, or '*'; none by default",
+    fallback: HTTP_DEFAULTS.apiCorsOrigins,
+    defaultText: 'none',
+  },
+  {
     key: 'maxPlaylistKiB',
     flag: 'max-playlist-kib',
     env: 'VTP_MAX_PLAYLIST_KIB',
@@ -364,6 +389,22 @@ export const SETTINGS: readonly Setting[] = [
     max: 1024 * 1024,
     description: 'MiB of pushed media all streams together may hold; beyond it pushes get 503',
     fallback: INGEST_DEFAULTS.totalBudgetBytes / (1024 * 1024),
+  },
+  {
+    key: 'webhookUrl',
+    flag: 'webhook-url',
+    env: 'VTP_WEBHOOK_URL',
+    kind: 'url',
+    description: `POST stream and viewer events here (http/https), signed with the webhook secret; a failed POST is retried up to ${WEBHOOK_DEFAULTS.retries} times with backoff, and at most ${WEBHOOK_DEFAULTS.queueCapacity} events wait`,
+    fallback: undefined,
+  },
+  {
+    key: 'webhookSecret',
+    flag: 'webhook-secret',
+    env: 'VTP_WEBHOOK_SECRET',
+    kind: 'string',
+    description: `HMAC-SHA256 key of the X-VTP-Signature on webhook bodies; needed with --webhook-url (at least ${MIN_SECRET_LENGTH} characters; prefer the environment)`,
+    fallback: undefined,
   },
   {
     key: 'logLevel',
@@ -441,12 +482,38 @@ export function loadConfig(
       `--playback-secret (VTP_PLAYBACK_SECRET) must be at least ${MIN_SECRET_LENGTH} characters`,
     );
   }
+  checkWebhook(config.webhookUrl as string | undefined, config.webhookSecret as string | undefined);
   if (!LOG_LEVELS.has(String(config.logLevel))) {
     throw new ConfigError(
       `log level must be one of ${[...LOG_LEVELS].join(', ')}, got '${config.logLevel}'`,
     );
   }
   return config as unknown as ServerConfig;
+}
+
+/** A webhook needs a URL fetch can post to and a secret long enough to resist offline guessing. */
+function checkWebhook(url: string | undefined, secret: string | undefined): void {
+  if (url !== undefined) {
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
+    if (!parsed)
+      throw new ConfigError(`--webhook-url (VTP_WEBHOOK_URL) is not a valid URL: '${url}'`);
+    // fetch refuses URLs with credentials; the signature authenticates the sender instead.
+    if (parsed.username || parsed.password) {
+      throw new ConfigError(
+        '--webhook-url (VTP_WEBHOOK_URL) must not carry user:password@; receivers check the X-VTP-Signature instead',
+      );
+    }
+    if (secret === undefined) {
+      throw new ConfigError(
+        `--webhook-url (VTP_WEBHOOK_URL) needs --webhook-secret (VTP_WEBHOOK_SECRET) of at least ${MIN_SECRET_LENGTH} characters to sign the events`,
+      );
+    }
+  }
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      `--webhook-secret (VTP_WEBHOOK_SECRET) must be at least ${MIN_SECRET_LENGTH} characters`,
+    );
+  }
 }
 
 /**
@@ -469,6 +536,13 @@ function parse(setting: Setting, raw: string, source: string): string | number {
   }
   if (setting.kind === 'url' && !/^https?:\/\/[^\s]+$/.test(raw)) {
     throw new ConfigError(`${source} must be an http:// or https:// URL, got '${raw}'`);
+  }
+  if (setting.kind === 'origins') {
+    try {
+      parseOrigins(raw);
+    } catch (error) {
+      throw new ConfigError(`${source}: ${(error as Error).message}`);
+    }
   }
   return raw;
 }

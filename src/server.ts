@@ -13,8 +13,10 @@ import {
   DistributionService,
   type DistributionServiceOptions,
 } from './service/distribution-service.js';
+import { logEncoderEvent, logStreamEvents } from './service/event-log.js';
 import { HLS_DEFAULTS, HlsDelivery, type HlsOptions } from './service/hls-delivery.js';
 import { PlaybackTokens } from './service/playback-tokens.js';
+import { type WebhookOptions, WebhookSender } from './service/webhooks.js';
 
 export interface RuntimeOptions {
   readonly service?: DistributionServiceOptions;
@@ -30,12 +32,20 @@ export interface RuntimeOptions {
   readonly http?: Partial<
     Pick<
       AppOptions,
-      'apiRateLimit' | 'joinRateLimit' | 'trustProxy' | 'requestTimeoutMs' | 'headersTimeoutMs'
+      | 'apiRateLimit'
+      | 'joinRateLimit'
+      | 'trustProxy'
+      | 'requestTimeoutMs'
+      | 'headersTimeoutMs'
+      | 'corsOrigins'
+      | 'apiCorsOrigins'
     >
   >;
   /** HMAC secret of playback tokens; without one, playback is open. */
   readonly playbackSecret?: string | undefined;
   readonly playbackTokenTtlSeconds?: number;
+  /** Where stream and viewer events are posted (delivery settings default to WEBHOOK_DEFAULTS). */
+  readonly webhooks?: Omit<WebhookOptions, 'logger'> | undefined;
 }
 
 /** Where and how the server process listens and stops when not told otherwise. */
@@ -52,20 +62,32 @@ export interface Runtime {
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
+  /** Posts events to the learning platform when a webhook URL is set; `stats()` counts them. */
+  readonly webhooks: WebhookSender | undefined;
   /** Starts listening and points the built-in encoders at this server; resolves its URL. */
   listen(host: string, port: number): Promise<string>;
-  /** Refuses new work, drains deliveries within `deadlineMs`, stops timers and the listener. */
+  /**
+   * Refuses new work, drains deliveries and sends queued webhook events within `deadlineMs`,
+   * stops timers and the listener.
+   */
   close(deadlineMs: number): Promise<boolean>;
 }
 
 /** Builds service, ingest, HLS delivery and the HTTP app, and starts their timers. */
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
-  const service = new DistributionService(options.service);
+  const log = options.logger || undefined;
+  const service = new DistributionService({
+    onListenerError: (err) => log?.error({ err }, 'a stream event listener failed'),
+    ...options.service,
+  });
+  const webhooks = options.webhooks && new WebhookSender({ ...options.webhooks, logger: log });
+  webhooks?.attach(service.events);
   const ingest = new IngestService(service, {
     ...options.ingest,
     limits: { maxSegmentBytes: options.maxSegmentBytes, ...options.ingest?.limits },
   });
-  const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS);
+  // Ingest probes the media: a master playlist waits briefly for a probe still running.
+  const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS, ingest);
   const encoders = new EncoderManager({
     mediaDir: ENCODER_DEFAULTS.mediaDir,
     ...options.encoders,
@@ -96,6 +118,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     ingest,
     hls,
     encoders,
+    webhooks,
     async listen(host, port) {
       await app.listen({ host, port });
       const address = app.server.address();
@@ -114,6 +137,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         // Refuse new connections and deliveries at once and stop the encoders; all within the
         // deadline, after which connections still open (a slow upload, say) are cut.
         const listenerClosed = app.close();
+        const deadlineAt = performance.now() + deadlineMs;
         const deadline = setTimeout(() => app.server.closeAllConnections(), deadlineMs);
         const [drained] = await Promise.all([
           service.shutdown(deadlineMs),
@@ -121,7 +145,10 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           encoders.stopAll(),
         ]);
         clearTimeout(deadline);
-        return drained;
+        // Webhook events last: requests finishing above may still announce leaves and ends.
+        const flushed = await (webhooks?.flush(Math.max(0, deadlineAt - performance.now())) ??
+          true);
+        return drained && flushed;
       })();
       return closing;
     },
@@ -139,7 +166,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const logger = pino({
     level: config.logLevel,
     name: 'vtp-live',
-    ...redactingLoggerOptions([config.publishKey, config.adminToken, config.playbackSecret]),
+    ...redactingLoggerOptions([
+      config.publishKey,
+      config.adminToken,
+      config.playbackSecret,
+      config.webhookSecret,
+    ]),
   });
   const runtime = createRuntime({
     logger,
@@ -157,9 +189,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       trustProxy: trustProxySetting(config.trustProxy),
       requestTimeoutMs: config.requestTimeoutSeconds * 1000,
       headersTimeoutMs: config.headersTimeoutSeconds * 1000,
+      corsOrigins: config.corsOrigins,
+      apiCorsOrigins: config.apiCorsOrigins,
     },
     playbackSecret: config.playbackSecret,
     playbackTokenTtlSeconds: config.playbackTokenTtlSeconds,
+    ...(config.webhookUrl &&
+      config.webhookSecret && {
+        webhooks: { url: config.webhookUrl, secret: config.webhookSecret },
+      }),
     service: {
       maxStreams: config.maxStreams,
       workers: config.workers,
@@ -171,7 +209,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     encoders: {
       mediaDir: config.mediaDir,
-      onEvent: (event, detail) => logger.info(detail, `encoder ${event}`),
+      onEvent: (event, detail) => logEncoderEvent(logger, event, detail),
     },
     ingest: {
       publishKey: config.publishKey,
@@ -188,6 +226,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
     },
   });
+  logStreamEvents(runtime.service.events, logger);
   const url = await runtime.listen(config.host, config.port);
   const close = () => runtime.close(config.shutdownTimeoutSeconds * 1000);
   return { ...runtime, url, close };

@@ -12,11 +12,17 @@ import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
 import type { PlaybackTokens } from '../service/playback-tokens.js';
 import { adminGuard } from './admin-auth.js';
+import { corsApplies, installCors, parseOrigins } from './cors.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './error-mapping.js';
+import { trackRouteMethods } from './method-not-allowed.js';
+import { installOpenApi } from './openapi.js';
+import { installRequestGuards } from './request-guards.js';
+import { RequestLog } from './request-log.js';
 import { distributionRoutes } from './routes/distribution.js';
 import { hlsRoutes } from './routes/hls.js';
 import { ingestRoutes } from './routes/ingest.js';
-import { prometheusRoutes } from './routes/prometheus.js';
+import { probeRoutes } from './routes/probes.js';
+import { installMetrics } from './routes/prometheus.js';
 import { segmentRoutes } from './routes/segments.js';
 import { streamRoutes } from './routes/streams.js';
 import { transcodeRoutes } from './routes/transcode.js';
@@ -49,6 +55,10 @@ export interface AppOptions {
   /** A request (headers and body) must have arrived within this long; its headers within the other. */
   readonly requestTimeoutMs?: number;
   readonly headersTimeoutMs?: number;
+  /** Origins that may read HLS, comma-separated: `*` (any), a list, or empty (no CORS). */
+  readonly corsOrigins?: string;
+  /** Origins that may call the control API, comma-separated; empty (the default) = no CORS. */
+  readonly apiCorsOrigins?: string;
 }
 
 export const HTTP_DEFAULTS = {
@@ -59,6 +69,8 @@ export const HTTP_DEFAULTS = {
   joinRateLimit: 60,
   requestTimeoutMs: 60_000,
   headersTimeoutMs: 10_000,
+  corsOrigins: '*',
+  apiCorsOrigins: '',
 } as const;
 
 export type App = FastifyInstance;
@@ -72,13 +84,26 @@ class RateLimitError extends DistributionError {
 /** Builds the Fastify app with every route; listening is the caller's business. */
 export function buildApp(options: AppOptions): App {
   const requestTimeout = options.requestTimeoutMs ?? HTTP_DEFAULTS.requestTimeoutMs;
+  // Longer than any id, so an overlong id gets a 400 naming its field rather than a bare 414.
+  const routerOptions = { ignoreTrailingSlash: true, maxParamLength: 4 * MAX_ID_LENGTH };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // One debug line per request instead of two at info (request-log.ts).
+    logController: new RequestLog(),
     bodyLimit: options.bodyLimitBytes ?? HTTP_DEFAULTS.bodyLimitBytes,
-    // Wrong types are errors, not something to coerce: "50" is not a buffer health.
-    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
-    // Longer than any id, so an overlong id gets a 400 naming its field rather than a bare 414.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 4 * MAX_ID_LENGTH },
+    // Wrong types are errors, not something to coerce: "50" is not a buffer health. Unknown
+    // fields are errors too, not something to drop: {"maxViewers": 5} is a typo to report.
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        allErrors: false,
+        removeAdditional: false,
+        discriminator: true,
+      },
+    },
+    routerOptions,
+    // Requests during close get SHUTTING_DOWN in the JSON error body (request-guards.ts).
+    return503OnClosing: false,
     trustProxy: options.trustProxy ?? false,
     frameworkErrors,
     clientErrorHandler,
@@ -90,9 +115,26 @@ export function buildApp(options: AppOptions): App {
       ),
       // Node checks the timeouts above every 30 s by default: far too coarse to cut a slow client.
       connectionsCheckingInterval: 1000,
+      // Node answers a missing Host with an empty 400; request-guards.ts answers it in JSON.
+      requireHostHeader: false,
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  installErrorHandling(app);
+  const cors = {
+    hls: parseOrigins(options.corsOrigins ?? HTTP_DEFAULTS.corsOrigins),
+    api: parseOrigins(options.apiCorsOrigins ?? HTTP_DEFAULTS.apiCorsOrigins),
+  };
+  const routeMethods = trackRouteMethods(app, routerOptions);
+  installErrorHandling(app, {
+    allowedMethods: (url) => {
+      const methods = routeMethods.allowed(url);
+      return methods.length > 0 && corsApplies(cors, url) ? [...methods, 'OPTIONS'] : methods;
+    },
+  });
+  installRequestGuards(app);
+  const admin = adminGuard(options.adminToken);
+  installOpenApi(app, { isAdmin: (route) => [route.onRequest].flat().includes(admin) });
+  // Before the rate limit: a preflight is answered without counting against the client.
+  installCors(app, cors);
   const access = new ViewerAccess(options.adminToken, options.service);
   const apiRateLimit = options.apiRateLimit ?? HTTP_DEFAULTS.apiRateLimit;
   const joinRateLimit = options.joinRateLimit ?? HTTP_DEFAULTS.joinRateLimit;
@@ -115,7 +157,7 @@ export function buildApp(options: AppOptions): App {
     ingest: options.ingest,
     hls: options.hls,
     encoders: options.encoders,
-    admin: adminGuard(options.adminToken),
+    admin,
     access,
     sessions: options.service,
     playback: options.playback,
@@ -131,7 +173,8 @@ export function buildApp(options: AppOptions): App {
   app.register(ingestRoutes, deps);
   app.register(hlsRoutes, deps);
   app.register(transcodeRoutes, deps);
-  app.register(prometheusRoutes, deps);
+  installMetrics(app, deps);
+  app.register(probeRoutes, deps);
   app.register(webRoutes);
   return app;
 }
