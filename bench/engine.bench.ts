@@ -3,10 +3,12 @@
  * baseline measured in the same run (a bare Map insert / lookup), so the ratio is comparable
  * across machines.
  */
+import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
 import { LiveDistributor } from '../src/core/distributor.js';
 import { PROFILE_NAMES, type ProfileName } from '../src/core/profiles.js';
-import type { Segment } from '../src/core/segment.js';
+import { type Segment, segmentFileName } from '../src/core/segment.js';
 import { writeMediaPlaylist } from '../src/hls/media-playlist.js';
+import { PLAYLIST_COMPRESSION } from '../src/http/routes/hls.js';
 import { DistributionService } from '../src/service/distribution-service.js';
 import { HlsDelivery } from '../src/service/hls-delivery.js';
 import { PlaybackTokens } from '../src/service/playback-tokens.js';
@@ -51,6 +53,7 @@ function once<T>(build: () => T): () => T {
 
 const rows: { op: string; n: number; m: Measurement; baseline: Measurement }[] = [];
 const memory: { n: number; perSession: number; baselinePerEntry: number }[] = [];
+const playlistSizes: { encoding: string; bytes: number }[] = [];
 
 for (const n of SIZES) {
   const ids = viewerIds(n);
@@ -195,9 +198,10 @@ for (const n of SIZES) {
           segmentUri: (seg) => `${seg.id}?session=${sessions[i]}`,
           initUri: (id) => id,
           gapUri: (sequence) => `${sequence}.ts?session=${sessions[i]}`,
-        }),
+        }).text,
     ),
   });
+  compressedPlaylistRows(service);
   // A segment request for a session: find the segment and account the bytes sent to the viewer
   // (with the throughput sample), against a bare map lookup of the session.
   const segment = window.get('14.ts') as Segment;
@@ -244,6 +248,93 @@ for (const n of SIZES) {
   });
 }
 
+/**
+ * A media playlist request as a player with a session sends it, compressed as the HLS routes
+ * do (gzip at zlib's default level, brotli at the routes' quality; brotli's own default of 11
+ * for comparison), against rendering it uncompressed: on a stream named as live ones are
+ * (incarnation in the segment names, encoder-made durations), so the sizes are real ones.
+ */
+function compressedPlaylistRows(service: DistributionService): void {
+  const viewers = 2000;
+  service.startLiveStream('lecture');
+  const incarnation = service.getDistributor('lecture').incarnation;
+  for (let s = 1000; s < 1015; s++) {
+    for (const profile of PROFILE_NAMES) {
+      service.addSegmentToStream('lecture', {
+        id: segmentFileName(incarnation, s, false),
+        sequence: s,
+        profile,
+        durationSec: s % 2 === 0 ? 2.002 : 1.998,
+        data: SEGMENT,
+      });
+    }
+  }
+  const sessions = Array.from(
+    { length: viewers },
+    (_, i) => service.joinStream('lecture', `lecture-viewer-${i}`, 'Low').sessionId,
+  );
+  const hls = new HlsDelivery(service, { playlistSegments: 6 });
+  const render = (i: number) =>
+    Buffer.from(hls.mediaPlaylist('lecture', 'Low', { sessionId: sessions[i % viewers] }));
+  const brotli = (quality: number) => ({
+    params: {
+      [zlib.BROTLI_PARAM_QUALITY]: quality,
+      [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
+    },
+  });
+  const baseline = measure(
+    'render, uncompressed',
+    viewers,
+    () => hls,
+    (_, i) => render(i),
+  );
+  const sample = render(0);
+  playlistSizes.push(
+    { encoding: 'none', bytes: sample.byteLength },
+    { encoding: 'gzip', bytes: gzipSync(sample).byteLength },
+    {
+      encoding: `br q${PLAYLIST_COMPRESSION.brotliQuality}`,
+      bytes: brotliCompressSync(sample, brotli(PLAYLIST_COMPRESSION.brotliQuality)).byteLength,
+    },
+    { encoding: 'br q11', bytes: brotliCompressSync(sample, brotli(11)).byteLength },
+  );
+  rows.push(
+    {
+      op: 'media playlist + gzip',
+      n: viewers,
+      m: measure(
+        'gzip',
+        viewers,
+        () => hls,
+        (_, i) => gzipSync(render(i)),
+      ),
+      baseline,
+    },
+    {
+      op: `media playlist + br q${PLAYLIST_COMPRESSION.brotliQuality}`,
+      n: viewers,
+      m: measure(
+        'br',
+        viewers,
+        () => hls,
+        (_, i) => brotliCompressSync(render(i), brotli(PLAYLIST_COMPRESSION.brotliQuality)),
+      ),
+      baseline,
+    },
+    {
+      op: 'media playlist + br q11 (not used)',
+      n: viewers,
+      m: measure(
+        'br 11',
+        viewers / 20,
+        () => hls,
+        (_, i) => brotliCompressSync(render(i), brotli(11)),
+      ),
+      baseline,
+    },
+  );
+}
+
 console.log(
   `VTP Live engine benchmark (node ${process.version}, ${process.platform}/${process.arch})\n`,
 );
@@ -261,3 +352,6 @@ for (const { n, perSession, baselinePerEntry } of memory) {
     `| ${n.toLocaleString('en-US')} | ${Math.round(perSession)} | ${Math.round(baselinePerEntry)} | ${(perSession / baselinePerEntry).toFixed(2)} |`,
   );
 }
+console.log('\n| six-segment media playlist with a session | bytes |');
+console.log('|---|---:|');
+for (const { encoding, bytes } of playlistSizes) console.log(`| ${encoding} | ${bytes} |`);

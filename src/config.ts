@@ -57,7 +57,8 @@ interface Setting {
   readonly key: keyof ServerConfig;
   readonly flag: string;
   readonly env: string;
-  readonly kind: 'int' | 'string' | 'url' | 'origins';
+  /** `origins` takes `*`; `listed-origins` takes explicit origins only. */
+  readonly kind: 'int' | 'string' | 'url' | 'origins' | 'listed-origins';
   readonly min?: number;
   readonly max?: number;
   readonly description: string;
@@ -323,9 +324,9 @@ export const SETTINGS: readonly Setting[] = [
     key: 'apiCorsOrigins',
     flag: 'api-cors-origins',
     env: 'VTP_API_CORS_ORIGINS',
-    kind: 'origins',
+    kind: 'listed-origins',
     description:
-      "origins whose pages may call the control API: scheme://host[:port] comma-separated, or '*'; none by default",
+      "origins whose pages may call the control API: scheme://host[:port] comma-separated ('*' is refused); none by default",
     fallback: HTTP_DEFAULTS.apiCorsOrigins,
     defaultText: 'none',
   },
@@ -537,9 +538,9 @@ function parse(setting: Setting, raw: string, source: string): string | number {
   if (setting.kind === 'url' && !/^https?:\/\/[^\s]+$/.test(raw)) {
     throw new ConfigError(`${source} must be an http:// or https:// URL, got '${raw}'`);
   }
-  if (setting.kind === 'origins') {
+  if (setting.kind === 'origins' || setting.kind === 'listed-origins') {
     try {
-      parseOrigins(raw);
+      parseOrigins(raw, { allowAny: setting.kind === 'origins' });
     } catch (error) {
       throw new ConfigError(`${source}: ${(error as Error).message}`);
     }

@@ -41,6 +41,11 @@ export interface DistributorOptions {
   /** Delivered-but-unfetched segments one viewer may hold. */
   readonly maxBacklog?: number;
   /**
+   * Lost media sequence numbers a rendition lists as EXT-X-GAP before a segment; a longer hole
+   * (an encoder jumping its numbers) starts the playlist after it instead.
+   */
+  readonly maxGapSegments?: number;
+  /**
    * What tells this stream apart from every other of the same recording id (a reused id, a
    * restarted server): segment URLs carry it, so a cached URL never names other bytes.
    */
@@ -72,13 +77,11 @@ export interface AdaptationResult {
   readonly switched: boolean;
 }
 
-export const DEFAULT_MAX_BACKLOG = 32;
-
-/**
- * Lost media sequence numbers a rendition lists as EXT-X-GAP before a segment; a longer hole
- * (an encoder jumping its numbers) starts the playlist after it instead.
- */
-export const MAX_GAP_SEGMENTS = 8;
+/** What a stream's DistributorOptions default to (see the options for what each means). */
+export const DISTRIBUTOR_DEFAULTS = {
+  maxBacklog: 32,
+  maxGapSegments: 8,
+} as const satisfies Partial<DistributorOptions>;
 
 /** The segment duration the ladder is encoded for (the longest of the profiles'). */
 const NOMINAL_SEGMENT_SEC = Math.max(...PROFILE_NAMES.map((p) => PROFILES[p].segmentDurationSec));
@@ -105,6 +108,7 @@ export class LiveDistributor {
   private readonly caps: Record<ProfileName, number>;
   private readonly policy: AdaptationPolicy;
   private readonly maxBacklog: number;
+  private readonly maxGapSegments: number;
   private readonly newSessionId: () => string;
   private readonly media: Partial<Record<ProfileName, MediaInfo>> = {};
   private peak = 0;
@@ -115,6 +119,7 @@ export class LiveDistributor {
   private readonly target = new TargetDuration(NOMINAL_SEGMENT_SEC);
   private readonly timeline = new MediaTimeline(NOMINAL_SEGMENT_SEC);
   private highestSequence = Number.NEGATIVE_INFINITY;
+  private readonly publishedAt: Partial<Record<ProfileName, number>> = {};
 
   /** When the stream started (ms). */
   readonly startedAt: number;
@@ -131,7 +136,8 @@ export class LiveDistributor {
     this.retentionMs = options.retentionMs;
     this.newSessionId = options.newSessionId;
     this.policy = options.policy ?? seedBufferPolicy;
-    this.maxBacklog = options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    this.maxBacklog = options.maxBacklog ?? DISTRIBUTOR_DEFAULTS.maxBacklog;
+    this.maxGapSegments = options.maxGapSegments ?? DISTRIBUTOR_DEFAULTS.maxGapSegments;
     this.caps = profileCaps(options.maxViewers);
     this.windows = {
       VeryLow: new SegmentWindow(),
@@ -178,9 +184,21 @@ export class LiveDistributor {
     return this.target.seconds;
   }
 
-  /** Segments that broke the target's promise and raised it. */
+  /**
+   * Times a segment longer than this stream's fixed target raised it (0 while the promise
+   * holds), for health; IngestService.targetDurationRaises sums it over the process's life (a
+   * counter that survives the stream).
+   */
   get targetDurationRaises(): number {
     return this.target.raises;
+  }
+
+  /**
+   * When each rendition last published a segment (ms); a rendition that never did is absent.
+   * Kept apart from the windows, which let a stalled rendition's last segment expire.
+   */
+  get lastSegmentAtByProfile(): Readonly<Partial<Record<ProfileName, number>>> {
+    return this.publishedAt;
   }
 
   /** One past the highest media sequence number this stream ever published (0 before any). */
@@ -221,6 +239,7 @@ export class LiveDistributor {
     this.timeline.place(segment.sequence, programDateTime, segment.durationSec);
     this.target.admit(segment.durationSec, input.declaredTargetSec);
     if (segment.sequence > this.highestSequence) this.highestSequence = segment.sequence;
+    this.publishedAt[segment.profile] = now;
     return segment;
   }
 
@@ -229,7 +248,7 @@ export class LiveDistributor {
     const newest = window.newest;
     if (!newest) return undefined;
     const missing = sequence - newest.sequence - 1;
-    if (missing <= 0 || missing > MAX_GAP_SEGMENTS) return undefined;
+    if (missing <= 0 || missing > this.maxGapSegments) return undefined;
     const durations: number[] = [];
     for (let s = newest.sequence + 1; s < sequence; s++) {
       // Another rendition's duration when one got it; the nominal one fits any target.

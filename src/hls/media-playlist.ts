@@ -16,14 +16,26 @@ export interface MediaPlaylistInput {
   readonly initUri: (initId: string) => string;
   /** URI listed for a lost media sequence number (EXT-X-GAP), formed like `next`'s. */
   readonly gapUri: (sequence: number, next: Segment) => string;
+  /**
+   * The version this rendition's playlists declared so far (1 when none was written): a
+   * playlist never declares less, since a player must never see EXT-X-VERSION change.
+   */
+  readonly minVersion?: number;
+}
+
+/** A written media playlist and the EXT-X-VERSION it declares (the next one's minVersion). */
+export interface WrittenMediaPlaylist {
+  readonly text: string;
+  readonly version: number;
 }
 
 /**
  * A live media playlist: sliding window with media and discontinuity sequence numbers, a
  * program date-time on every segment, EXT-X-GAP for numbers the rendition lost, EXT-X-MAP for
- * fMP4, EXT-X-ENDLIST once ended, and the lowest EXT-X-VERSION its features allow.
+ * fMP4, EXT-X-ENDLIST once ended, and the lowest EXT-X-VERSION its features allow that is not
+ * below `minVersion`.
  */
-export function writeMediaPlaylist(input: MediaPlaylistInput): string {
+export function writeMediaPlaylist(input: MediaPlaylistInput): WrittenMediaPlaylist {
   const listed = afterLastHole(input.segments);
   const first = listed[0];
   const entries: HlsSegmentType[] = [];
@@ -62,8 +74,12 @@ export function writeMediaPlaylist(input: MediaPlaylistInput): string {
       }),
     );
   }
+  const version = Math.max(
+    input.minVersion ?? 1,
+    mediaPlaylistVersion({ decimalDurations, initSections }),
+  );
   const playlist = new MediaPlaylist({
-    version: mediaPlaylistVersion({ decimalDurations, initSections }),
+    version,
     independentSegments: true,
     targetDuration: input.targetDurationSec,
     mediaSequenceBase: first?.sequence ?? 0,
@@ -73,7 +89,32 @@ export function writeMediaPlaylist(input: MediaPlaylistInput): string {
     endlist: input.ended,
     segments: entries,
   });
-  return HLS.stringify(playlist);
+  return {
+    text: HLS.stringify(playlist, version >= 3 ? { segmentProcessor: decimalExtinf } : undefined),
+    version,
+  };
+}
+
+/**
+ * Writes a whole-second EXTINF as a decimal one (`2.000`) at version 3 and above, as encoders
+ * do: a playlist kept at version 3 after its last fractional segment slid out still uses the
+ * feature it declares, so every playlist of the stream reads alike.
+ */
+function decimalExtinf(
+  lines: string[],
+  start: number,
+  end: number,
+  segment: { duration: number },
+): void {
+  if (!Number.isInteger(segment.duration)) return;
+  const whole = `#EXTINF:${segment.duration},`;
+  for (let i = start; i <= end; i++) {
+    const line = lines[i];
+    if (line?.startsWith(whole)) {
+      lines[i] = `#EXTINF:${segment.duration.toFixed(3)},${line.slice(whole.length)}`;
+      return;
+    }
+  }
 }
 
 /**

@@ -12,9 +12,16 @@ import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
 import type { PlaybackTokens } from '../service/playback-tokens.js';
 import { adminGuard } from './admin-auth.js';
-import { corsApplies, installCors, parseOrigins } from './cors.js';
+import {
+  type AllowedOrigins,
+  corsApplies,
+  corsForUnmatched,
+  installCors,
+  parseOrigins,
+} from './cors.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './error-mapping.js';
-import { trackRouteMethods } from './method-not-allowed.js';
+import { HTTP_DEFAULTS } from './http-defaults.js';
+import { installNotFoundHandler, trackRouteMethods } from './method-not-allowed.js';
 import { installOpenApi } from './openapi.js';
 import { installRequestGuards } from './request-guards.js';
 import { RequestLog } from './request-log.js';
@@ -61,17 +68,7 @@ export interface AppOptions {
   readonly apiCorsOrigins?: string;
 }
 
-export const HTTP_DEFAULTS = {
-  longPollMs: 2000,
-  maxLongPollMs: 30_000,
-  bodyLimitBytes: 64 * 1024,
-  apiRateLimit: 1200,
-  joinRateLimit: 60,
-  requestTimeoutMs: 60_000,
-  headersTimeoutMs: 10_000,
-  corsOrigins: '*',
-  apiCorsOrigins: '',
-} as const;
+export { HTTP_DEFAULTS };
 
 export type App = FastifyInstance;
 
@@ -121,14 +118,19 @@ export function buildApp(options: AppOptions): App {
   }).withTypeProvider<TypeBoxTypeProvider>();
   const cors = {
     hls: parseOrigins(options.corsOrigins ?? HTTP_DEFAULTS.corsOrigins),
-    api: parseOrigins(options.apiCorsOrigins ?? HTTP_DEFAULTS.apiCorsOrigins),
+    // Explicit origins only: `*` would let any page drive the admin API (cors.ts).
+    api: parseOrigins(options.apiCorsOrigins ?? HTTP_DEFAULTS.apiCorsOrigins, {
+      allowAny: false,
+    }) as Exclude<AllowedOrigins, '*'>,
   };
   const routeMethods = trackRouteMethods(app, routerOptions);
-  installErrorHandling(app, {
+  installErrorHandling(app);
+  installNotFoundHandler(app, {
     allowedMethods: (url) => {
       const methods = routeMethods.allowed(url);
       return methods.length > 0 && corsApplies(cors, url) ? [...methods, 'OPTIONS'] : methods;
     },
+    beforeAnswer: corsForUnmatched(cors),
   });
   installRequestGuards(app);
   const admin = adminGuard(options.adminToken);

@@ -1,3 +1,5 @@
+import { HTTP_DEFAULTS } from './http-defaults.js';
+
 /**
  * Every error code the server answers, in one table: its HTTP status, what it means (the README's
  * "Error codes" table shows the same line), whether and when a client should ask again, and the
@@ -49,7 +51,11 @@ export const ERROR_CODES = {
     meaning:
       'an encoder source that is not a URL of an allowed scheme or a file in the media directory',
   },
-  BAD_URL: { status: 400, ...no, meaning: 'the URL does not decode' },
+  BAD_URL: {
+    status: 400,
+    ...no,
+    meaning: 'the URL does not decode (the message names its path, never its query)',
+  },
   BAD_REQUEST: {
     status: 400,
     ...no,
@@ -153,7 +159,7 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: {
     status: 413,
     ...no,
-    meaning: 'a body over its limit (64 KiB for the API; by kind for ingest)',
+    meaning: `a body over its limit (${HTTP_DEFAULTS.bodyLimitBytes / 1024} KiB for the API; by kind for ingest)`,
   },
   STREAM_BUDGET_EXCEEDED: {
     status: 413,
@@ -195,7 +201,11 @@ export const ERROR_CODES = {
     meaning: 'no profile at or below the wanted one has room',
   },
   QUEUE_FULL: { status: 503, ...busy, meaning: 'the delivery queue is full' },
-  SHUTTING_DOWN: { status: 503, ...busy, meaning: 'the server is draining' },
+  SHUTTING_DOWN: {
+    status: 503,
+    ...busy,
+    meaning: 'the server is draining (`/livez` and `/readyz` still answer)',
+  },
   NOT_LISTENING: {
     status: 503,
     ...busy,

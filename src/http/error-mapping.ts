@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { DistributionError } from '../core/errors.js';
 import { rfc3339 } from '../core/timestamp.js';
 import { ERROR_CODES, type ErrorCode, errorCodeInfo } from './error-codes.js';
+import type { ErrorBody } from './error-envelope.js';
 import { MAX_PAGE_LIMIT } from './schemas.js';
 
 /** HTTP status of each error code, read from the one table (src/http/error-codes.ts). */
@@ -79,12 +80,6 @@ function messageOf(error: FastifyError, field: string | undefined): string {
   return `${field} ${first.message ?? 'is invalid'}`;
 }
 
-export interface ErrorBody {
-  error: { code: string; message: string; field?: string };
-  message: string;
-  timestamp: string;
-}
-
 /** Builds the JSON error body every failure shares. */
 export function errorBody(code: string, message: string, field?: string): ErrorBody {
   return {
@@ -115,18 +110,21 @@ export function sendError(
 
 /**
  * Errors the router meets before any route runs (a URL that does not decode, a path parameter
- * longer than any id): the same JSON error body as everything else.
+ * longer than any id): the same JSON error body as everything else. The message names the path
+ * only: the query may hold a playback token, a session or a publish key, and an error body is no
+ * place for them (docs/architecture.md, security rules).
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     return sendError(reply, 'URI_TOO_LONG', 'a path segment is longer than any id', 'url');
   }
-  return sendError(
-    reply,
-    'BAD_URL',
-    `the URL does not decode: ${request.url.slice(0, 200)}`,
-    'url',
-  );
+  return sendError(reply, 'BAD_URL', `the URL does not decode: ${pathOf(request.url)}`, 'url');
+}
+
+/** The path of a request target, without its query, at most 200 characters. */
+export function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return (query === -1 ? url : url.slice(0, query)).slice(0, 200);
 }
 
 /** What Node's HTTP parser refuses before Fastify sees a request, as a JSON error body. */
@@ -175,13 +173,8 @@ export function clientErrorHandler(
   socket.destroy();
 }
 
-export interface ErrorHandlingOptions {
-  /** Methods the routes take on a URL (none: no route serves its path). */
-  readonly allowedMethods: (url: string) => readonly string[];
-}
-
 /** Maps every error to a JSON body and a 4xx/5xx; only server faults become 500. */
-export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions): void {
+export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const domain: unknown = error;
     if (domain instanceof DistributionError) {
@@ -199,21 +192,5 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
     }
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 'INTERNAL', 'internal server error');
-  });
-
-  // A path some route serves, asked with a method none takes, is a 405 naming the methods
-  // (RFC 9110 section 15.5.6); a path no route serves is a 404.
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0];
-    const allowed = options.allowedMethods(request.url);
-    if (allowed.length > 0 && !allowed.includes(request.method)) {
-      reply.header('allow', allowed.join(', '));
-      return sendError(
-        reply,
-        'METHOD_NOT_ALLOWED',
-        `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
-      );
-    }
-    return sendError(reply, 'ROUTE_NOT_FOUND', `no route for ${request.method} ${path}`);
   });
 }

@@ -1,5 +1,6 @@
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import FindMyWay from 'find-my-way';
+import { pathOf, sendError } from './error-mapping.js';
 
 /** The order `Allow` lists methods in. */
 const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
@@ -60,4 +61,32 @@ export function trackRouteMethods(app: FastifyInstance, options: RouterOptions):
   const table = new RouteMethods(options);
   app.addHook('onRoute', (route) => table.add(route));
   return table;
+}
+
+export interface NotFoundOptions {
+  /** Methods the routes take on a URL (none: no route serves its path). */
+  readonly allowedMethods: (url: string) => readonly string[];
+  /** Runs before the answer (CORS headers, so a page can read the 404 of a /live/ path). */
+  readonly beforeAnswer?: (request: FastifyRequest, reply: FastifyReply) => void;
+}
+
+/**
+ * What a request no route takes gets: a path some route serves, asked with a method none takes,
+ * is a 405 naming the methods (RFC 9110 section 15.5.6); a path no route serves is a 404.
+ */
+export function installNotFoundHandler(app: FastifyInstance, options: NotFoundOptions): void {
+  app.setNotFoundHandler((request, reply) => {
+    options.beforeAnswer?.(request, reply);
+    const path = pathOf(request.url);
+    const allowed = options.allowedMethods(request.url);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(
+        reply,
+        'METHOD_NOT_ALLOWED',
+        `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+      );
+    }
+    return sendError(reply, 'ROUTE_NOT_FOUND', `no route for ${request.method} ${path}`);
+  });
 }

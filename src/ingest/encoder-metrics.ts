@@ -1,5 +1,23 @@
 import { Gauge, type Registry } from 'prom-client';
+import type { EncoderStatus } from './encoder-job.js';
 import type { EncoderManager } from './encoder-manager.js';
+
+/** How many built-in encoders run, and how many of them do not keep real time (or stalled). */
+export interface EncoderCounts {
+  readonly running: number;
+  readonly behindRealTime: number;
+}
+
+/** The one count of encoders that /metrics and /api/v1/distribution/metrics both report. */
+export function countEncoders(jobs: readonly EncoderStatus[]): EncoderCounts {
+  let running = 0;
+  let behindRealTime = 0;
+  for (const job of jobs) {
+    if (job.state === 'running') running++;
+    if (job.behind) behindRealTime++;
+  }
+  return { running, behindRealTime };
+}
 
 /**
  * The built-in encoders' Prometheus metrics, read at scrape time: how many run, how many are
@@ -8,12 +26,24 @@ import type { EncoderManager } from './encoder-manager.js';
  */
 export function registerEncoderMetrics(registry: Registry, encoders: EncoderManager): void {
   const registers = [registry];
+  // One reading of the jobs per scrape: every collect() of a scrape runs before the next turn.
+  let snapshot: { jobs: EncoderStatus[]; counts: EncoderCounts } | undefined;
+  const read = () => {
+    if (!snapshot) {
+      const jobs = encoders.list();
+      snapshot = { jobs, counts: countEncoders(jobs) };
+      setImmediate(() => {
+        snapshot = undefined;
+      });
+    }
+    return snapshot;
+  };
   new Gauge({
     name: 'vtp_encoders_running',
     help: 'Built-in encoders running',
     registers,
     collect() {
-      this.set(encoders.list().filter((e) => e.state === 'running').length);
+      this.set(read().counts.running);
     },
   });
   new Gauge({
@@ -21,7 +51,7 @@ export function registerEncoderMetrics(registry: Registry, encoders: EncoderMana
     help: 'Built-in encoders not keeping real time (or stalled)',
     registers,
     collect() {
-      this.set(encoders.list().filter((e) => e.behind).length);
+      this.set(read().counts.behindRealTime);
     },
   });
   new Gauge({
@@ -31,7 +61,7 @@ export function registerEncoderMetrics(registry: Registry, encoders: EncoderMana
     registers,
     collect() {
       this.reset();
-      for (const job of encoders.list()) {
+      for (const job of read().jobs) {
         if (job.state !== 'running' || job.recentSpeed === undefined) continue;
         this.set({ stream: job.recordingId, job: job.jobId }, job.recentSpeed);
       }

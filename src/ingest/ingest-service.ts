@@ -37,6 +37,8 @@ export interface IngestLimits {
   /** Bytes ingest may hold for one stream, and for all streams together. */
   readonly streamBudgetBytes: number;
   readonly totalBudgetBytes: number;
+  /** Probes of one encoder run's media a rendition tries before giving up until the next run. */
+  readonly maxProbeAttempts: number;
 }
 
 const KiB = 1024;
@@ -55,7 +57,10 @@ export const INGEST_DEFAULTS = {
   uploadGraceMs: 5000,
   streamBudgetBytes: 256 * MiB,
   totalBudgetBytes: 2048 * MiB,
-} as const satisfies IngestLimits & { encoderTimeoutMs: number };
+  maxProbeAttempts: 5,
+  /** How long one ffprobe run may take (ffprobeMedia's default). */
+  probeTimeoutMs: 10_000,
+} as const satisfies IngestLimits & { encoderTimeoutMs: number; probeTimeoutMs: number };
 
 export class IngestFileError extends DistributionError {
   constructor(message: string) {
@@ -92,15 +97,12 @@ export class SegmentRefusedError extends DistributionError {
   }
 }
 
-/** Probes of one encoder run's media a rendition tries before giving up until the next run. */
-export const MAX_PROBE_ATTEMPTS = 5;
-
 interface RenditionState {
   readonly assembler: SegmentAssembler;
   epoch: number;
   /** The encoder run whose media has been probed (-1: none yet). */
   probedEpoch: number;
-  /** Failed probes of the current run; a later segment tries again up to MAX_PROBE_ATTEMPTS. */
+  /** Failed probes of the current run; a later segment tries again up to maxProbeAttempts. */
   probeFailures: number;
   /** The probe running now, if any (a master playlist waits briefly for it). */
   probing: Promise<void> | undefined;
@@ -417,7 +419,7 @@ export class IngestService {
 
   /**
    * Probes the rendition's media once per encoder run; a failed probe (a bad first segment, say)
-   * is tried again on later segments, up to MAX_PROBE_ATTEMPTS per run.
+   * is tried again on later segments, up to `limits.maxProbeAttempts` per run.
    */
   private probeIfNeeded(
     recordingId: string,
@@ -427,7 +429,8 @@ export class IngestService {
   ): void {
     const probe = this.options.probe;
     if (!probe || rendition.probing || rendition.probedEpoch >= rendition.epoch) return;
-    if (rendition.probeFailures >= MAX_PROBE_ATTEMPTS) return;
+    const attempts = this.limits.maxProbeAttempts;
+    if (rendition.probeFailures >= attempts) return;
     const epoch = rendition.epoch;
     const distributor = this.service.getDistributor(recordingId);
     const init = ready.mapFile !== undefined ? rendition.assembler.init(ready.mapFile) : undefined;
@@ -441,7 +444,7 @@ export class IngestService {
       .catch((error: unknown) => {
         if (rendition.epoch === epoch) rendition.probeFailures++;
         this.options.warn?.(
-          `could not probe ${recordingId}/${profile} (attempt ${rendition.probeFailures} of ${MAX_PROBE_ATTEMPTS})`,
+          `could not probe ${recordingId}/${profile} (attempt ${rendition.probeFailures} of ${attempts})`,
           error,
         );
       })

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { MediaInfo } from '../core/media-info.js';
 import { audioCodec, avcCodecFromMedia } from '../hls/codecs.js';
+import { INGEST_DEFAULTS } from './ingest-service.js';
 
 /** Reads what a rendition carries from the bytes of one of its segments. */
 export type MediaProbe = (bytes: Uint8Array) => Promise<MediaInfo>;
@@ -18,7 +19,7 @@ interface ProbedStream {
 /** A MediaProbe running ffprobe (VTP_FFPROBE or ffprobe on PATH) on the bytes through stdin. */
 export function ffprobeMedia(
   ffprobe = process.env.VTP_FFPROBE ?? 'ffprobe',
-  timeoutMs = 10_000,
+  timeoutMs: number = INGEST_DEFAULTS.probeTimeoutMs,
 ): MediaProbe {
   return (bytes) =>
     new Promise((resolve, reject) => {

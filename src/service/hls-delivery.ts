@@ -18,12 +18,22 @@ export interface HlsOptions {
   readonly anonymousPendingMs?: number;
   /** Anonymous sessions that may wait for their first segment at once, server-wide. */
   readonly maxPendingAnonymous?: number;
+  /**
+   * How long a multivariant playlist waits for a running probe when a rendition has no media
+   * description yet: a master without CODECS and RESOLUTION is what a player keeps for the whole
+   * session, and ffprobe takes a fraction of a second.
+   */
+  readonly probeWaitMs?: number;
+  /** Smallest segment response whose timing is taken as a throughput sample (shorter ones mislead). */
+  readonly minThroughputSampleBytes?: number;
 }
 
 export const HLS_DEFAULTS = {
   playlistSegments: 6,
   anonymousPerClient: 4,
   maxPendingAnonymous: 10_000,
+  probeWaitMs: 2000,
+  minThroughputSampleBytes: 16 * 1024,
 } as const satisfies HlsOptions;
 
 /** What a player reports about itself on a request (decoded CMCD). */
@@ -43,13 +53,6 @@ export interface MediaProbing {
   probing(recordingId: string): Promise<void> | undefined;
 }
 
-/**
- * How long a multivariant playlist waits for a running probe when a rendition has no media
- * description yet: a master without CODECS and RESOLUTION is what a player keeps for the whole
- * session, and ffprobe takes a fraction of a second.
- */
-export const PROBE_WAIT_MS = 2000;
-
 export class NoMediaYetError extends DistributionError {
   constructor(recordingId: string) {
     super('NO_MEDIA_YET', `stream '${recordingId}' has no published segments yet; retry shortly`);
@@ -62,6 +65,8 @@ interface CachedPlaylist {
   readonly target: number;
   readonly ended: boolean;
   readonly cdnBase: string | undefined;
+  /** EXT-X-VERSION it declares: the next playlist of this incarnation declares no less. */
+  readonly version: number;
   readonly template: PlaylistTemplate;
 }
 
@@ -98,7 +103,7 @@ export class HlsDelivery {
    * The multivariant playlist for a session. A request naming none (or one that is gone) gets a
    * new anonymous session that takes its seat at its first segment; `probe` (HEAD) gets none.
    * Variant URIs carry the session, and `token` when playback needs one. When a listed rendition
-   * has no media description yet and its probe runs, waits for it up to PROBE_WAIT_MS.
+   * has no media description yet and its probe runs, waits for it up to `probeWaitMs`.
    */
   async multivariant(
     recordingId: string,
@@ -140,12 +145,12 @@ export class HlsDelivery {
   }
 
   /**
-   * Waits (up to PROBE_WAIT_MS in all) while a rendition with media has no description yet and
+   * Waits (up to `probeWaitMs` in all) while a rendition with media has no description yet and
    * a probe runs: renditions publish their first segments one after another, so a probe may
    * start while the playlist waits for another.
    */
   private async mediaDescribed(recordingId: string): Promise<void> {
-    const deadline = performance.now() + PROBE_WAIT_MS;
+    const deadline = performance.now() + (this.options.probeWaitMs ?? HLS_DEFAULTS.probeWaitMs);
     for (;;) {
       const distributor = this.service.getDistributor(recordingId);
       const undescribed = PROFILE_NAMES.some(
@@ -207,7 +212,7 @@ export class HlsDelivery {
       const prefix = cdnBase
         ? `${cdnBase}/live/${encodeURIComponent(recordingId)}/${profile}/`
         : '';
-      const text = writeMediaPlaylist({
+      const { text, version } = writeMediaPlaylist({
         segments: window.latest(this.options.playlistSegments),
         ended,
         targetDurationSec: target,
@@ -215,6 +220,8 @@ export class HlsDelivery {
         initUri: (initId) => initId,
         gapUri: (sequence, next) =>
           prefix + segmentFileName(distributor.incarnation, sequence, next.contentType === MP4),
+        // A version only rises while the stream lives: players must never see it change back.
+        minVersion: cached?.incarnation === distributor.incarnation ? cached.version : 1,
       });
       cached = {
         revision: window.revision,
@@ -222,6 +229,7 @@ export class HlsDelivery {
         target,
         ended,
         cdnBase,
+        version,
         template: new PlaylistTemplate(text),
       };
       this.playlists.set(key, cached);
@@ -263,7 +271,9 @@ export class HlsDelivery {
     const now = this.service.now();
     if (whole) distributor.recordFetch(session.viewerId, segment, bytes, now);
     else distributor.recordPartialFetch(session.viewerId, segment, bytes, now);
-    if (elapsedMs > 0 && bytes >= 16 * 1024) session.recordThroughput((bytes * 8) / elapsedMs);
+    const minSample =
+      this.options.minThroughputSampleBytes ?? HLS_DEFAULTS.minThroughputSampleBytes;
+    if (elapsedMs > 0 && bytes >= minSample) session.recordThroughput((bytes * 8) / elapsedMs);
     this.report(distributor, session, report);
     return session;
   }

@@ -1,10 +1,13 @@
 import type { LiveDistributor } from '../core/distributor.js';
+import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import type { HealthReport } from './distribution-service.js';
 
 /** When a live stream counts as healthy. */
 export const STREAM_HEALTH_DEFAULTS = {
-  /** Ingest is stalled once the newest segment is older than this many target durations. */
+  /** A rendition is stalled once its newest segment is older than this many target durations. */
   freshTargetDurations: 3,
+  /** A raised target duration (an encoder breaking its segment-length promise) shows this long. */
+  targetRaiseShownMs: 60_000,
 } as const;
 
 export type StreamHealthSettings = { readonly [K in keyof typeof STREAM_HEALTH_DEFAULTS]: number };
@@ -27,13 +30,21 @@ export interface EncoderPaces {
   statusFor(recordingId: string): EncoderPace | undefined;
 }
 
+/**
+ * `waiting`: no segment yet (a stream started through the API before its encoder connected).
+ * It does not degrade the server: the encoder timeout ends a stream that never gets media.
+ */
+export type StreamHealthStatus = 'healthy' | 'degraded' | 'waiting';
+
 export interface StreamHealth {
   readonly recordingId: string;
-  readonly status: 'healthy' | 'degraded';
+  readonly status: StreamHealthStatus;
   /** Each names the stream, so they read on their own in the system's list. */
   readonly reasons: string[];
-  /** Age of the newest segment (ms); undefined before the first one. */
+  /** Age of the newest segment of any rendition (ms); undefined before the first one. */
   readonly lastSegmentAgeMs: number | undefined;
+  /** Age of each rendition's newest segment (ms), for the renditions that published one. */
+  readonly renditionAgesMs: Readonly<Partial<Record<ProfileName, number>>>;
   readonly targetDurationSec: number;
   readonly encoder: EncoderPace | undefined;
 }
@@ -43,33 +54,62 @@ export interface SystemHealth extends HealthReport {
   readonly streams: StreamHealth[];
 }
 
+/** What health reads besides the streams and their encoders. */
+export interface StreamHealthContext {
+  readonly encoders: EncoderPaces;
+  /** When a stream's target duration was last raised (target-raises.ts), if ever. */
+  readonly targetRaisedAt?: (recordingId: string) => number | undefined;
+  readonly settings?: StreamHealthSettings;
+}
+
 /**
- * Judges every live stream: healthy when its ingest is fresh (a segment within
- * `freshTargetDurations` target durations, counted from its start before the first one) and,
- * when a built-in encoder feeds it, that encoder runs and keeps real time.
+ * Judges every live stream. Healthy when each rendition that has published keeps publishing (a
+ * segment within `freshTargetDurations` target durations: one rendition stalling while the
+ * others go on is a fault players switching to it meet), its target duration was not raised
+ * lately, and a built-in encoder feeding it runs and keeps real time. A stream with no segment
+ * yet is `waiting` unless its encoder is failing.
  */
 export function streamHealth(
   streams: readonly LiveDistributor[],
-  encoders: EncoderPaces,
+  context: StreamHealthContext,
   now: number,
-  settings: StreamHealthSettings = STREAM_HEALTH_DEFAULTS,
 ): StreamHealth[] {
+  const settings = context.settings ?? STREAM_HEALTH_DEFAULTS;
   const judged: StreamHealth[] = [];
   for (const stream of streams) {
     if (stream.status !== 'live') continue;
     const id = stream.recordingId;
     const reasons: string[] = [];
     const target = stream.targetDurationSec;
-    const lastActivity = stream.lastActivityAt();
-    const hasSegment = stream.nextSequence > 0;
-    const quietMs = now - lastActivity;
     const limitMs = settings.freshTargetDurations * target * 1000;
-    if (quietMs > limitMs) {
+    const limit = `more than ${settings.freshTargetDurations} target durations of ${target} s`;
+    const published = stream.lastSegmentAtByProfile;
+    const ages: Partial<Record<ProfileName, number>> = {};
+    const stale: ProfileName[] = [];
+    let newestAge: number | undefined;
+    for (const profile of PROFILE_NAMES) {
+      const at = published[profile];
+      if (at === undefined) continue;
+      const age = now - at;
+      ages[profile] = age;
+      if (newestAge === undefined || age < newestAge) newestAge = age;
+      if (age > limitMs) stale.push(profile);
+    }
+    if (newestAge !== undefined && newestAge > limitMs) {
+      reasons.push(`stream '${id}': no new segment for ${seconds(newestAge)} s (${limit})`);
+    } else {
+      for (const profile of stale)
+        reasons.push(
+          `stream '${id}': no new ${profile} segment for ${seconds(ages[profile] ?? 0)} s (${limit}) while other renditions go on`,
+        );
+    }
+    const raisedAt = context.targetRaisedAt?.(id);
+    if (raisedAt !== undefined && now - raisedAt < settings.targetRaiseShownMs) {
       reasons.push(
-        `stream '${id}': ${hasSegment ? 'no new segment' : 'no segment since it started'} for ${seconds(quietMs)} s (more than ${settings.freshTargetDurations} target durations of ${target} s)`,
+        `stream '${id}': a segment longer than promised raised the target duration to ${target} s ${seconds(now - raisedAt)} s ago`,
       );
     }
-    const encoder = encoders.statusFor(id);
+    const encoder = context.encoders.statusFor(id);
     if (encoder?.state === 'restarting') {
       reasons.push(`stream '${id}': encoder ${encoder.jobId} is restarting after ffmpeg exited`);
     } else if (encoder?.behind) {
@@ -81,9 +121,10 @@ export function streamHealth(
     }
     judged.push({
       recordingId: id,
-      status: reasons.length ? 'degraded' : 'healthy',
+      status: reasons.length ? 'degraded' : newestAge === undefined ? 'waiting' : 'healthy',
       reasons,
-      lastSegmentAgeMs: hasSegment ? quietMs : undefined,
+      lastSegmentAgeMs: newestAge,
+      renditionAgesMs: ages,
       targetDurationSec: target,
       encoder,
     });

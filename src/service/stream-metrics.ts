@@ -1,16 +1,18 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { PROFILE_NAMES } from '../core/profiles.js';
 import type { DistributionService, SystemMetrics } from './distribution-service.js';
+import { onTargetDurationRaised } from './target-raises.js';
 
 /** Seconds from a segment's bytes arriving to its entry in the playlist (ingest waits for both). */
 const INGEST_LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8];
 
 /**
  * The service's Prometheus metrics: served totals as counters, streams, viewers, queue and CDN
- * as gauges, segments published per stream and rendition, and the ingest lag. Figures are read
- * from the service at scrape time (the same as /api/v1/distribution/metrics); published segments
- * and lag come from its events. Labels name streams (at most --max-streams at a time) and
- * profiles, never viewers; a removed stream's series go with it.
+ * as gauges, segments published per stream and rendition, the ingest lag, and target-duration
+ * raises per stream. Figures are read from the service at scrape time (the same as
+ * /api/v1/distribution/metrics); published segments, lag and raises come from its events.
+ * Labels name streams (at most --max-streams at a time) and profiles, never viewers; a removed
+ * stream's series go with it.
  */
 export function registerStreamMetrics(registry: Registry, service: DistributionService): void {
   const registers = [registry];
@@ -109,7 +111,19 @@ export function registerStreamMetrics(registry: Registry, service: DistributionS
     published.inc({ stream: event.recordingId, profile: event.profile });
     if (event.lagMs !== undefined) lag.observe({ profile: event.profile }, event.lagMs / 1000);
   });
+  const raises = new Counter({
+    name: 'vtp_target_duration_raises_total',
+    help: "Segments longer than the stream's fixed target duration, which raised it (an encoder breaking its segment-length promise)",
+    labelNames: ['stream'],
+    registers,
+  });
+  // Every stream has its series from the start, so increase() sees its first raise.
+  service.events.on('stream_started', ({ recordingId }) => raises.inc({ stream: recordingId }, 0));
+  onTargetDurationRaised(service, ({ recordingId, count }) =>
+    raises.inc({ stream: recordingId }, count),
+  );
   service.onStreamRetired((recordingId) => {
     for (const profile of PROFILE_NAMES) published.remove({ stream: recordingId, profile });
+    raises.remove({ stream: recordingId });
   });
 }

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { M3U8Parser, PlaylistLevelType } from 'hls.js';
 import HLS from 'hls-parser';
 import { ffprobeMedia, type MediaProbe } from '../../src/ingest/media-probe.js';
+import { HLS_DEFAULTS } from '../../src/service/hls-delivery.js';
 import { run } from '../helpers/exec.js';
 import { assertConformantMedia, assertConformantMultivariant } from '../helpers/hls-conformance.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
@@ -158,12 +159,60 @@ describe('a real ffmpeg ladder checked against the HLS rules', { timeout: 120_00
   });
 });
 
-/** A probe that takes its time (a busy machine), so a master may ask before it is done. */
-function slowProbe(ms: number): MediaProbe {
-  const probe = ffprobeMedia();
-  return async (bytes) => {
-    await new Promise((r) => setTimeout(r, ms));
-    return probe(bytes);
+/**
+ * A probe the test holds: while held, each probe asked for waits until the test releases it,
+ * then runs `inner` on its bytes.
+ */
+function heldProbe(inner: MediaProbe) {
+  let gate: Promise<void> = Promise.resolve();
+  let open = () => {};
+  let asked = 0;
+  let released = true;
+  return {
+    probe: (async (bytes) => {
+      asked++;
+      await gate;
+      return inner(bytes);
+    }) satisfies MediaProbe,
+    hold() {
+      released = false;
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
+    },
+    release() {
+      released = true;
+      open();
+    },
+    get asked() {
+      return asked;
+    },
+    get released() {
+      return released;
+    },
+  };
+}
+
+/**
+ * Counts the times HLS delivery found a probe of `stream` running and waited for it (it asks
+ * ingest, the one it was built with); `restore` stops counting.
+ */
+function countProbeWaits(server: TestServer, stream: string) {
+  const ingest = server.ingest;
+  const original = ingest.probing;
+  let count = 0;
+  ingest.probing = function (this: typeof ingest, recordingId: string) {
+    const running = original.call(this, recordingId);
+    if (running && recordingId === stream) count++;
+    return running;
+  };
+  return {
+    get count() {
+      return count;
+    },
+    restore() {
+      ingest.probing = original;
+    },
   };
 }
 
@@ -198,11 +247,14 @@ describe('pushed real media checked against the HLS rules', { timeout: 60_000 },
   let server: TestServer;
   let segments: EncodedSegment[];
   const warnings: string[] = [];
+  const probes = heldProbe(ffprobeMedia());
 
   before(async () => {
     segments = await encodeSegments(5, 2);
     server = await startTestServer({}, 200, {
-      ingest: { probe: slowProbe(400), warn: (message) => warnings.push(message) },
+      ingest: { probe: probes.probe, warn: (message) => warnings.push(message) },
+      // Longer than any test runs: a held probe is released by the test, never timed out.
+      hls: { ...HLS_DEFAULTS, probeWaitMs: 120_000 },
     });
   });
   after(() => server?.close());
@@ -210,13 +262,55 @@ describe('pushed real media checked against the HLS rules', { timeout: 60_000 },
   it('makes a multivariant playlist asked for while the probe still runs wait for it', async () => {
     await call(`${server.url}/api/v1/streams/start`, 'POST', { recording_id: 'early' });
     const session = await join(server, 'early', 'eager');
-    await push(server.url, 'early', 'Low', segments, 0);
-    const started = performance.now();
-    const master = await text(`${server.url}/live/early/master.m3u8?session=${session}`);
-    assert.equal(master.status, 200);
-    assert.match(master.text, /CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2",RESOLUTION=320x180/);
-    assert.ok(performance.now() - started < 2500, 'the wait is bounded');
-    assertConformantMultivariant(master.text);
+    probes.hold();
+    const waits = countProbeWaits(server, 'early');
+    try {
+      await push(server.url, 'early', 'Low', segments, 0);
+      assert.equal(probes.asked, 1, 'the first segment is being probed');
+      let answered = false;
+      const pending = text(`${server.url}/live/early/master.m3u8?session=${session}`).then((r) => {
+        answered = true;
+        return r;
+      });
+      await waitFor(
+        async () => (waits.count > 0 ? true : undefined),
+        10_000,
+        'the playlist waiting for the probe',
+        10,
+      );
+      assert.equal(answered, false, 'no answer while the probe is held');
+      probes.release();
+      const master = await pending;
+      assert.equal(master.status, 200);
+      assert.match(master.text, /CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2",RESOLUTION=320x180/);
+      assertConformantMultivariant(master.text);
+    } finally {
+      probes.release();
+      waits.restore();
+    }
+  });
+
+  it('answers without the description once the probe wait is over, while the probe is still held', async () => {
+    const impatient = heldProbe(async () => ({}));
+    const quick = await startTestServer({}, 200, {
+      ingest: { probe: impatient.probe, warn: () => {} },
+      hls: { ...HLS_DEFAULTS, probeWaitMs: 50 },
+    });
+    impatient.hold();
+    try {
+      await call(`${quick.url}/api/v1/streams/start`, 'POST', { recording_id: 'stuck' });
+      const session = await join(quick, 'stuck', 'waiting');
+      await push(quick.url, 'stuck', 'Low', segments, 0);
+      assert.equal(impatient.asked, 1);
+      const master = await text(`${quick.url}/live/stuck/master.m3u8?session=${session}`);
+      assert.equal(master.status, 200);
+      assert.equal(impatient.released, false, 'answered while the probe was still held');
+      assert.doesNotMatch(master.text, /CODECS=/);
+      assert.match(master.text, /#EXT-X-STREAM-INF:BANDWIDTH=\d+/);
+    } finally {
+      impatient.release();
+      await quick.close();
+    }
   });
 
   it('probes again after a bad first segment, and ends with CODECS and RESOLUTION', async () => {

@@ -4,7 +4,7 @@ import HLS from 'hls-parser';
 import { LiveDistributor } from '../../src/core/distributor.js';
 import type { Segment } from '../../src/core/segment.js';
 import { audioCodec, avcCodecFromMedia } from '../../src/hls/codecs.js';
-import { writeMediaPlaylist } from '../../src/hls/media-playlist.js';
+import { type MediaPlaylistInput, writeMediaPlaylist } from '../../src/hls/media-playlist.js';
 import {
   measuredBandwidth,
   writeMultivariantPlaylist,
@@ -14,6 +14,9 @@ import { assertConformantMedia, assertConformantMultivariant } from '../helpers/
 import { segmentInput } from '../helpers/segments.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
+
+/** The text of a media playlist written from scratch (no version declared before). */
+const mediaText = (input: MediaPlaylistInput) => writeMediaPlaylist(input).text;
 
 /** How the tests name what a playlist lists: ids as they are, a 2 s target. */
 const plain = {
@@ -44,7 +47,7 @@ describe('media playlist', () => {
     const window = rendition();
     const write = (count: number) =>
       HLS.parse(
-        writeMediaPlaylist({ ...plain, segments: window.latest(count), ended: false }),
+        mediaText({ ...plain, segments: window.latest(count), ended: false }),
       ) as MediaPlaylist;
     const all = write(8);
     assert.equal(all.discontinuitySequenceBase ?? 0, 0);
@@ -62,7 +65,7 @@ describe('media playlist', () => {
 
   it('stamps each segment with the wall-clock time of its first frame and ends with ENDLIST', () => {
     const window = rendition();
-    const text = writeMediaPlaylist({ ...plain, segments: window.latest(2), ended: true });
+    const text = mediaText({ ...plain, segments: window.latest(2), ended: true });
     const parsed = HLS.parse(text) as MediaPlaylist;
     assert.equal(parsed.segments[0]?.programDateTime?.getTime(), 6 * 2000 - 2000);
     assert.equal(parsed.endlist, true);
@@ -85,7 +88,7 @@ function withDurations(durations: readonly number[], extra: object = {}) {
 
 describe('media playlist: version, target duration, gaps', () => {
   const write = (d: LiveDistributor, count = 6) =>
-    writeMediaPlaylist({
+    mediaText({
       ...plain,
       targetDurationSec: d.targetDurationSec,
       segments: d.window('Low').latest(count),
@@ -105,6 +108,33 @@ describe('media playlist: version, target duration, gaps', () => {
     assert.match(fmp4, /^#EXTM3U\n#EXT-X-VERSION:6\n/);
     assert.match(fmp4, /#EXT-X-MAP:URI="init-a-0.mp4"/);
     assertConformantMedia(fmp4);
+  });
+
+  it('never declares less than the version declared before, writing whole seconds as decimals from version 3 on', () => {
+    const input = {
+      ...plain,
+      segments: withDurations([2, 2, 2]).window('Low').latest(6),
+      ended: false,
+    };
+    const fresh = writeMediaPlaylist(input);
+    assert.equal(fresh.version, 1);
+    assert.match(fresh.text, /^#EXTM3U\n#EXT-X-VERSION:1\n/);
+    const held = writeMediaPlaylist({ ...input, minVersion: 3 });
+    assert.equal(held.version, 3);
+    assert.match(held.text, /^#EXTM3U\n#EXT-X-VERSION:3\n/);
+    assert.deepEqual(held.text.match(/#EXTINF:.*/g), Array(3).fill('#EXTINF:2.000,'));
+    assertConformantMedia(held.text);
+    // What the features need still wins over a lower version declared before.
+    const fmp4 = writeMediaPlaylist({
+      ...plain,
+      segments: withDurations([2, 2], { initId: 'init-a-0.mp4', contentType: 'video/mp4' })
+        .window('Low')
+        .latest(6),
+      ended: false,
+      minVersion: 3,
+    });
+    assert.equal(fmp4.version, 6);
+    assertConformantMedia(fmp4.text);
   });
 
   it("writes the stream's fixed target duration, not the longest segment in the window", () => {
@@ -130,7 +160,7 @@ describe('media playlist: version, target duration, gaps', () => {
       d.enqueueSegment({ ...segmentInput(s, 'High'), id: `${s}.ts`, durationSec }, 0);
     }
     for (const s of [0, 1, 3, 5]) d.enqueueSegment({ ...segmentInput(s, 'Low'), id: `${s}.ts` }, 0);
-    const text = writeMediaPlaylist({
+    const text = mediaText({
       ...plain,
       targetDurationSec: d.targetDurationSec,
       segments: d.window('Low').latest(6),

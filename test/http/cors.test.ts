@@ -108,6 +108,38 @@ describe('CORS by default', () => {
     assert.equal((await res.json()).error.code, 'SEGMENT_NOT_FOUND');
   });
 
+  it('keeps CORS headers on a /live/ path no route serves, and on a wrong method there', async () => {
+    for (const [path, method, status, code] of [
+      ['/live/open', 'GET', 404, 'ROUTE_NOT_FOUND'],
+      ['/live/open/Low/deeper/still.ts', 'GET', 404, 'ROUTE_NOT_FOUND'],
+      ['/live/open/master.m3u8', 'POST', 405, 'METHOD_NOT_ALLOWED'],
+    ] as const) {
+      const res = await fetch(`${server.url}${path}`, { method, headers: { origin: PAGE } });
+      const body = await res.json();
+      assert.equal(res.status, status, path);
+      assert.equal(body.error.code, code, path);
+      assert.equal(res.headers.get('access-control-allow-origin'), '*', path);
+      assert.match(res.headers.get('access-control-expose-headers') ?? '', /Retry-After/, path);
+    }
+    const elsewhere = await fetch(`${server.url}/nowhere`, { headers: { origin: PAGE } });
+    await elsewhere.arrayBuffer();
+    assert.equal(elsewhere.status, 404);
+    assert.equal(elsewhere.headers.get('access-control-allow-origin'), null, 'only /live/ paths');
+  });
+
+  it('answers HEAD on HLS with the CORS headers too', async () => {
+    const [master, media, segment] = await hlsUrls(server.url, 'open');
+    for (const url of [master, media, segment] as string[]) {
+      const res = await fetch(url, { method: 'HEAD', headers: { origin: PAGE } });
+      assert.equal(res.status, 200, url);
+      assert.equal(res.headers.get('access-control-allow-origin'), '*', url);
+    }
+  });
+
+  it('loads no CORS plugin when HLS is open to any origin and the API closed', () => {
+    assert.equal(server.app.hasPlugin('@fastify/cors'), false);
+  });
+
   it('sends the control API, ingest and metrics no CORS headers, and refuses their preflights with 405', async () => {
     const api = await fetch(`${server.url}/api/v1/streams`, { headers: { origin: PAGE } });
     assert.equal(api.status, 200);
@@ -196,12 +228,56 @@ describe('CORS with allowed origins configured', () => {
     assert.equal(stranger.headers.get('access-control-allow-origin'), null);
   });
 
+  it('echoes a listed origin on a /live/ path no route serves, and nothing to another', async () => {
+    const listed = await fetch(`${server.url}/live/listed`, { headers: { origin: PAGE } });
+    await listed.arrayBuffer();
+    assert.equal(listed.status, 404);
+    assert.equal(listed.headers.get('access-control-allow-origin'), PAGE);
+    assert.match(listed.headers.get('vary') ?? '', /origin/i);
+    const other = await fetch(`${server.url}/live/listed`, { headers: { origin: OTHER } });
+    await other.arrayBuffer();
+    assert.equal(other.status, 404);
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+    assert.ok(server.app.hasPlugin('@fastify/cors'), 'a list goes through @fastify/cors');
+  });
+
   it('still sends ingest no CORS headers', async () => {
     await pushSegments(server.url, 'pushed', 'Low', 0, 1);
     const res = await preflight(`${server.url}/ingest/pushed/Low/seg_1.ts`, PAGE, 'PUT');
     await res.arrayBuffer();
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('access-control-allow-origin'), null);
+  });
+});
+
+describe('CORS with HLS open to any origin and the API to a list', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({}, 200, { http: { apiCorsOrigins: PAGE } });
+    publish(server, 'mixed');
+  });
+  after(() => server.close());
+
+  it('keeps HLS at * without Vary, and echoes only the listed origin on the API', async () => {
+    for (const url of await hlsUrls(server.url, 'mixed')) {
+      const res = await fetch(url, { headers: { origin: OTHER } });
+      await res.arrayBuffer();
+      assert.equal(res.headers.get('access-control-allow-origin'), '*', url);
+      assert.doesNotMatch(res.headers.get('vary') ?? '', /origin/i, url);
+    }
+    const listed = await call(`${server.url}/api/v1/streams`, 'GET', undefined, { origin: PAGE });
+    assert.equal(listed.headers.get('access-control-allow-origin'), PAGE);
+    const other = await call(`${server.url}/api/v1/streams`, 'GET', undefined, { origin: OTHER });
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+    const metrics = await fetch(`${server.url}/metrics`, { headers: { origin: PAGE } });
+    await metrics.arrayBuffer();
+    assert.equal(metrics.headers.get('access-control-allow-origin'), null, 'metrics: none');
+    const preflight = await fetch(`${server.url}/live/mixed/master.m3u8`, {
+      method: 'OPTIONS',
+      headers: { origin: OTHER, 'access-control-request-method': 'GET' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
   });
 });
 
@@ -223,5 +299,30 @@ describe('CORS settings', () => {
       );
     }
     assert.throws(() => loadConfig({}, { VTP_API_CORS_ORIGINS: 'nope' }), /VTP_API_CORS_ORIGINS/);
+  });
+
+  it("refuse '*' for the control API, naming the setting and why, but take it for HLS", async () => {
+    for (const [flags, env, source] of [
+      [{ 'api-cors-origins': '*' }, {}, '--api-cors-origins'],
+      [{ 'api-cors-origins': `${PAGE},*` }, {}, '--api-cors-origins'],
+      [{}, { VTP_API_CORS_ORIGINS: ' * ' }, 'VTP_API_CORS_ORIGINS'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(flags, env),
+        (error: Error) =>
+          error instanceof ConfigError &&
+          error.message.includes(source) &&
+          /'\*' is not allowed/.test(error.message) &&
+          /any web page/.test(error.message),
+        JSON.stringify({ flags, env }),
+      );
+    }
+    assert.equal(loadConfig({ 'cors-origins': '*' }, {}).corsOrigins, '*');
+    assert.equal(loadConfig({ 'api-cors-origins': 'none' }, {}).apiCorsOrigins, 'none');
+    // The app refuses it too, whoever builds it.
+    await assert.rejects(
+      startTestServer({}, 200, { http: { apiCorsOrigins: '*' } }),
+      /'\*' is not allowed/,
+    );
   });
 });

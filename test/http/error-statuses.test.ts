@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { STATUS_BY_CODE } from '../../src/http/error-mapping.js';
 import { startTestServer, type TestServer } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ADMIN_TOKEN = 'statuses-admin-token-0123456789';
 
@@ -234,6 +236,40 @@ describe('every error status in the JSON error body, over raw sockets', () => {
   });
 });
 
+describe('a URL that does not decode', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('is answered naming its path only, never the token, session or key of its query', async () => {
+    const secrets = ['tok-SECRET-0123456789', 'sess-SECRET-0123456789', 'key-SECRET-0123456789'];
+    const query = `?token=${secrets[0]}&session=${secrets[1]}&key=${secrets[2]}`;
+    for (const [method, path] of [
+      ['GET', '/live/%E0%A4%A/master.m3u8'],
+      ['GET', '/live/rec/Low/%'],
+      ['PUT', '/ingest/%ZZ/Low/seg_0.ts'],
+    ] as const) {
+      // The query undecodable too: nothing of it may come back, mangled or not.
+      for (const tail of [query, `${query}%`]) {
+        const answer = await raw(
+          server.url,
+          `${method} ${path}${tail} HTTP/1.1\r\nHost: vtp.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
+        assertJsonError(answer, 400, 'BAD_URL', `${method} ${path}`);
+        const body = JSON.parse(answer.body);
+        assert.equal(body.error.message, `the URL does not decode: ${path}`);
+        const everything = JSON.stringify(answer);
+        for (const secret of secrets) {
+          assert.ok(!everything.includes(secret), `${method} ${path}${tail} returned ${secret}`);
+        }
+        assert.doesNotMatch(everything, /token=|session=|key=/);
+      }
+    }
+  });
+});
+
 describe('a request arriving while the server closes', () => {
   it('gets 503 SHUTTING_DOWN in the JSON error body, not the framework own', async () => {
     const server = await startTestServer({}, 200);
@@ -250,12 +286,20 @@ describe('a request arriving while the server closes', () => {
       // A request whose body is still on its way keeps the connection busy across the close;
       // the request sent behind it on the same connection is read once the close has begun.
       const body = '{"recording_id":"late"}';
+      // Node emits 'request' once it has read the headers: the request is then under way.
+      const underWay = once(server.app.server, 'request');
       socket.write(
         `POST /api/v1/streams/start HTTP/1.1\r\nHost: vtp.test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
       );
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await underWay;
       const closed = server.close();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Fastify stops the listener after its preClose hooks, the guard's among them.
+      await waitFor(
+        async () => (server.app.server.listening ? undefined : true),
+        5000,
+        'the close to begin',
+        5,
+      );
       socket.write(`${body.slice(5)}${get('/api/v1/streams')}`);
       await closedSocket;
       await closed;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { RuntimeOptions } from '../../src/server.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
+import { pushSegments } from '../helpers/push.js';
+import { ALL_PROFILES } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Pushes one-second segments [from, to) of a rendition as ffmpeg's hls muxer would. */
@@ -30,6 +33,7 @@ interface StreamHealthJson {
   status: string;
   reasons: string[];
   last_segment_age_seconds: number | null;
+  renditions: Array<{ profile: string; last_segment_age_seconds: number }>;
   target_duration_seconds: number;
   encoder: { job_id: string; state: string; recent_speed: number | null } | null;
 }
@@ -38,6 +42,20 @@ async function health(server: TestServer) {
   const res = await call(`${server.url}/api/v1/distribution/health`, 'GET');
   const streams = res.body.streams as StreamHealthJson[];
   return { ...res, stream: (id: string) => streams.find((s) => s.recording_id === id) };
+}
+
+/**
+ * A server whose service clock the test moves (ingest, freshness and health read it), so time
+ * passes without waiting for it. Closed after the test.
+ */
+async function clockedServer(
+  t: { after(fn: () => Promise<unknown>): void },
+  extra: Omit<RuntimeOptions, 'service' | 'longPollMs'> = {},
+) {
+  const clock = { now: Date.now() };
+  const s = await startTestServer({ clock: () => clock.now }, 200, extra);
+  t.after(() => s.close());
+  return { server: s, advance: (ms: number) => (clock.now += ms) };
 }
 
 let server: TestServer;
@@ -136,6 +154,10 @@ describe('GET /api/v1/distribution/health per stream', () => {
         );
         const stalledMetrics = await (await fetch(`${server.url}/metrics`)).text();
         assert.match(stalledMetrics, /^vtp_encoders_behind_real_time 1$/m);
+        assert.match(stalledMetrics, /^vtp_encoders_running 1$/m);
+        // The JSON metrics count the encoders the same way.
+        const json = await call(`${server.url}/api/v1/distribution/metrics`, 'GET');
+        assert.deepEqual(json.body.encoders, { running: 1, behind_real_time: 1 });
         assert.match(
           stalledMetrics,
           new RegExp(`^vtp_encoder_speed\\{stream="slow",job="${job}"\\} 0$`, 'm'),
@@ -192,5 +214,102 @@ describe('GET /api/v1/distribution/health per stream', () => {
     assert.equal((await call(`${server.url}/api/v1/streams/done/end`, 'POST')).status, 200);
     const h = await health(server);
     assert.equal(h.stream('done'), undefined);
+  });
+
+  it('names the rendition that stalls while the others go on, and is healthy again once it publishes', async (t) => {
+    const { server, advance } = await clockedServer(t);
+    for (const profile of ALL_PROFILES) await pushSegments(server.url, 'ladder', profile, 0, 2);
+    const fresh = await health(server);
+    assert.equal(fresh.stream('ladder')?.status, 'healthy', JSON.stringify(fresh.body));
+    assert.deepEqual(
+      fresh.stream('ladder')?.renditions.map((r) => r.profile),
+      ['VeryLow', 'Low', 'Medium', 'High'],
+    );
+
+    // 2 s segments: three target durations are 6 s. High stops; the others publish on.
+    advance(7000);
+    for (const profile of ['VeryLow', 'Low', 'Medium'] as const)
+      await pushSegments(server.url, 'ladder', profile, 2, 3);
+    const stalled = await health(server);
+    assert.equal(stalled.status, 200);
+    assert.equal(stalled.body.status, 'degraded', JSON.stringify(stalled.body));
+    const stream = stalled.stream('ladder');
+    assert.equal(stream?.status, 'degraded');
+    assert.deepEqual(stream?.reasons, [
+      "stream 'ladder': no new High segment for 7.0 s (more than 3 target durations of 2 s) while other renditions go on",
+    ]);
+    assert.deepEqual(stalled.body.reasons, stream?.reasons, 'the system reasons name it');
+    assert.equal(stream?.last_segment_age_seconds, 0, 'the newest segment of any rendition');
+    assert.deepEqual(
+      stream?.renditions.map((r) => [r.profile, r.last_segment_age_seconds]),
+      [
+        ['VeryLow', 0],
+        ['Low', 0],
+        ['Medium', 0],
+        ['High', 7],
+      ],
+    );
+
+    await pushSegments(server.url, 'ladder', 'High', 2, 3);
+    const recovered = await health(server);
+    assert.equal(recovered.body.status, 'healthy', JSON.stringify(recovered.body));
+    assert.equal(recovered.stream('ladder')?.status, 'healthy');
+  });
+
+  it('reports a stream started through the API as waiting until its first segment, without degrading the server, until the encoder timeout ends it', {
+    timeout: 20_000,
+  }, async (t) => {
+    const { server, advance } = await clockedServer(t);
+    const started = await call(`${server.url}/api/v1/streams/start`, 'POST', {
+      recording_id: 'early',
+    });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    // Past the three target durations that would stall a stream with segments, short of the
+    // encoder timeout (10 s).
+    advance(8000);
+    const waiting = await health(server);
+    assert.equal(waiting.body.status, 'healthy', JSON.stringify(waiting.body));
+    assert.deepEqual(waiting.body.reasons, []);
+    const stream = waiting.stream('early');
+    assert.equal(stream?.status, 'waiting');
+    assert.deepEqual(stream?.reasons, []);
+    assert.equal(stream?.last_segment_age_seconds, null);
+    assert.deepEqual(stream?.renditions, []);
+
+    await pushSegments(server.url, 'early', 'Low', 0, 1);
+    assert.equal((await health(server)).stream('early')?.status, 'healthy');
+
+    // A second stream that never gets media is ended by the encoder timeout (checked each second).
+    await call(`${server.url}/api/v1/streams/start`, 'POST', { recording_id: 'never' });
+    assert.equal((await health(server)).stream('never')?.status, 'waiting');
+    advance(11_000);
+    await waitFor(
+      async () => ((await health(server)).stream('never') === undefined ? true : undefined),
+      5000,
+      'the encoder timeout to end the stream that never got media',
+    );
+  });
+
+  it('reports a raised target duration (a segment longer than the encoder promised) for a minute', async (t) => {
+    // A long encoder timeout, so the minute can pass without the stream being ended meanwhile.
+    const { server, advance } = await clockedServer(t, { ingest: { encoderTimeoutMs: 600_000 } });
+    const stretched = { duration: (seq: number) => (seq === 2 ? '5.000' : '2.000') };
+    await pushSegments(server.url, 'stretch', 'Low', 0, 2, '', stretched);
+    assert.equal((await health(server)).stream('stretch')?.status, 'healthy');
+    await pushSegments(server.url, 'stretch', 'Low', 2, 3, '', stretched);
+    advance(1000);
+    const raised = await health(server);
+    assert.equal(raised.body.status, 'degraded', JSON.stringify(raised.body));
+    assert.deepEqual(raised.stream('stretch')?.reasons, [
+      "stream 'stretch': a segment longer than promised raised the target duration to 5 s 1.0 s ago",
+    ]);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^vtp_target_duration_raises_total\{stream="stretch"\} 1$/m);
+
+    advance(59_000);
+    await pushSegments(server.url, 'stretch', 'Low', 3, 4, '', stretched);
+    const later = await health(server);
+    assert.equal(later.stream('stretch')?.status, 'healthy', JSON.stringify(later.body));
+    assert.equal(later.body.status, 'healthy');
   });
 });

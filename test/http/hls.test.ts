@@ -7,6 +7,7 @@ import { assertConformantMedia } from '../helpers/hls-conformance.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { fakeSegment, pushSegments } from '../helpers/push.js';
 import { rawGet } from '../helpers/raw-get.js';
+import { waitFor } from '../helpers/wait.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
 type MasterPlaylist = InstanceType<typeof HLS.types.MasterPlaylist>;
@@ -30,6 +31,27 @@ async function row(stream: string, sessionId: string): Promise<any> {
     authorization: `Bearer ${sessionId}`,
   });
   return stats.body.viewers?.[0];
+}
+
+/**
+ * The viewer's row once `ready` holds for it: segments are counted when their response has
+ * been fully sent, which a client may see before the server does.
+ */
+async function rowWhen(
+  stream: string,
+  sessionId: string,
+  ready: (viewer: any) => boolean,
+  what: string,
+): Promise<any> {
+  return waitFor(
+    async () => {
+      const viewer = await row(stream, sessionId);
+      return viewer && ready(viewer) ? viewer : undefined;
+    },
+    5000,
+    what,
+    10,
+  );
 }
 
 /** Fetches the newest segment of a rendition as the session's player would; returns the status. */
@@ -142,6 +164,31 @@ describe('media playlists and segments', () => {
     server.service.leaveStream('hls', 'window');
   });
 
+  it("keeps EXT-X-VERSION for the stream's life: a 1.5 s segment raises it to 3, and it stays 3 once that segment slid out", async () => {
+    const versions: string[] = [];
+    let text = '';
+    for (let s = 0; s < 8; s++) {
+      await pushSegments(server.url, 'versioned', 'Low', s, s + 1, '', {
+        duration: (n) => (n === 0 ? '1.500' : '2.000'),
+      });
+      text = await (await fetch(`${live}/versioned/Low/index.m3u8`)).text();
+      assertConformantMedia(text);
+      versions.push(/^#EXT-X-VERSION:(\d+)$/m.exec(text)?.[1] ?? 'none');
+    }
+    assert.deepEqual(versions, Array(8).fill('3'));
+    const playlist = HLS.parse(text) as MediaPlaylist;
+    assert.equal(playlist.mediaSequenceBase, 2, 'the 1.5 s segment has slid out');
+    assert.deepEqual(
+      playlist.segments.map((s) => s.duration),
+      Array(6).fill(2),
+    );
+    assert.match(
+      text,
+      /\n#EXTINF:2\.000,\n/,
+      'whole seconds written as decimals, as version 3 allows',
+    );
+  });
+
   it('serves immutable segment bytes with a strong ETag and answers If-None-Match with 304', async () => {
     const res = await fetch(`${live}/hls/Medium/${seg('hls', 9)}`);
     assert.equal(res.status, 200);
@@ -180,8 +227,7 @@ describe('media playlists and segments', () => {
       const res = await fetch(`${live}/hls/${profile}/${seg('hls', n)}?session=${session}`);
       bytes += (await res.arrayBuffer()).byteLength;
     }
-    await new Promise((r) => setTimeout(r, 50));
-    const viewer = await row('hls', session);
+    const viewer = await rowWhen('hls', session, (v) => v.bytes_received >= bytes, 'every byte');
     assert.equal(viewer.segments_received, 3);
     assert.equal(viewer.bytes_received, bytes);
     assert.equal(viewer.current_bitrate, 'High');
@@ -198,8 +244,15 @@ describe('media playlists and segments', () => {
     const res = await fetch(`${live}/hls/VeryLow/${seg('hls', 9)}?session=vs-gone`);
     const size = (await res.arrayBuffer()).byteLength;
     assert.equal(res.status, 200);
-    await new Promise((r) => setTimeout(r, 50));
-    const after = (await call(`${server.url}/api/v1/streams/hls`, 'GET')).body;
+    const after = await waitFor(
+      async () => {
+        const stats = (await call(`${server.url}/api/v1/streams/hls`, 'GET')).body;
+        return stats.total_bytes_served - before.total_bytes_served >= size ? stats : undefined;
+      },
+      5000,
+      'the bytes counted to the stream',
+      10,
+    );
     assert.equal(after.total_bytes_served - before.total_bytes_served, size);
     assert.equal(after.total_segments_served - before.total_segments_served, 1);
   });
@@ -235,6 +288,30 @@ describe('compression', () => {
       server.service.leaveStream('hls', `compressed-${encoding}`);
     });
   }
+
+  it('prefers gzip when the client takes both (cheaper per request), brotli when it asks for it first', async () => {
+    const session = await join('hls', 'compressed-both');
+    const url = `${live}/hls/Low/index.m3u8?session=${session}`;
+    const both = await rawGet(url, { 'accept-encoding': 'br, gzip, deflate' });
+    assert.equal(both.headers['content-encoding'], 'gzip');
+    const brFirst = await rawGet(url, { 'accept-encoding': 'br;q=1, gzip;q=0.5' });
+    assert.equal(brFirst.headers['content-encoding'], 'br');
+    assert.equal(
+      gunzipSync(both.body).toString('utf8'),
+      brotliDecompressSync(brFirst.body).toString('utf8'),
+    );
+    server.service.leaveStream('hls', 'compressed-both');
+  });
+
+  it('sends a playlist under 256 bytes as it is, still varying on Accept-Encoding', async () => {
+    await pushSegments(server.url, 'tiny', 'Low', 0, 1);
+    const res = await rawGet(`${live}/tiny/Low/index.m3u8`, { 'accept-encoding': 'gzip, br' });
+    assert.equal(res.status, 200);
+    assert.ok(res.body.byteLength < 256, `${res.body.byteLength} bytes`);
+    assert.equal(res.headers['content-encoding'], undefined);
+    assert.match(String(res.headers.vary), /accept-encoding/i);
+    assertConformantMedia(res.body.toString('utf8'));
+  });
 
   it('compresses nothing outside the HLS routes (the plugin stays in their scope)', async () => {
     const api = await rawGet(`${server.url}/api/v1/streams/hls`, { 'accept-encoding': 'gzip' });
@@ -324,14 +401,12 @@ describe('byte ranges', () => {
       const res = await rawGet(`${url()}?session=${session}`, { range });
       assert.equal(res.status, 206);
     }
-    await new Promise((r) => setTimeout(r, 50));
-    let viewer = await row('hls', session);
+    let viewer = await rowWhen('hls', session, (v) => v.bytes_received >= 200, 'both ranges');
     assert.equal(viewer.bytes_received, 200);
     assert.equal(viewer.segments_received, 0, 'two ranges are not a segment received');
     const all = await rawGet(`${url()}?session=${session}`, { range: 'bytes=0-' });
     assert.equal(all.status, 206);
-    await new Promise((r) => setTimeout(r, 50));
-    viewer = await row('hls', session);
+    viewer = await rowWhen('hls', session, (v) => v.bytes_received >= 200 + size, 'all bytes');
     assert.equal(viewer.bytes_received, 200 + size);
     assert.equal(viewer.segments_received, 1, 'a range of every byte is the whole segment');
     server.service.leaveStream('hls', 'ranger');
@@ -344,8 +419,7 @@ describe('CMCD', () => {
     const cmcd = encodeURIComponent(`bl=4500,br=1000,mtp=2500,ot=v,sid="${session}"`);
     const res = await fetch(`${live}/hls/Low/${seg('hls', 9)}?CMCD=${cmcd}`);
     await res.arrayBuffer();
-    await new Promise((r) => setTimeout(r, 50));
-    const viewer = await row('hls', session);
+    const viewer = await rowWhen('hls', session, (v) => v.bytes_received > 0, 'the segment');
     assert.equal(viewer.segments_received, 1, 'attributed through sid');
     assert.equal(viewer.buffer_health, 75, 'a full live buffer is 3 x 2 s: 4.5 s is 75 %');
     assert.equal(viewer.connection_quality, 'good');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import parsePrometheusTextFormat, { type PrometheusFamily } from 'parse-prometheus-text-format';
+import { HTTP_DEFAULTS } from '../../src/http/app.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { pushSegments } from '../helpers/push.js';
 import { waitFor } from '../helpers/wait.js';
@@ -182,6 +183,19 @@ describe('GET /metrics', () => {
     assert.equal(ingest?.count, 14, 'seven segments and seven playlists pushed');
     assert.ok((ingest?.buckets.size ?? 0) >= 10);
     assert.equal(ingest?.buckets.get('+Inf'), 14);
+    const bounds = [...(ingest?.buckets.keys() ?? [])].filter((le) => le !== '+Inf').map(Number);
+    assert.equal(
+      Math.max(...bounds),
+      HTTP_DEFAULTS.maxLongPollMs / 1000,
+      'the longest bucket holds a full long poll',
+    );
+    const raises = family(families, 'vtp_target_duration_raises_total');
+    assert.equal(raises.type, 'COUNTER');
+    assert.equal(
+      raises.metrics.find((m) => m.labels?.stream === 'lecture')?.value,
+      '0',
+      'a stream has its series from the start',
+    );
     // No viewer, session or segment name ever becomes a label.
     for (const secretish of ['student-7', session, 'seg_0', segment.split('?')[0] ?? ''])
       assert.ok(!scraped.text.includes(secretish), `${secretish} appears in /metrics`);

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { call, startFakeCdn, startTestServer } from '../helpers/http.js';
 import { segmentInput } from '../helpers/segments.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Sends a raw HTTP/1.1 request in two parts, the second once `between` has resolved, and
@@ -21,6 +22,11 @@ function inTwoParts(url: string, first: string, between: () => Promise<unknown>,
     socket.on('close', () => resolve(received));
     socket.write(first, () => void between().then(() => socket.write(second), reject));
   });
+}
+
+/** The JSON body of a raw HTTP answer. */
+function bodyOf(answer: string): unknown {
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
 }
 
 describe('probes', () => {
@@ -74,7 +80,7 @@ describe('probes', () => {
     }
   });
 
-  it('GET /readyz answers 503 to a probe that arrives while the server shuts down', async () => {
+  it('answers probes that arrive while the server shuts down: /readyz 503 with its reasons, /livez 200', async () => {
     const cdn = await startFakeCdn(() => new Promise((r) => setTimeout(() => r(201), 100)));
     const server = await startTestServer({ workers: 1, cdnBaseUrl: cdn.url });
     try {
@@ -89,21 +95,40 @@ describe('probes', () => {
           viewer_id: 'v',
           segment_id: 'seg-0',
         });
-      // The probe's connection is open (headers under way) when the shutdown starts, so the
+      // Each probe's connection is open (headers under way) when the shutdown starts, so the
       // closed listener does not turn it away; it completes during the drain.
+      const host = `Host: ${new URL(server.url).host}\r\n`;
+      const connected = new Promise<void>((resolve) => {
+        let count = 0;
+        server.app.server.on('connection', () => {
+          if (++count === 2) resolve();
+        });
+      });
       let closing: Promise<boolean> | undefined;
-      const answer = await inTwoParts(
-        server.url,
-        `GET /readyz HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\n`,
-        async () => {
-          closing = server.close();
-          await new Promise((r) => setTimeout(r, 50));
-        },
-        'Connection: close\r\n\r\n',
+      const closeStarted = connected.then(async () => {
+        closing = server.close();
+        // Fastify stops the listener after its preClose hooks, the drain guard's among them.
+        await waitFor(
+          async () => (server.app.server.listening ? undefined : true),
+          5000,
+          'the close to begin',
+          5,
+        );
+      });
+      const [ready, live] = await Promise.all(
+        ['/readyz', '/livez'].map((path) =>
+          inTwoParts(
+            server.url,
+            `GET ${path} HTTP/1.1\r\n${host}`,
+            () => closeStarted,
+            'Connection: close\r\n\r\n',
+          ),
+        ),
       );
-      assert.match(answer, /^HTTP\/1\.1 503 /, answer);
-      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
-      assert.equal(body.error?.code, 'SHUTTING_DOWN', answer);
+      assert.match(ready ?? '', /^HTTP\/1\.1 503 /, ready);
+      assert.deepEqual(bodyOf(ready ?? ''), { status: 'not_ready', reasons: ['shutting down'] });
+      assert.match(live ?? '', /^HTTP\/1\.1 200 /, live);
+      assert.deepEqual(bodyOf(live ?? ''), { status: 'alive' });
       assert.equal(await closing, true, 'the deliveries drained meanwhile');
     } finally {
       await server.close();

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MediaInfo } from '../../src/core/media-info.js';
-import { MAX_PROBE_ATTEMPTS } from '../../src/ingest/ingest-service.js';
+import { INGEST_DEFAULTS } from '../../src/ingest/ingest-service.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { pushSegments } from '../helpers/push.js';
 import { waitFor } from '../helpers/wait.js';
 
+const MAX_PROBE_ATTEMPTS = INGEST_DEFAULTS.maxProbeAttempts;
 const GOOD: MediaInfo = { width: 640, height: 360, frameRate: 25, codecs: 'avc1.64001e,mp4a.40.2' };
 
 describe('probing the media of a pushed rendition', () => {
@@ -29,6 +30,14 @@ describe('probing the media of a pushed rendition', () => {
   });
   after(() => server.close());
 
+  /** Pushes segments [from, to) one at a time, each after the probe it started has settled. */
+  async function pushSettled(stream: string, from: number, to: number): Promise<void> {
+    for (let s = from; s < to; s++) {
+      await pushSegments(server.url, stream, 'Low', s, s + 1);
+      await server.ingest.probing(stream);
+    }
+  }
+
   async function master(stream: string): Promise<string> {
     const session = (
       await call(`${server.url}/api/v1/streams/${stream}`, 'POST', { viewer_id: 'v' })
@@ -46,25 +55,18 @@ describe('probing the media of a pushed rendition', () => {
 
   it('tries again on later segments when a probe finds no codec, until one does', async () => {
     current = 'mute';
-    for (let s = 0; s < 6; s++) {
-      await pushSegments(server.url, 'mute', 'Low', s, s + 1);
-      await new Promise((r) => setTimeout(r, 20)); // the probe of this segment settles
-    }
+    await pushSettled('mute', 0, 6);
     assert.equal(probed.get('mute'), 3, 'two empty results, then the one that names the codecs');
     assert.match(await master('mute'), /CODECS="avc1.64001e,mp4a.40.2"/);
   });
 
   it(`gives up after ${MAX_PROBE_ATTEMPTS} failed probes in one run, and tries again in the next run`, async () => {
     current = 'bad';
-    for (let s = 0; s < MAX_PROBE_ATTEMPTS + 4; s++) {
-      await pushSegments(server.url, 'bad', 'Low', s, s + 1);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await pushSettled('bad', 0, MAX_PROBE_ATTEMPTS + 4);
     assert.equal(probed.get('bad'), MAX_PROBE_ATTEMPTS);
     assert.doesNotMatch(await master('bad'), /CODECS=/);
     // The encoder restarts (from sequence 0): a new run is probed anew.
-    await pushSegments(server.url, 'bad', 'Low', 0, 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await pushSettled('bad', 0, 1);
     assert.equal(probed.get('bad'), MAX_PROBE_ATTEMPTS + 1);
   });
 });

@@ -49,7 +49,7 @@ describe('target duration of a pushed stream', () => {
     assert.equal(after.targetDuration, 2);
   });
 
-  it('rises once to a segment that breaks it, with a warning, rather than list an EXTINF beyond it', async () => {
+  it('rises once to a segment that breaks it, with a warning and a count of raises, rather than list an EXTINF beyond it', async () => {
     await pushSegments(server.url, 'broken', 'Low', 0, 3, '', {
       duration: (s) => (s === 2 ? '4.600' : '2.000'),
     });
@@ -60,7 +60,13 @@ describe('target duration of a pushed stream', () => {
       warnings.find((w) => w.startsWith('broken/Low:')) ?? '',
       /4.6 s segment .* 2 s; raised to 5 s/,
     );
+    assert.equal(server.service.getDistributor('broken').targetDurationRaises, 1);
     await pushSegments(server.url, 'broken', 'Low', 3, 9);
     assert.equal((await served('broken')).targetDuration, 5, 'it never falls back');
+    assert.equal(
+      server.service.getDistributor('broken').targetDurationRaises,
+      1,
+      'segments that fit count none',
+    );
   });
 });

@@ -267,18 +267,27 @@ describe('webhook retries', () => {
     assert.deepEqual([s.stats().delivered, s.stats().failedAttempts], [1, 1]);
   });
 
-  it('waits at least what Retry-After asks, cut to the longest wait allowed', async () => {
+  it('waits at least what Retry-After asks, cut to the longest wait allowed', {
+    timeout: 20_000,
+  }, async () => {
+    // An hour asked, 150 ms allowed: only the cut lets the retry come within the test's time.
     const { sent, transport } = recording((_, i) =>
       Promise.resolve(
-        i === 0 ? { status: 429, retryAfter: '3' } : { status: 200, retryAfter: null },
+        i === 0 ? { status: 429, retryAfter: '3600' } : { status: 200, retryAfter: null },
       ),
     );
     const s = sender({ transport, maxRetryAfterMs: 150 });
     s.enqueue(event('lecture', 1));
-    await settled(s);
+    await waitFor(
+      async () => (s.stats().delivered === 1 ? true : undefined),
+      15_000,
+      'the retry after the cut wait',
+      5,
+    );
+    assert.equal(sent.length, 2);
+    // A lower bound only: timers never fire early, however loaded the machine.
     const gap = (sent[1]?.at ?? 0) - (sent[0]?.at ?? 0);
     assert.ok(gap >= 145, `waited ${gap} ms, not the few ms of backoff`);
-    assert.ok(gap < 1000, `waited ${gap} ms, not the 3 s asked`);
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {
@@ -319,9 +328,10 @@ describe('webhook queue', () => {
     const { sent, transport, release } = held();
     const logger = memoryLogger();
     const s = sender({ transport, queueCapacity: 5, concurrency: 1, logger });
-    const started = performance.now();
-    for (let n = 0; n < 21; n++) s.enqueue(event('lecture', n)); // nothing is sent on this turn
-    assert.ok(performance.now() - started < 50, 'queuing never waits for the receiver');
+    // enqueue returns at once (it is not async) and nothing is sent on this turn: queuing never
+    // waits for the receiver, which holds every answer until release().
+    for (let n = 0; n < 21; n++) assert.equal(typeof s.enqueue(event('lecture', n)), 'string');
+    assert.equal(sent.length, 0, 'nothing sent while queuing');
     assert.deepEqual(s.stats(), {
       delivered: 0,
       failed: 0,
@@ -330,7 +340,7 @@ describe('webhook queue', () => {
       inFlight: 0,
       failedAttempts: 0,
     });
-    await sleep(10);
+    await new Promise((resolve) => setImmediate(resolve)); // the turn on which posting starts
     for (let n = 21; n < 24; n++) s.enqueue(event('lecture', n));
     assert.deepEqual(
       [s.stats().inFlight, s.stats().queued, s.stats().dropped],
@@ -427,9 +437,8 @@ describe('webhook queue', () => {
     const logger = memoryLogger();
     const s = sender({ transport, concurrency: 1, logger });
     for (let n = 0; n < 4; n++) s.enqueue(event('lecture', n));
-    const started = performance.now();
+    // The receiver never answers: flush resolving at all shows it gave up at its deadline.
     assert.equal(await s.flush(60), false);
-    assert.ok(performance.now() - started < 500);
     await settled(s);
     assert.deepEqual([s.stats().failed, s.stats().delivered, s.stats().queued], [4, 0, 0]);
     assert.equal(logger.lines.filter((l) => /abandoned/.test(l.message)).length, 1);

@@ -1,7 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DistributionError } from '../../core/errors.js';
+import { PROFILE_NAMES } from '../../core/profiles.js';
+import { countEncoders } from '../../ingest/encoder-metrics.js';
 import { type StreamHealth, streamHealth, systemHealth } from '../../service/stream-health.js';
+import { watchTargetDurationRaises } from '../../service/target-raises.js';
 import type { RouteDeps } from '../app.js';
+import { tagged } from '../operation-docs.js';
+import { CdnSettings, DistributionMetrics, Health } from '../response-schemas.js';
 import { envelope } from '../responses.js';
 import { CdnBody } from '../schemas.js';
 
@@ -10,9 +15,17 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
   { service, encoders, admin },
 ) => {
-  app.get('/api/v1/distribution/metrics', async () => {
+  // Registered with the app, before the server listens: no segment is published before it.
+  const targetRaisedAt = watchTargetDurationRaises(service);
+  const metricsSchema = {
+    summary: 'System metrics',
+    tags: tagged('distribution'),
+    response: { 200: DistributionMetrics },
+  };
+  app.get('/api/v1/distribution/metrics', { schema: metricsSchema }, async () => {
     const m = service.getMetrics();
     const q = m.deliveryQueue;
+    const encoderCounts = countEncoders(encoders.list());
     return envelope(
       {
         total_distributors: m.totalDistributors,
@@ -36,8 +49,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
           failed_attempts: q.failedAttempts,
         },
         encoders: {
-          running: encoders.list().filter((e) => e.state === 'running').length,
-          behind_real_time: encoders.list().filter((e) => e.behind).length,
+          running: encoderCounts.running,
+          behind_real_time: encoderCounts.behindRealTime,
         },
         uptime_seconds: Math.floor(m.uptimeMs / 1000),
       },
@@ -45,10 +58,15 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     );
   });
 
-  app.get('/api/v1/distribution/health', async (_request, reply) => {
+  const healthSchema = {
+    summary: 'Health (503 while shutting down)',
+    tags: tagged('distribution'),
+    response: { 200: Health, 503: Health },
+  };
+  app.get('/api/v1/distribution/health', { schema: healthSchema }, async (_request, reply) => {
     const health = systemHealth(
       service.health(),
-      streamHealth(service.streamDistributors(), encoders, service.now()),
+      streamHealth(service.streamDistributors(), { encoders, targetRaisedAt }, service.now()),
     );
     // Degraded still serves; only a draining server asks load balancers to look elsewhere.
     return reply.code(health.accepting ? 200 : 503).send(
@@ -68,7 +86,15 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 
   app.put(
     '/api/v1/distribution/cdn',
-    { onRequest: admin, schema: { body: CdnBody } },
+    {
+      onRequest: admin,
+      schema: {
+        summary: 'Deliver through a push CDN, or stop',
+        tags: tagged('distribution'),
+        body: CdnBody,
+        response: { 200: CdnSettings },
+      },
+    },
     async (request) => {
       const { enabled, base_url } = request.body;
       if (enabled) {
@@ -106,8 +132,11 @@ function streamHealthJson(health: StreamHealth) {
     recording_id: health.recordingId,
     status: health.status,
     reasons: health.reasons,
-    last_segment_age_seconds:
-      health.lastSegmentAgeMs === undefined ? null : Math.round(health.lastSegmentAgeMs / 100) / 10,
+    last_segment_age_seconds: ageSeconds(health.lastSegmentAgeMs),
+    renditions: PROFILE_NAMES.filter((p) => health.renditionAgesMs[p] !== undefined).map((p) => ({
+      profile: p,
+      last_segment_age_seconds: ageSeconds(health.renditionAgesMs[p]),
+    })),
     target_duration_seconds: health.targetDurationSec,
     encoder: encoder
       ? {
@@ -118,4 +147,8 @@ function streamHealthJson(health: StreamHealth) {
         }
       : null,
   };
+}
+
+function ageSeconds(ms: number | undefined): number | null {
+  return ms === undefined ? null : Math.round(ms / 100) / 10;
 }

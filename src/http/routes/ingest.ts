@@ -6,6 +6,8 @@ import { BodyTooLargeError, ingestKind } from '../../ingest/ingest-service.js';
 import { bearerToken } from '../../service/secrets.js';
 import type { RouteDeps } from '../app.js';
 import { installIngestBody } from '../ingest-body.js';
+import { PUBLISH_SECURITY, tagged } from '../operation-docs.js';
+import { located, noBody, Pushed } from '../response-schemas.js';
 import { envelope } from '../responses.js';
 import { Id, Profile } from '../schemas.js';
 
@@ -62,9 +64,20 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     return envelope({ recording_id: id, profile: profile ?? null, file, published }, 'Accepted');
   };
 
+  const pushed = { 201: located(Pushed, 'the pushed file') };
   app.put(
     '/ingest/:recording_id/:profile/:file',
-    { schema: { params: FileParams, querystring: KeyQuery }, onRequest: authorize },
+    {
+      schema: {
+        summary: "Push a rendition's segment, init section or media playlist",
+        tags: tagged('ingest'),
+        security: PUBLISH_SECURITY,
+        params: FileParams,
+        querystring: KeyQuery,
+        response: pushed,
+      },
+      onRequest: authorize,
+    },
     async (request, reply) => {
       const { recording_id: id, profile, file } = request.params;
       return reply
@@ -76,7 +89,17 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
 
   app.put(
     '/ingest/:recording_id/:file',
-    { schema: { params: StreamFileParams, querystring: KeyQuery }, onRequest: authorize },
+    {
+      schema: {
+        summary: 'Push a file of the whole stream (multivariant playlist)',
+        tags: tagged('ingest'),
+        security: PUBLISH_SECURITY,
+        params: StreamFileParams,
+        querystring: KeyQuery,
+        response: pushed,
+      },
+      onRequest: authorize,
+    },
     async (request, reply) => {
       const { recording_id: id, file } = request.params;
       return reply
@@ -88,7 +111,17 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
 
   app.delete(
     '/ingest/:recording_id/:profile/:file',
-    { schema: { params: FileParams, querystring: KeyQuery }, onRequest: authorize },
+    {
+      schema: {
+        summary: 'Delete a pushed file (ffmpeg deletes old segments)',
+        tags: tagged('ingest'),
+        security: PUBLISH_SECURITY,
+        params: FileParams,
+        querystring: KeyQuery,
+        response: { 204: noBody('deleted') },
+      },
+      onRequest: authorize,
+    },
     async (request, reply) => {
       const { recording_id: id, profile, file } = request.params;
       ingest.delete(id, profile, file);

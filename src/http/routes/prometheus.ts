@@ -3,7 +3,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerEncoderMetrics } from '../../ingest/encoder-metrics.js';
 import { registerStreamMetrics } from '../../service/stream-metrics.js';
 import type { RouteDeps } from '../app.js';
+import { tagged } from '../operation-docs.js';
 import { observeRequestDurations } from '../request-metrics.js';
+import { text } from '../response-schemas.js';
 
 /**
  * prom-client's default metrics that are gauges named `_total` (Prometheus keeps that suffix for
@@ -35,15 +37,23 @@ function processRegistry(): Registry {
  * GET /metrics in the Prometheus text format: the service's, the encoders' and the request
  * durations, with the process's. The request hook goes on the root app so it times every route.
  */
-export function installMetrics(app: FastifyInstance, { service, encoders }: RouteDeps): void {
+export function installMetrics(
+  app: FastifyInstance,
+  { service, encoders, maxLongPollMs }: RouteDeps,
+): void {
   const registry = new Registry();
-  observeRequestDurations(app, registry);
+  observeRequestDurations(app, registry, maxLongPollMs);
   registerStreamMetrics(registry, service);
   registerEncoderMetrics(registry, encoders);
   const scrape = Registry.merge([processRegistry(), registry]);
   // In a plugin, like every route, so the plugins watching routes (OpenAPI) see it.
   app.register(async (scope) => {
-    scope.get('/metrics', async (_request, reply) =>
+    const schema = {
+      summary: 'Metrics in the Prometheus text format',
+      tags: tagged('metrics'),
+      response: { 200: text('every metric', 'text/plain') },
+    };
+    scope.get('/metrics', { schema }, async (_request, reply) =>
       reply.type(scrape.contentType).send(await scrape.metrics()),
     );
   });

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DEFAULT_PRIORITY } from '../../service/distribution-service.js';
 import type { RouteDeps } from '../app.js';
+import { tagged } from '../operation-docs.js';
+import { DeliveryQueued, DeliveryStatus, located } from '../response-schemas.js';
 import { envelope } from '../responses.js';
 import { DeliverBody, DeliveryParams } from '../schemas.js';
 
@@ -11,7 +13,15 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 ) => {
   app.post(
     '/api/v1/segments/deliver',
-    { onRequest: admin, schema: { body: DeliverBody } },
+    {
+      onRequest: admin,
+      schema: {
+        summary: 'Queue delivery of a segment to a viewer',
+        tags: tagged('segments'),
+        body: DeliverBody,
+        response: { 202: located(DeliveryQueued, 'the delivery') },
+      },
+    },
     async (request, reply) => {
       const { recording_id, viewer_id, segment_id, priority = DEFAULT_PRIORITY } = request.body;
       const queued = service.deliverSegmentToViewer(recording_id, viewer_id, segment_id, priority);
@@ -37,7 +47,14 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 
   app.get(
     '/api/v1/segments/deliveries/:delivery_id',
-    { schema: { params: DeliveryParams } },
+    {
+      schema: {
+        summary: 'Outcome of a delivery',
+        tags: tagged('segments'),
+        params: DeliveryParams,
+        response: { 200: DeliveryStatus },
+      },
+    },
     async (request) => {
       const status = service.deliveryStatus(request.params.delivery_id);
       return envelope(

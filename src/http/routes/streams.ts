@@ -4,6 +4,19 @@ import { DistributionError } from '../../core/errors.js';
 import { PROFILE_NAMES } from '../../core/profiles.js';
 import { PlaybackTokenError } from '../../service/playback-tokens.js';
 import type { RouteDeps } from '../app.js';
+import { STATISTICS_SECURITY, tagged, VIEWER_SECURITY } from '../operation-docs.js';
+import {
+  located,
+  media,
+  noBody,
+  StreamEnded,
+  StreamList,
+  StreamStarted,
+  StreamStatistics,
+  ViewerJoined,
+  ViewerLeft,
+  ViewerRow,
+} from '../response-schemas.js';
 import { envelope, streamStatistics, streamSummary, viewerRow } from '../responses.js';
 import {
   DEFAULT_PAGE_LIMIT,
@@ -25,7 +38,15 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.post(
     '/api/v1/streams/start',
-    { onRequest: admin, schema: { body: StartStreamBody } },
+    {
+      onRequest: admin,
+      schema: {
+        summary: 'Start a live stream',
+        tags: tagged('streams'),
+        body: StartStreamBody,
+        response: { 201: located(StreamStarted, 'the stream') },
+      },
+    },
     async (request, reply) => {
       const { recording_id, max_viewers, publish_key } = request.body;
       if (recording_id === 'start') {
@@ -60,7 +81,16 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   app.post(
     '/api/v1/streams/:recording_id',
     {
-      schema: { params: StreamParams, body: JoinBody, querystring: JoinQuery },
+      schema: {
+        summary: 'Join a viewer to a stream',
+        description:
+          'Returns the session (the bearer token of the viewer routes) and a ready playback URL.',
+        tags: tagged('streams'),
+        params: StreamParams,
+        body: JoinBody,
+        querystring: JoinQuery,
+        response: { 201: located(ViewerJoined, "the viewer's row") },
+      },
       config: { rateLimit: deps.joinRateLimit },
     },
     async (request, reply) => {
@@ -100,7 +130,12 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     },
   );
 
-  app.get('/api/v1/streams', async () => {
+  const listSchema = {
+    summary: 'Every stream, summarised',
+    tags: tagged('streams'),
+    response: { 200: StreamList },
+  };
+  app.get('/api/v1/streams', { schema: listSchema }, async () => {
     return envelope(
       {
         // The dashboard polls this: summaries only, no per-viewer rows are formatted.
@@ -120,7 +155,15 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.get(
     '/api/v1/streams/:recording_id/viewers/:viewer_id',
-    { schema: { params: NextParams } },
+    {
+      schema: {
+        summary: "One viewer's row",
+        tags: tagged('streams'),
+        security: VIEWER_SECURITY,
+        params: NextParams,
+        response: { 200: ViewerRow },
+      },
+    },
     async (request) => {
       const { recording_id, viewer_id } = request.params;
       access.requireViewer(request, recording_id, viewer_id);
@@ -134,7 +177,16 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.get(
     '/api/v1/streams/:recording_id',
-    { schema: { params: StreamParams, querystring: StatsQuery } },
+    {
+      schema: {
+        summary: 'Statistics of a stream, with a page of viewer rows',
+        tags: tagged('streams'),
+        security: STATISTICS_SECURITY,
+        params: StreamParams,
+        querystring: StatsQuery,
+        response: { 200: StreamStatistics },
+      },
+    },
     async (request) => {
       const id = request.params.recording_id;
       const distributor = service.getDistributor(id);
@@ -156,7 +208,16 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.delete(
     '/api/v1/streams/:recording_id',
-    { schema: { params: StreamParams, querystring: LeaveQuery } },
+    {
+      schema: {
+        summary: 'A viewer leaves',
+        tags: tagged('streams'),
+        security: VIEWER_SECURITY,
+        params: StreamParams,
+        querystring: LeaveQuery,
+        response: { 200: ViewerLeft },
+      },
+    },
     async (request) => {
       const { recording_id: id } = request.params;
       access.requireViewer(request, id, request.query.viewer_id);
@@ -175,7 +236,15 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.post(
     '/api/v1/streams/:recording_id/end',
-    { onRequest: admin, schema: { params: StreamParams } },
+    {
+      onRequest: admin,
+      schema: {
+        summary: 'End a stream',
+        tags: tagged('streams'),
+        params: StreamParams,
+        response: { 200: StreamEnded },
+      },
+    },
     async (request) => {
       const stats = service.endLiveStream(request.params.recording_id);
       await encoders.stopForStream(request.params.recording_id);
@@ -194,7 +263,19 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   app.get(
     '/api/v1/streams/:recording_id/viewers/:viewer_id/next',
-    { schema: { params: NextParams, querystring: NextQuery } },
+    {
+      schema: {
+        summary: "The viewer's next segment (long poll)",
+        tags: tagged('streams'),
+        security: VIEWER_SECURITY,
+        params: NextParams,
+        querystring: NextQuery,
+        response: {
+          200: media('the segment, described by its X-Segment-* headers'),
+          204: noBody('no segment within wait_ms (X-Stream-Status: live or ended)'),
+        },
+      },
+    },
     async (request, reply) => {
       const { recording_id: id, viewer_id } = request.params;
       access.requireViewer(request, id, viewer_id);

@@ -3,6 +3,8 @@ import { type Static, Type } from 'typebox';
 import { rfc3339 } from '../../core/timestamp.js';
 import type { EncoderStatus } from '../../ingest/encoder-job.js';
 import type { RouteDeps } from '../app.js';
+import { tagged } from '../operation-docs.js';
+import { Encoder, EncoderList, located } from '../response-schemas.js';
 import { envelope } from '../responses.js';
 import { CLOSED, Id } from '../schemas.js';
 
@@ -68,7 +70,15 @@ export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 ) => {
   app.post(
     '/api/v1/transcode/start',
-    { onRequest: admin, schema: { body: StartBody } },
+    {
+      onRequest: admin,
+      schema: {
+        summary: 'Start a built-in ladder encoder',
+        tags: tagged('transcode'),
+        body: StartBody,
+        response: { 201: located(Encoder, "the encoder's status") },
+      },
+    },
     async (request, reply) => {
       const body = request.body;
       const status = encoders.start({
@@ -85,11 +95,22 @@ export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
   );
 
-  app.get('/api/v1/transcode', async () =>
+  const listSchema = {
+    summary: 'Every built-in encoder',
+    tags: tagged('transcode'),
+    response: { 200: EncoderList },
+  };
+  app.get('/api/v1/transcode', { schema: listSchema }, async () =>
     envelope({ encoders: encoders.list().map(encoderJson) }, 'Encoders retrieved successfully'),
   );
 
-  app.get('/api/v1/transcode/:job_id', { schema: { params: JobParams } }, async (request) =>
+  const statusSchema = {
+    summary: "An encoder's status",
+    tags: tagged('transcode'),
+    params: JobParams,
+    response: { 200: Encoder },
+  };
+  app.get('/api/v1/transcode/:job_id', { schema: statusSchema }, async (request) =>
     envelope(
       encoderJson(encoders.get(request.params.job_id)),
       'Encoder status retrieved successfully',
@@ -98,7 +119,15 @@ export const transcodeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
 
   app.post(
     '/api/v1/transcode/:job_id/stop',
-    { onRequest: admin, schema: { params: JobParams } },
+    {
+      onRequest: admin,
+      schema: {
+        summary: 'Stop an encoder',
+        tags: tagged('transcode'),
+        params: JobParams,
+        response: { 200: Encoder },
+      },
+    },
     async (request) =>
       envelope(encoderJson(await encoders.stop(request.params.job_id)), 'Encoder stopped'),
   );

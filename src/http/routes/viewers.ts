@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RouteDeps } from '../app.js';
+import { tagged, VIEWER_SECURITY } from '../operation-docs.js';
+import { QualityAdapted } from '../response-schemas.js';
 import { envelope } from '../responses.js';
 import { AdaptBody } from '../schemas.js';
 
@@ -8,7 +10,14 @@ export const viewerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
   { service, access },
 ) => {
-  app.post('/api/v1/viewers/adapt-quality', { schema: { body: AdaptBody } }, async (request) => {
+  const schema = {
+    summary: 'Report buffer health; adapt the bitrate',
+    tags: tagged('viewers'),
+    security: VIEWER_SECURITY,
+    body: AdaptBody,
+    response: { 200: QualityAdapted },
+  };
+  app.post('/api/v1/viewers/adapt-quality', { schema }, async (request) => {
     const { recording_id, viewer_id, buffer_health } = request.body;
     access.requireViewer(request, recording_id, viewer_id);
     const result = service.adaptViewerQuality(recording_id, viewer_id, buffer_health);

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
+import { tagged } from '../operation-docs.js';
+import { noBody, text } from '../response-schemas.js';
 
 const require = createRequire(import.meta.url);
 // Three levels up from src/http/routes (or dist/http/routes) is the package root.
@@ -43,10 +45,31 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
   const dashboard = readFileSync(path.join(WEB, 'dashboard.html'));
   const html = 'text/html; charset=utf-8';
 
-  app.get('/watch/:recording_id', async (_request, reply) => reply.type(html).send(watch));
-  app.get('/dashboard', async (_request, reply) => reply.type(html).send(dashboard));
-  app.get('/', async (_request, reply) => reply.redirect('/dashboard'));
-  app.get('/assets/:name', async (request, reply) => {
+  const page = (summary: string) => ({
+    schema: {
+      summary,
+      tags: tagged('pages'),
+      response: { 200: text('the page', 'text/html') },
+    },
+  });
+  app.get('/watch/:recording_id', page('Player page'), async (_request, reply) =>
+    reply.type(html).send(watch),
+  );
+  app.get('/dashboard', page('Dashboard page'), async (_request, reply) =>
+    reply.type(html).send(dashboard),
+  );
+  const toDashboard = {
+    summary: 'Redirect to the dashboard',
+    tags: tagged('pages'),
+    response: { 302: noBody('to /dashboard') },
+  };
+  app.get('/', { schema: toDashboard }, async (_request, reply) => reply.redirect('/dashboard'));
+  const assetSchema = {
+    summary: 'Script or style sheet of the pages',
+    tags: tagged('pages'),
+    response: { 200: text('the file', 'text/javascript', 'text/css') },
+  };
+  app.get('/assets/:name', { schema: assetSchema }, async (request, reply) => {
     const asset = assets.get((request.params as { name: string }).name);
     if (!asset) return reply.callNotFound();
     return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(asset.body);

@@ -1,0 +1,278 @@
+import { type TProperties, type TSchema, Type } from 'typebox';
+import { Profile } from './schemas.js';
+
+/**
+ * Response schemas of the control API, ingest and pages: what the OpenAPI document shows, and
+ * what Fastify serializes with. Every object is open (`additionalProperties: true`) so the
+ * serializer never drops a field a handler sends, and a field is required only where every
+ * answer has it (the serializer throws on a missing required one). Nullable fields say so:
+ * the serializer would write `""` or `0` for a null declared as a plain string or number.
+ */
+const OPEN = { additionalProperties: true } as const;
+
+const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339' });
+const Count = Type.Integer({ minimum: 0 });
+const ByProfile = Type.Object(
+  { VeryLow: Count, Low: Count, Medium: Count, High: Count },
+  { ...OPEN, description: 'one figure per profile' },
+);
+const StreamStatus = Type.Enum(['live', 'ended']);
+const ConnectionQuality = Type.Enum(['excellent', 'good', 'fair', 'poor']);
+
+/** A JSON success: its own fields with the `message` and `timestamp` every answer carries. */
+function reply<T extends TProperties>(description: string, properties: T) {
+  return Type.Object(
+    { ...properties, message: Type.String(), timestamp: Timestamp },
+    { ...OPEN, description },
+  );
+}
+
+/** The response of `status` with a `Location` naming `what`. */
+export function located<T extends TSchema>(schema: T, what: string) {
+  return {
+    ...schema,
+    headers: { location: Type.String({ description: `path of ${what}` }) },
+  } as T;
+}
+
+/** A success without a body (204, 302). */
+export function noBody(description: string) {
+  return Type.Unsafe<void>({ description, type: 'null' });
+}
+
+const binary = Type.String({ format: 'binary' });
+
+/** Segment bytes: MPEG-TS or fMP4. */
+export function media(description: string) {
+  return Type.Unsafe<Uint8Array>({
+    description,
+    content: { 'video/mp2t': { schema: binary }, 'video/mp4': { schema: binary } },
+  });
+}
+
+/** A text body of the given media types (pages, scripts, style sheets, metrics). */
+export function text(description: string, ...types: string[]) {
+  return Type.Unsafe<string | Uint8Array>({
+    description,
+    content: Object.fromEntries(types.map((type) => [type, { schema: Type.String() }])),
+  });
+}
+
+export const StreamStarted = reply('the stream started', {
+  recording_id: Type.String(),
+  stream_id: Type.String(),
+  status: Type.Literal('started'),
+  max_viewers: Count,
+  profiles: Type.Array(Profile),
+  profile_max_viewers: ByProfile,
+});
+
+export const ViewerJoined = reply('the viewer joined', {
+  recording_id: Type.String(),
+  viewer_id: Type.String(),
+  session_id: Type.String({
+    description: "the viewer's session: its bearer token on the viewer routes",
+  }),
+  requested_bitrate: Profile,
+  current_bitrate: Profile,
+  buffer_health: Type.Number(),
+  playback_url: Type.String({
+    description: 'the multivariant playlist for this session (with a playback token if needed)',
+  }),
+});
+
+/** One viewer's row of the statistics. */
+const ViewerRowFields = {
+  viewer_id: Type.String(),
+  current_bitrate: Profile,
+  target_bitrate: Profile,
+  segments_received: Count,
+  bytes_received: Count,
+  buffer_health: Type.Number({ minimum: 0, maximum: 100 }),
+  connection_quality: ConnectionQuality,
+  throughput_kbps: Type.Integer(),
+  recommended_bitrate: Type.Union([Profile, Type.Null()]),
+  duration: Type.String({ description: 'time since the join, like 5m30s' }),
+  joined_at: Timestamp,
+  last_seen_at: Timestamp,
+  bitrate_history: Type.Array(
+    Type.Object({ from: Profile, to: Profile, at: Timestamp, reason: Type.String() }, { ...OPEN }),
+  ),
+};
+const ViewerRowObject = Type.Object(ViewerRowFields, OPEN);
+
+export const ViewerRow = reply("one viewer's row", {
+  recording_id: Type.String(),
+  ...ViewerRowFields,
+});
+
+/** A stream's figures without viewer rows. */
+const StreamSummaryFields = {
+  recording_id: Type.String(),
+  status: StreamStatus,
+  max_viewers: Count,
+  active_viewers: Count,
+  peak_viewers: Count,
+  total_segments_served: Count,
+  total_bytes_served: Count,
+  viewers_by_profile: ByProfile,
+  segments_available: ByProfile,
+};
+
+export const StreamStatistics = reply(
+  "the stream's figures, with the viewer rows the caller may see",
+  {
+    ...StreamSummaryFields,
+    viewers: Type.Array(ViewerRowObject, {
+      description: 'every row for the operator (a page), its own for a viewer, none otherwise',
+    }),
+    next_cursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'the cursor of the next page of rows, or null on the last',
+    }),
+  },
+);
+
+export const StreamList = reply('every stream, summarised', {
+  streams: Type.Array(
+    Type.Object(
+      {
+        ...StreamSummaryFields,
+        average_buffer_health: Type.Union([Type.Number(), Type.Null()]),
+        connection_quality: Type.Object({}, { ...OPEN, description: 'viewers per quality' }),
+        encoder: Type.Union([Type.Object({}, OPEN), Type.Null()]),
+      },
+      OPEN,
+    ),
+  ),
+});
+
+export const ViewerLeft = reply('the viewer left', {
+  recording_id: Type.String(),
+  viewer_id: Type.String(),
+  segments_received: Count,
+  bytes_received: Count,
+});
+
+export const StreamEnded = reply('the stream ended', {
+  recording_id: Type.String(),
+  status: StreamStatus,
+  peak_viewers: Count,
+  total_segments_served: Count,
+  total_bytes_served: Count,
+});
+
+export const DeliveryQueued = reply('the delivery is queued', {
+  delivery_id: Type.String(),
+  recording_id: Type.String(),
+  viewer_id: Type.String(),
+  segment_id: Type.String(),
+  bitrate: Profile,
+  priority: Type.Integer({ minimum: 0, maximum: 10 }),
+  status: Type.Literal('queued'),
+});
+
+export const DeliveryStatus = reply('where the delivery stands', {
+  delivery_id: Type.String(),
+  status: Type.Enum(['queued', 'running', 'delivered', 'failed']),
+  attempts: Count,
+  error: Type.Optional(Type.String({ description: 'why it failed' })),
+});
+
+export const QualityAdapted = reply("the viewer's bitrate after the report", {
+  recording_id: Type.String(),
+  viewer_id: Type.String(),
+  previous_bitrate: Profile,
+  new_bitrate: Profile,
+  switched: Type.Boolean(),
+  buffer_health: Type.Number({ minimum: 0, maximum: 100 }),
+  connection_quality: ConnectionQuality,
+});
+
+/** A built-in encoder's status. */
+const EncoderFields = {
+  job_id: Type.String(),
+  recording_id: Type.String(),
+  state: Type.Enum(['starting', 'running', 'restarting', 'finished', 'stopped']),
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  restarts: Count,
+  speed: Type.Union([Type.Number(), Type.Null()], {
+    description: "ffmpeg's real-time factor since its start",
+  }),
+  behind_real_time: Type.Boolean(),
+  encoded_seconds: Type.Number(),
+  last_error: Type.Union([Type.String(), Type.Null()]),
+  started_at: Timestamp,
+};
+
+export const Encoder = reply("the encoder's status", EncoderFields);
+
+export const EncoderList = reply('every built-in encoder', {
+  encoders: Type.Array(Type.Object(EncoderFields, OPEN)),
+});
+
+export const Pushed = reply('the file is taken', {
+  recording_id: Type.String(),
+  profile: Type.Union([Profile, Type.Null()]),
+  file: Type.String(),
+  published: Type.Integer({ minimum: 0, description: 'segments this push made ready' }),
+});
+
+export const DistributionMetrics = reply('system metrics', {
+  total_distributors: Count,
+  live_streams: Count,
+  total_active_viewers: Count,
+  total_segments_served: Count,
+  total_bytes_served: Count,
+  total_delivery_failures: Count,
+  cdn_enabled: Type.Boolean(),
+  cdn_base_url: Type.Union([Type.String(), Type.Null()]),
+  cdn_cache_hit_rate: Type.Number({ minimum: 0, maximum: 1 }),
+  cdn_hits: Count,
+  cdn_misses: Count,
+  delivery_queue: Type.Object(
+    {
+      workers: Count,
+      capacity: Count,
+      queued: Count,
+      running: Count,
+      delivered: Count,
+      failed: Count,
+      failed_attempts: Count,
+    },
+    OPEN,
+  ),
+  encoders: Type.Object({ running: Count, behind_real_time: Count }, OPEN),
+  uptime_seconds: Count,
+});
+
+export const Health = reply('healthy, or degraded with the reasons (503 while draining)', {
+  status: Type.Enum(['healthy', 'degraded']),
+  accepting: Type.Boolean({ description: 'false while the server drains' }),
+  reasons: Type.Array(Type.String()),
+  streams: Type.Array(
+    Type.Object(
+      {
+        recording_id: Type.String(),
+        status: Type.Enum(['healthy', 'degraded', 'waiting'], {
+          description: 'waiting: no segment yet',
+        }),
+        reasons: Type.Array(Type.String()),
+        last_segment_age_seconds: Type.Union([Type.Number(), Type.Null()]),
+        target_duration_seconds: Type.Number(),
+        encoder: Type.Union([Type.Object({}, OPEN), Type.Null()]),
+      },
+      OPEN,
+    ),
+  ),
+});
+
+export const CdnSettings = reply('the CDN setting now', {
+  cdn_enabled: Type.Boolean(),
+  cdn_base_url: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** The OpenAPI document itself. */
+export const OpenApiDocument = Type.Object(
+  { openapi: Type.String(), info: Type.Object({}, OPEN), paths: Type.Object({}, OPEN) },
+  { ...OPEN, description: 'an OpenAPI 3 document' },
+);
