@@ -32,6 +32,8 @@ export async function startVtpServer(recordingId: string, maxViewers: number): P
     String(port),
   ];
   args.push('--log-level', 'warn', '--max-viewers', String(maxViewers));
+  // Every simulated viewer comes from 127.0.0.1: one address standing for a lecture hall.
+  args.push('--anonymous-per-client', String(Math.min(maxViewers, 10_000)));
   const child: ChildProcess = track(
     spawn(process.execPath, args, {
       cwd: REPO_ROOT,
