@@ -15,6 +15,7 @@ import { PlaybackTokens } from '../src/service/playback-tokens.js';
 import { randomIdGenerator } from '../src/service/random-ids.js';
 import { populateLiveStream } from './live-stream.js';
 import { formatRate, type Measurement, measure, measureAsync, retainedBytes } from './measure.js';
+import { storeSessionRows } from './store-rows.js';
 
 const SIZES = [10_000, 100_000];
 const SEGMENT = new Uint8Array(1024);
@@ -334,6 +335,9 @@ function compressedPlaylistRows(service: DistributionService): void {
     },
   );
 }
+
+// Recording a session update through the state store, against a bare Map.set.
+rows.push(...storeSessionRows());
 
 console.log(
   `VTP Live engine benchmark (node ${process.version}, ${process.platform}/${process.arch})\n`,

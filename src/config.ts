@@ -9,6 +9,7 @@ import { SERVICE_DEFAULTS } from './service/distribution-service.js';
 import { HLS_DEFAULTS } from './service/hls-delivery.js';
 import { PLAYBACK_TOKEN_DEFAULTS } from './service/playback-tokens.js';
 import { WEBHOOK_DEFAULTS } from './service/webhooks.js';
+import { STORAGE_DEFAULTS } from './storage/store.js';
 
 /** Everything `vtp-live serve` can be told; flags win over VTP_* environment over defaults. */
 export interface ServerConfig {
@@ -34,6 +35,7 @@ export interface ServerConfig {
   readonly streamIngestBudgetMiB: number;
   readonly ingestBudgetMiB: number;
   readonly mediaDir: string;
+  readonly dataDir: string;
   readonly adminToken: string | undefined;
   readonly maxStreams: number;
   readonly playbackSecret: string | undefined;
@@ -211,6 +213,14 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     description: 'folder file sources of built-in encoders are read from',
     fallback: ENCODER_DEFAULTS.mediaDir,
+  },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'VTP_DATA_DIR',
+    kind: 'string',
+    description: 'folder of the state database (vtp.db, its key vtp.key) and the segment files',
+    fallback: STORAGE_DEFAULTS.dataDir,
   },
   {
     key: 'adminToken',
