@@ -1,5 +1,6 @@
 import HLS from 'hls-parser';
 import type { Segment } from '../core/segment.js';
+import { mediaPlaylistText } from './media-playlist-text.js';
 import { mediaPlaylistVersion } from './playlist-version.js';
 
 const { MediaPlaylist, Segment: HlsSegment, MediaInitializationSection } = HLS.types;
@@ -90,31 +91,9 @@ export function writeMediaPlaylist(input: MediaPlaylistInput): WrittenMediaPlayl
     segments: entries,
   });
   return {
-    text: HLS.stringify(playlist, version >= 3 ? { segmentProcessor: decimalExtinf } : undefined),
+    text: mediaPlaylistText(playlist, version),
     version,
   };
-}
-
-/**
- * Writes a whole-second EXTINF as a decimal one (`2.000`) at version 3 and above, as encoders
- * do: a playlist kept at version 3 after its last fractional segment slid out still uses the
- * feature it declares, so every playlist of the stream reads alike.
- */
-function decimalExtinf(
-  lines: string[],
-  start: number,
-  end: number,
-  segment: { duration: number },
-): void {
-  if (!Number.isInteger(segment.duration)) return;
-  const whole = `#EXTINF:${segment.duration},`;
-  for (let i = start; i <= end; i++) {
-    const line = lines[i];
-    if (line?.startsWith(whole)) {
-      lines[i] = `#EXTINF:${segment.duration.toFixed(3)},${line.slice(whole.length)}`;
-      return;
-    }
-  }
 }
 
 /**

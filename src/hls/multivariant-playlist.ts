@@ -15,17 +15,34 @@ export interface RenditionSummary {
   readonly uri: string;
 }
 
+/** One segment as bandwidth measurement sees it: its size and its duration. */
+export interface BandwidthSample {
+  readonly bytes: number;
+  readonly durationSec: number;
+}
+
+/** Peak and average bits per second of segments (live window or whole recording). */
+export interface MeasuredBandwidth {
+  readonly peak: number;
+  readonly average: number;
+}
+
 /** Peak and average bits per second of a rendition, measured from its segments. */
-export function measuredBandwidth(
-  segments: readonly Segment[],
-): { peak: number; average: number } | undefined {
+export function measuredBandwidth(segments: readonly Segment[]): MeasuredBandwidth | undefined {
+  return bandwidthOf(
+    segments.map((s) => ({ bytes: s.data.byteLength, durationSec: s.durationSec })),
+  );
+}
+
+/** Peak (of one segment) and average bits per second of `samples`; undefined when there are none. */
+export function bandwidthOf(samples: Iterable<BandwidthSample>): MeasuredBandwidth | undefined {
   let peak = 0;
   let bits = 0;
   let seconds = 0;
-  for (const s of segments) {
-    const rate = (s.data.byteLength * 8) / s.durationSec;
+  for (const s of samples) {
+    const rate = (s.bytes * 8) / s.durationSec;
     if (rate > peak) peak = rate;
-    bits += s.data.byteLength * 8;
+    bits += s.bytes * 8;
     seconds += s.durationSec;
   }
   return seconds > 0 ? { peak: Math.ceil(peak), average: Math.ceil(bits / seconds) } : undefined;
@@ -39,23 +56,37 @@ export function measuredBandwidth(
  */
 export const FIRST_VARIANT: ProfileName = 'Medium';
 
+/** A variant as the multivariant playlist lists it (live or VOD). */
+export interface VariantSummary {
+  readonly profile: ProfileName;
+  /** Nominal video bitrate, used only when there is nothing to measure. */
+  readonly nominalKbps: number;
+  readonly measured: MeasuredBandwidth | undefined;
+  readonly media: MediaInfo | undefined;
+  readonly uri: string;
+}
+
 /**
  * The multivariant playlist: one variant per rendition, FIRST_VARIANT first and the others from
  * the lowest up, with BANDWIDTH (peak segment bitrate) and AVERAGE-BANDWIDTH measured from the
  * segments in the window, and RESOLUTION, FRAME-RATE and CODECS as probed from the media.
  */
 export function writeMultivariantPlaylist(renditions: readonly RenditionSummary[]): string {
+  return writeVariants(renditions.map((r) => ({ ...r, measured: measuredBandwidth(r.segments) })));
+}
+
+/** The multivariant playlist of `variants`, FIRST_VARIANT first and the others in order. */
+export function writeVariants(variants: readonly VariantSummary[]): string {
   const ordered = [
-    ...renditions.filter((r) => r.profile === FIRST_VARIANT),
-    ...renditions.filter((r) => r.profile !== FIRST_VARIANT),
+    ...variants.filter((r) => r.profile === FIRST_VARIANT),
+    ...variants.filter((r) => r.profile !== FIRST_VARIANT),
   ];
-  const variants = ordered.map((r) => {
-    const measured = measuredBandwidth(r.segments);
+  const listed = ordered.map((r) => {
     const media = r.media;
     return new Variant({
       uri: r.uri,
-      bandwidth: measured?.peak ?? r.nominalKbps * 1000,
-      averageBandwidth: measured?.average,
+      bandwidth: r.measured?.peak ?? r.nominalKbps * 1000,
+      averageBandwidth: r.measured?.average,
       codecs: media?.codecs,
       resolution:
         media?.width && media.height ? { width: media.width, height: media.height } : undefined,
@@ -63,6 +94,10 @@ export function writeMultivariantPlaylist(renditions: readonly RenditionSummary[
     });
   });
   return HLS.stringify(
-    new MasterPlaylist({ version: MULTIVARIANT_VERSION, independentSegments: true, variants }),
+    new MasterPlaylist({
+      version: MULTIVARIANT_VERSION,
+      independentSegments: true,
+      variants: listed,
+    }),
   );
 }

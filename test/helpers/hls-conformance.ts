@@ -140,8 +140,12 @@ function checkVersion(declared: number, needed: number, why: string[], problems:
 }
 
 export interface MediaCheckOptions {
-  /** Every segment (other than a gap) carries EXT-X-PROGRAM-DATE-TIME. Default true. */
-  readonly programDateTimes?: boolean;
+  /**
+   * Every segment (other than a gap) carries EXT-X-PROGRAM-DATE-TIME (true, the default), or
+   * only the anchors do: the first segment and the first one after each discontinuity or gap
+   * (`'anchors'`, as a VOD playlist writes them), or none need to (false).
+   */
+  readonly programDateTimes?: boolean | 'anchors';
   /**
    * Seconds a date-time may differ from the previous one plus the previous EXTINF when no
    * discontinuity or gap lies between (date-times follow the media timeline). Default 0.002.
@@ -190,6 +194,8 @@ export function mediaPlaylistProblems(text: string, options: MediaCheckOptions =
   let chain: { pdt: number; duration: number } | undefined;
   let segments = 0;
   let endlistAt: number | undefined;
+  /** The next segment must be dated under `programDateTimes: 'anchors'`. */
+  let anchor = true;
   for (const line of all) {
     if (endlistAt !== undefined && (line.tag === undefined || SEGMENT_TAGS.includes(line.tag))) {
       problems.push(`line ${line.n}: a segment after EXT-X-ENDLIST`);
@@ -260,9 +266,14 @@ export function mediaPlaylistProblems(text: string, options: MediaCheckOptions =
       if (!DATE_TIME.test(pdtTag.value) || Number.isNaN(Date.parse(pdtTag.value))) {
         problems.push(`line ${pdtTag.n}: '${pdtTag.value}' is not a date-time with a time zone`);
       } else pdt = Date.parse(pdtTag.value);
-    } else if (!gap && (options.programDateTimes ?? true)) {
+    } else if (
+      !gap &&
+      ((options.programDateTimes ?? true) === true ||
+        (options.programDateTimes === 'anchors' && (anchor || discontinuity)))
+    ) {
       problems.push(`line ${line.n}: segment '${line.text}' has no EXT-X-PROGRAM-DATE-TIME`);
     }
+    anchor = gap;
     if (pdt !== undefined && lastPdt !== undefined && pdt <= lastPdt) {
       problems.push(`line ${line.n}: program date-time does not rise after the previous one`);
     } else if (pdt !== undefined && chain && !discontinuity) {
@@ -286,8 +297,32 @@ export function mediaPlaylistProblems(text: string, options: MediaCheckOptions =
   if (segments === 0 && !all.some((l) => l.tag === 'EXT-X-ENDLIST')) {
     problems.push('a live playlist without segments');
   }
+  const type = all.find((l) => l.tag === 'EXT-X-PLAYLIST-TYPE');
+  if (type && type.value !== 'VOD' && type.value !== 'EVENT') {
+    problems.push(`line ${type.n}: EXT-X-PLAYLIST-TYPE '${type.value}' is neither VOD nor EVENT`);
+  }
+  if (type?.value === 'VOD' && endlistAt === undefined) {
+    problems.push('a VOD playlist without EXT-X-ENDLIST');
+  }
   checkVersion(version, needed, needs, problems);
   return problems;
+}
+
+/**
+ * Problems of a playlist read twice: a VOD playlist never changes, and an EVENT one only grows
+ * (segments are added at the end; none changes or leaves).
+ */
+export function reloadProblems(earlier: string, later: string): string[] {
+  const type = lines(earlier).find((l) => l.tag === 'EXT-X-PLAYLIST-TYPE')?.value;
+  if (type === 'VOD' && later !== earlier) return ['a VOD playlist changed between two reads'];
+  if (type === 'EVENT') {
+    const before = lines(earlier).filter((l) => l.tag !== 'EXT-X-ENDLIST');
+    const after = lines(later);
+    if (before.some((l, i) => after[i]?.text !== l.text)) {
+      return ['an EVENT playlist changed more than by segments added at its end'];
+    }
+  }
+  return [];
 }
 
 export interface MultivariantCheckOptions {
