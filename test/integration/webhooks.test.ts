@@ -160,6 +160,12 @@ describe('webhooks against a real receiver', () => {
       assert.ok(!request.raw.includes(join.body.session_id), 'no session id in any event');
       assert.ok(!request.raw.includes(SECRET));
     }
+    // The receiver has the bodies before the sender has read the answers: wait for the count.
+    await waitFor(
+      async () => (server.webhooks?.stats().delivered === 4 ? true : undefined),
+      2000,
+      'the deliveries to count',
+    );
     assert.deepEqual(server.webhooks?.stats(), {
       delivered: 4,
       failed: 0,
@@ -220,6 +226,11 @@ describe('webhooks against a real receiver', () => {
     const lms = await receiver(() => 204, port);
     await received(lms, 2);
     assert.deepEqual(lms.types(), ['stream.started', 'viewer.joined']);
+    await waitFor(
+      async () => (server.webhooks?.stats().delivered === 2 ? true : undefined),
+      2000,
+      'the deliveries to count',
+    );
     assert.deepEqual([server.webhooks?.stats().delivered, server.webhooks?.stats().failed], [2, 0]);
     const logged = lines.map((l) => JSON.parse(l)).filter((l) => /webhook/.test(l.msg));
     assert.deepEqual(
