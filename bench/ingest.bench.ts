@@ -13,8 +13,13 @@
  *   cost counted to the batch's segments (the policy not chosen: acknowledging a segment would
  *   wait for its batch).
  *
+ * Then the same over HTTP (bench/ingest-http.ts): a ladder pushed to a server with a data
+ * directory and to one without, in the same run, from the segment's PUT until the live playlist
+ * lists it and until the push is acknowledged.
+ *
  * Options: --dir PATH (a directory on the disk to measure; default the system's temp dir),
- * --writes N (per mode and size, default 60).
+ * --writes N (per mode and size, default 60), --pushes N (ladder segments per mode over HTTP,
+ * default 40).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm } from 'node:fs/promises';
@@ -26,9 +31,14 @@ import { segmentFileName } from '../src/core/segment.js';
 import { contentTag } from '../src/service/content-tag.js';
 import { syncDirectory } from '../src/storage/atomic-write.js';
 import { type SegmentFileMeta, SegmentFiles } from '../src/storage/segment-files.js';
+import { benchHttpPush } from './ingest-http.js';
 
 const { values: options } = parseArgs({
-  options: { dir: { type: 'string' }, writes: { type: 'string', default: '60' } },
+  options: {
+    dir: { type: 'string' },
+    writes: { type: 'string', default: '60' },
+    pushes: { type: 'string', default: '40' },
+  },
 });
 const WRITES = Math.max(4, Number(options.writes));
 const ROUNDS = 4;
@@ -188,6 +198,26 @@ for (const c of cases) {
     const rate = row.bytes / 1e6 / (row.ns / 1e9);
     console.log(
       `| ${row.label.padEnd(26)} | ${row.mode.padEnd(11)} | ${fmt(p50).padStart(6)} | ${fmt(percentile(row.latencies, 99)).padStart(6)} | ${fmt(rate, 0).padStart(6)} | ${fmt(p50 / baseP50, 1).padStart(12)} | ${fmt(rate / baseRate, 3).padStart(13)} |`,
+    );
+  }
+}
+
+const pushes = Math.max(4, Number(options.pushes));
+const http = await benchHttpPush(pushes, options.dir ?? tmpdir());
+console.log(
+  `\nOver HTTP to 127.0.0.1: ${pushes} ladder segments (4 renditions, each segment then its playlist) per mode, alternating rounds\n`,
+);
+console.log('| server   | measured to   | p50 ms | p99 ms | p50 / memory | p99 / memory |');
+console.log('| -------- | ------------- | -----: | -----: | -----------: | -----------: |');
+const httpBase = http.find((h) => h.mode === 'memory');
+for (const what of ['inPlaylist', 'acknowledged'] as const) {
+  for (const h of http) {
+    const p50 = percentile(h[what], 50);
+    const p99 = percentile(h[what], 99);
+    const base50 = httpBase ? percentile(httpBase[what], 50) : Number.NaN;
+    const base99 = httpBase ? percentile(httpBase[what], 99) : Number.NaN;
+    console.log(
+      `| ${h.mode.padEnd(8)} | ${(what === 'inPlaylist' ? 'in playlist' : 'acknowledged').padEnd(13)} | ${fmt(p50).padStart(6)} | ${fmt(p99).padStart(6)} | ${fmt(p50 / base50, 2).padStart(12)} | ${fmt(p99 / base99, 2).padStart(12)} |`,
     );
   }
 }

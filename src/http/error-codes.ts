@@ -226,6 +226,14 @@ export const ERROR_CODES = {
     ...busy,
     meaning: 'ingest holds its server-wide budget',
   },
+  // 507 (Insufficient Storage, RFC 4918) rather than 503: a full or failing disk is not a
+  // moment's load that Retry-After could promise to clear, and the segment is already live.
+  STORAGE_FAILED: {
+    status: 507,
+    ...no,
+    meaning:
+      'a pushed segment was published but could not be stored in the data directory (disk full or failing); the recording lacks it',
+  },
 } as const satisfies Readonly<Record<string, ErrorCodeInfo>>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

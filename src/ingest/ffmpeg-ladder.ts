@@ -131,7 +131,14 @@ export function ladderArguments(options: LadderOptions): string[] {
     ...(options.bearerToken
       ? ['-headers', `Authorization: Bearer ${options.bearerToken}\r\n`]
       : []),
-    ...(options.fmp4 ? ['-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4'] : []),
+    // MPEG-TS segments of a new run start with their discontinuity indicator set, so a player
+    // reading a recording across an encoder restart (ffmpeg with -xerror, say) resets its
+    // timestamps there instead of failing; fMP4 has no such flag and relies on the playlist's
+    // EXT-X-DISCONTINUITY. (-hls_segment_options is the name of -hls_ts_options that is not
+    // deprecated.)
+    ...(options.fmp4
+      ? ['-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4']
+      : ['-hls_segment_options', 'mpegts_flags=+initial_discontinuity']),
     '-var_stream_map',
     PROFILE_NAMES.map((name, i) => `v:${i},a:${i},name:${name}`).join(' '),
     '-hls_segment_filename',

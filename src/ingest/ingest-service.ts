@@ -1,10 +1,12 @@
 import type { LiveDistributor } from '../core/distributor.js';
 import { DistributionError, StreamEndedError } from '../core/errors.js';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
-import { initFileName, MP4, MPEG_TS, segmentFileName } from '../core/segment.js';
+import { initFileName, MP4, MPEG_TS, type Segment, segmentFileName } from '../core/segment.js';
 import { contentTag } from '../service/content-tag.js';
 import type { DistributionService } from '../service/distribution-service.js';
+import type { SegmentFiles } from '../storage/segment-files.js';
 import { IngestBudget } from './ingest-budget.js';
+import { type StoredInit, storeInit, storeSegment } from './ingest-files.js';
 import type { MediaProbe } from './media-probe.js';
 import { PublishAccess } from './publish-access.js';
 import { PlaylistParseError, parsePushedPlaylist } from './pushed-playlist.js';
@@ -20,6 +22,11 @@ export interface IngestOptions {
   readonly warn?: (message: string, detail?: unknown) => void;
   /** Abuse bounds of what a push may make the server hold or do (defaults: INGEST_DEFAULTS). */
   readonly limits?: Partial<IngestLimits>;
+  /**
+   * Where published segments and their init sections are stored (the data directory): a push
+   * is answered once what it published is on disk. Without it, ingest keeps them in memory only.
+   */
+  readonly files?: SegmentFiles | undefined;
 }
 
 /** Bounds on pushes: sizes by file kind, upload pace, playlist length, init sections, memory. */
@@ -111,6 +118,8 @@ interface RenditionState {
   /** The init section segments point at now, and how many this rendition has had. */
   init: { readonly data: Uint8Array; readonly etag: string; readonly id: string } | undefined;
   inits: number;
+  /** The current init section's write to disk (with a data directory). */
+  storedInit: StoredInit | undefined;
 }
 
 interface StreamState {
@@ -172,13 +181,17 @@ export class IngestService {
     this.timer = undefined;
   }
 
-  /** Takes one pushed file; returns how many segments it made ready and published. */
-  put(
+  /**
+   * Takes one pushed file; resolves how many segments it made ready and published, once they
+   * (and the init sections they name) are stored when there is a data directory. Everything up
+   * to publishing happens before the first await, so pushes are taken in the order they came.
+   */
+  async put(
     recordingId: string,
     profile: ProfileName | undefined,
     file: string,
     body: Uint8Array,
-  ): number {
+  ): Promise<number> {
     const kind = ingestKind(file, profile);
     if (!kind)
       throw new IngestFileError(
@@ -214,14 +227,22 @@ export class IngestService {
     // Publish every ready segment, then tell the pusher about any the stream refused.
     let refused: { file: string; error: DistributionError } | undefined;
     let refusals = 0;
+    const stores: Promise<unknown>[] = [];
     for (const segment of ready) {
       try {
-        this.publish(recordingId, profile as ProfileName, state, rendition, segment);
+        const stored = this.publish(recordingId, profile as ProfileName, state, rendition, segment);
+        if (stored) stores.push(stored);
       } catch (error) {
         if (!(error instanceof DistributionError)) throw error;
         refused ??= { file: segment.file, error };
         refusals++;
       }
+    }
+    // Every write is waited for (none left running unobserved); a failed one is the answer.
+    const failed = (await Promise.allSettled(stores)).find((r) => r.status === 'rejected');
+    if (failed) {
+      this.options.warn?.(`could not store a segment of ${recordingId}/${profile}`, failed.reason);
+      throw failed.reason;
     }
     if (refused) throw new SegmentRefusedError(refused.file, refused.error, refusals - 1);
     return ready.length;
@@ -326,6 +347,7 @@ export class IngestService {
             declaredTargetSec: undefined,
             init: undefined,
             inits: 0,
+            storedInit: undefined,
           } satisfies RenditionState,
         ]),
       ) as Record<ProfileName, RenditionState>,
@@ -342,7 +364,7 @@ export class IngestService {
     state: StreamState,
     rendition: RenditionState,
     ready: ReadySegment,
-  ): void {
+  ): Promise<unknown> | undefined {
     if (ready.restarted) {
       rendition.epoch++;
       rendition.probeFailures = 0;
@@ -389,6 +411,33 @@ export class IngestService {
     }
     state.maxSequence = Math.max(state.maxSequence, segment.sequence);
     this.probeIfNeeded(recordingId, profile, rendition, ready);
+    return this.store(recordingId, distributor, rendition, segment);
+  }
+
+  /** Stores a published segment and, first, the init section it names (with a data dir). */
+  private store(
+    recordingId: string,
+    distributor: LiveDistributor,
+    rendition: RenditionState,
+    segment: Segment,
+  ): Promise<unknown> | undefined {
+    const files = this.options.files;
+    if (!files) return undefined;
+    let init: StoredInit | undefined;
+    if (segment.initId !== undefined && rendition.init?.id === segment.initId) {
+      const { id, data } = rendition.init;
+      init = storeInit(
+        files,
+        recordingId,
+        distributor.incarnation,
+        segment.profile,
+        { id, data, contentType: MP4 },
+        segment.createdAt,
+        rendition.storedInit,
+      );
+      rendition.storedInit = init;
+    }
+    return storeSegment(files, recordingId, distributor.incarnation, segment, init);
   }
 
   /**

@@ -116,4 +116,15 @@ describe('ladder arguments', () => {
     assert.equal(url[url.indexOf('-i') + 1], 'srt://camera:9000');
     assert.equal(url[url.indexOf('-hls_segment_type') + 1], 'fmp4');
   });
+
+  it('marks the first packets of every MPEG-TS run discontinuous, so a restart reads as one (fMP4 has no such flag)', () => {
+    assert.equal(value('-hls_segment_options'), 'mpegts_flags=+initial_discontinuity');
+    const fmp4 = ladderArguments({
+      source: { kind: 'test-pattern' },
+      preset: LADDER_PRESETS.light,
+      ingestUrl: 'http://h/ingest/x',
+      fmp4: true,
+    });
+    assert.ok(!fmp4.includes('-hls_segment_options'));
+  });
 });

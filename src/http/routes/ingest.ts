@@ -52,15 +52,22 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
   });
   // The key is checked before a byte of the body is read.
   const authorize = async (request: FastifyRequest) => {
-    ingest.access.authorize(
+    // A restored stream's first push is checked against its stored hash: asynchronous.
+    await ingest.access.authorize(
       (request.params as { recording_id: string }).recording_id,
       presentedKey(request),
     );
   };
 
-  const accept = (id: string, profile: ProfileName | undefined, file: string, body: unknown) => {
+  // Answered once what the push published is stored, when there is a data directory.
+  const accept = async (
+    id: string,
+    profile: ProfileName | undefined,
+    file: string,
+    body: unknown,
+  ) => {
     const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-    const published = ingest.put(id, profile, file, bytes);
+    const published = await ingest.put(id, profile, file, bytes);
     return envelope({ recording_id: id, profile: profile ?? null, file, published }, 'Accepted');
   };
 
@@ -80,10 +87,11 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     },
     async (request, reply) => {
       const { recording_id: id, profile, file } = request.params;
+      const answer = await accept(id, profile, file, request.body);
       return reply
         .code(201)
         .header('location', ingestPath(id, profile, file))
-        .send(accept(id, profile, file, request.body));
+        .send(answer);
     },
   );
 
@@ -102,10 +110,11 @@ export const ingestRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     },
     async (request, reply) => {
       const { recording_id: id, file } = request.params;
+      const answer = await accept(id, undefined, file, request.body);
       return reply
         .code(201)
         .header('location', ingestPath(id, undefined, file))
-        .send(accept(id, undefined, file, request.body));
+        .send(answer);
     },
   );
 
