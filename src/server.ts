@@ -17,6 +17,12 @@ import { logEncoderEvent, logStreamEvents } from './service/event-log.js';
 import { HLS_DEFAULTS, HlsDelivery, type HlsOptions } from './service/hls-delivery.js';
 import { PlaybackTokens } from './service/playback-tokens.js';
 import { type WebhookOptions, WebhookSender } from './service/webhooks.js';
+import { openStoreOrRecover } from './storage/open-store.js';
+import { SegmentFiles } from './storage/segment-files.js';
+import { scanSegmentFilesAtStart } from './storage/segment-files-start.js';
+import { StateRecorder } from './storage/state-recorder.js';
+import { recoverState } from './storage/state-recovery.js';
+import type { Store } from './storage/store.js';
 
 export interface RuntimeOptions {
   readonly service?: DistributionServiceOptions;
@@ -46,6 +52,8 @@ export interface RuntimeOptions {
   readonly playbackTokenTtlSeconds?: number;
   /** Where stream and viewer events are posted (delivery settings default to WEBHOOK_DEFAULTS). */
   readonly webhooks?: Omit<WebhookOptions, 'logger'> | undefined;
+  /** Where state and segment files are kept; without one, everything lives in memory only. */
+  readonly dataDir?: string | undefined;
 }
 
 /** Where and how the server process listens and stops when not told otherwise. */
@@ -64,6 +72,10 @@ export interface Runtime {
   readonly encoders: EncoderManager;
   /** Posts events to the learning platform when a webhook URL is set; `stats()` counts them. */
   readonly webhooks: WebhookSender | undefined;
+  /** Segments and init sections on disk (with a data directory, or given as `ingest.files`). */
+  readonly segmentFiles: SegmentFiles | undefined;
+  /** Streams, sessions and counters kept across restarts (with a data directory). */
+  readonly store: Store | undefined;
   /** Starts listening and points the built-in encoders at this server; resolves its URL. */
   listen(host: string, port: number): Promise<string>;
   /**
@@ -82,10 +94,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   });
   const webhooks = options.webhooks && new WebhookSender({ ...options.webhooks, logger: log });
   webhooks?.attach(service.events);
+  const segmentFiles =
+    options.ingest?.files ??
+    (options.dataDir !== undefined ? new SegmentFiles(options.dataDir) : undefined);
   const ingest = new IngestService(service, {
     ...options.ingest,
+    files: segmentFiles,
     limits: { maxSegmentBytes: options.maxSegmentBytes, ...options.ingest?.limits },
   });
+  const store =
+    options.dataDir === undefined ? undefined : openState(options.dataDir, service, ingest, log);
   // Ingest probes the media: a master playlist waits briefly for a probe still running.
   const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS, ingest);
   const encoders = new EncoderManager({
@@ -119,7 +137,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     hls,
     encoders,
     webhooks,
+    segmentFiles,
+    store: store?.store,
     async listen(host, port) {
+      // What is on disk is checked (and the index rebuilt) before anything can push to it.
+      if (segmentFiles) await scanSegmentFilesAtStart(segmentFiles, log);
       await app.listen({ host, port });
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : port;
@@ -148,6 +170,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         // Webhook events last: requests finishing above may still announce leaves and ends.
         const flushed = await (webhooks?.flush(Math.max(0, deadlineAt - performance.now())) ??
           true);
+        // State last: what the drained requests changed is written, then the database closed.
+        store?.recorder.stop();
+        store?.store.close();
         return drained && flushed;
       })();
       return closing;
@@ -162,7 +187,11 @@ export interface RunningServer extends Omit<Runtime, 'close'> {
 }
 
 /** Starts VTP Live as configured and listens. */
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  /** `inMemory`: keep nothing in the data directory (the demo, which starts afresh each run). */
+  mode: { readonly inMemory?: boolean } = {},
+): Promise<RunningServer> {
   const logger = pino({
     level: config.logLevel,
     name: 'vtp-live',
@@ -194,6 +223,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     playbackSecret: config.playbackSecret,
     playbackTokenTtlSeconds: config.playbackTokenTtlSeconds,
+    dataDir: mode.inMemory ? undefined : config.dataDir,
     ...(config.webhookUrl &&
       config.webhookSecret && {
         webhooks: { url: config.webhookUrl, secret: config.webhookSecret },
@@ -230,6 +260,33 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const url = await runtime.listen(config.host, config.port);
   const close = () => runtime.close(config.shutdownTimeoutSeconds * 1000);
   return { ...runtime, url, close };
+}
+
+/**
+ * Opens the data directory's state database (a corrupt one is moved aside and logged), brings
+ * its streams, sessions, keys and counters back into the service before anything listens, and
+ * records every later change.
+ */
+function openState(
+  dataDir: string,
+  service: DistributionService,
+  ingest: IngestService,
+  log: pino.Logger | undefined,
+): { store: Store; recorder: StateRecorder } {
+  const store = openStoreOrRecover(
+    dataDir,
+    {
+      error: (detail, message) => (log ? log.error(detail, message) : process.emitWarning(message)),
+    },
+    log ? { onError: (err) => log.error({ err }, 'state database write failed') } : {},
+  );
+  const recovered = recoverState(store, service, ingest.access, log);
+  const recorder = new StateRecorder(service, store, ingest.access, (err) =>
+    log?.error({ err }, 'recording state failed'),
+  );
+  recorder.resume(recovered.sessions);
+  recorder.start();
+  return { store, recorder };
 }
 
 /** `--trust-proxy`: 'true' trusts any proxy; anything else lists the proxies' addresses. */

@@ -27,7 +27,7 @@ import {
 import { type InitSection, MPEG_TS, type Segment, type SegmentInput } from './segment.js';
 import { SegmentWindow } from './segment-window.js';
 import { TargetDuration } from './target-duration.js';
-import { type SwitchReason, ViewerSession } from './viewer-session.js';
+import { type SwitchReason, ViewerSession, type ViewerSessionState } from './viewer-session.js';
 
 export interface DistributorOptions {
   readonly maxViewers: number;
@@ -120,6 +120,8 @@ export class LiveDistributor {
   private readonly timeline = new MediaTimeline(NOMINAL_SEGMENT_SEC);
   private highestSequence = Number.NEGATIVE_INFINITY;
   private readonly publishedAt: Partial<Record<ProfileName, number>> = {};
+  /** Activity before this time does not count (a stream restored at a restart starts here). */
+  private activeSince: number;
 
   /** When the stream started (ms). */
   readonly startedAt: number;
@@ -131,6 +133,7 @@ export class LiveDistributor {
     options: DistributorOptions,
   ) {
     this.startedAt = options.startedAt ?? 0;
+    this.activeSince = this.startedAt;
     this.incarnation = options.incarnation ?? '0';
     this.maxViewers = options.maxViewers;
     this.retentionMs = options.retentionMs;
@@ -285,6 +288,46 @@ export class LiveDistributor {
     this.viewers.set(viewerId, session);
     this.perProfile[landing]++;
     if (this.viewers.size > this.peak) this.peak = this.viewers.size;
+    return session;
+  }
+
+  /**
+   * Restart recovery: what this stream had served, the media sequence it reached (new segments
+   * continue after it, so a URL already served never names other bytes), its ended flag, and
+   * `now` as its last sign of life (its encoder gets the whole timeout to come back).
+   */
+  restore(
+    state: {
+      readonly served?: { readonly segments: number; readonly bytes: number };
+      readonly nextSequence?: number;
+      readonly endedAt?: number | undefined;
+    },
+    now: number,
+  ): void {
+    if (state.served) {
+      this.segmentsServed = state.served.segments;
+      this.bytesServed = state.served.bytes;
+    }
+    if (state.nextSequence !== undefined && state.nextSequence - 1 > this.highestSequence) {
+      this.highestSequence = state.nextSequence - 1;
+    }
+    if (state.endedAt !== undefined) this.end(state.endedAt);
+    this.activeSince = Math.max(this.activeSince, now);
+  }
+
+  /**
+   * Restart recovery: brings back a viewer with its session id, counters and history. No cap
+   * is checked: the viewer held its seat before the restart.
+   */
+  restoreViewer(state: ViewerSessionState): ViewerSession {
+    if (this.viewers.has(state.viewerId)) {
+      throw new ViewerExistsError(this.recordingId, state.viewerId);
+    }
+    const session = ViewerSession.restore(state);
+    this.viewers.set(session.viewerId, session);
+    this.perProfile[session.currentBitrate]++;
+    if (this.viewers.size > this.peak) this.peak = this.viewers.size;
+    if (state.joinSeq > this.joins) this.joins = state.joinSeq;
     return session;
   }
 
@@ -534,7 +577,7 @@ export class LiveDistributor {
 
   /** When the stream last showed life (ms): its newest segment, or its start. */
   lastActivityAt(): number {
-    let latest = this.startedAt;
+    let latest = this.activeSince;
     for (const name of PROFILE_NAMES) {
       const created = this.windows[name].newest?.createdAt;
       if (created !== undefined && created > latest) latest = created;

@@ -16,6 +16,23 @@ export interface BitrateSwitch {
 /** Switches a session remembers; older ones are dropped so a flapping player stays bounded. */
 export const MAX_HISTORY = 100;
 
+/** A session as it stood: what restart recovery brings back (the same id, counters and history). */
+export interface ViewerSessionState {
+  readonly viewerId: string;
+  readonly sessionId: string;
+  readonly currentBitrate: ProfileName;
+  readonly targetBitrate: ProfileName;
+  readonly joinedAt: number;
+  readonly joinSeq: number;
+  readonly lastSeenAt: number;
+  readonly lastSequence: number;
+  readonly segmentsReceived: number;
+  readonly bytesReceived: number;
+  readonly bufferHealth: number;
+  readonly throughputKbps: number;
+  readonly bitrateHistory: readonly BitrateSwitch[];
+}
+
 /** Buffer health a viewer starts with before it reports one (the seed's 50.0). */
 export const INITIAL_BUFFER_HEALTH = 50;
 
@@ -54,6 +71,28 @@ export class ViewerSession {
   ) {
     this.lastSeenAt = joinedAt;
     this.targetBitrate = currentBitrate;
+  }
+
+  /** A session as `state` describes it (restart recovery); its backlog starts empty. */
+  static restore(state: ViewerSessionState): ViewerSession {
+    const session = new ViewerSession(
+      state.viewerId,
+      state.sessionId,
+      state.currentBitrate,
+      state.joinedAt,
+      state.joinSeq,
+    );
+    session.targetBitrate = state.targetBitrate;
+    session.lastSeenAt = state.lastSeenAt;
+    session.lastSequence = state.lastSequence;
+    session.segmentsReceived = state.segmentsReceived;
+    session.bytesReceived = state.bytesReceived;
+    session.bufferHealth = state.bufferHealth;
+    session.throughputKbps = state.throughputKbps;
+    if (state.bitrateHistory.length > 0) {
+      session.switches = state.bitrateHistory.slice(-MAX_HISTORY);
+    }
+    return session;
   }
 
   /** Connection quality inferred from buffer health (thresholds in quality.ts). */

@@ -22,7 +22,8 @@ export async function runDemo(
   options: DemoOptions,
 ): Promise<{ server: RunningServer; stop: () => Promise<void> }> {
   const config = loadConfig({ 'log-level': 'warn', ...options.serverFlags }, process.env);
-  const server = await startServer(config);
+  // The demo starts afresh each run: a restored stream of the last run would clash with it.
+  const server = await startServer(config, { inMemory: true });
   server.service.startLiveStream(options.stream);
   server.encoders.start({
     recordingId: options.stream,

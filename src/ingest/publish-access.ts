@@ -21,12 +21,41 @@ export class PublishAccess {
   private readonly keys = new Map<string, string>();
   /** Built-in encoder job tokens and the stream each may push to. */
   private readonly jobTokens = new Map<string, string>();
+  /**
+   * Keys of restored streams known only by a check (a stored hash, slow on purpose): the first
+   * push that passes it sets the key, and later pushes compare against it as usual.
+   */
+  private readonly checks = new Map<string, (presented: string) => Promise<boolean>>();
+  /** Checks running now, per stream and presented key: a burst of pushes runs one. */
+  private readonly running = new Map<string, Promise<boolean>>();
+  private readonly keyListeners: Array<(recordingId: string, key: string) => void> = [];
 
   constructor(private readonly serverKey: string | undefined) {}
 
   /** Sets the key pushes to this stream must present. */
   setPublishKey(recordingId: string, key: string): void {
     this.keys.set(recordingId, key);
+    this.checks.delete(recordingId);
+    for (const listener of this.keyListeners) listener(recordingId, key);
+  }
+
+  /** Calls `listener` with every key set by setPublishKey (to store it, hashed). */
+  onPublishKeySet(listener: (recordingId: string, key: string) => void): void {
+    this.keyListeners.push(listener);
+  }
+
+  /**
+   * Restart recovery: pushes to this stream must present a key `check` accepts (the stored
+   * hash of the key it was started with).
+   */
+  setPublishKeyCheck(recordingId: string, check: (presented: string) => Promise<boolean>): void {
+    this.keys.delete(recordingId);
+    this.checks.set(recordingId, check);
+  }
+
+  /** True when this stream has a key of its own (set, or restored), not only the server's. */
+  hasStreamKey(recordingId: string): boolean {
+    return this.keys.has(recordingId) || this.checks.has(recordingId);
   }
 
   /** The key pushes to this stream must present, if any. */
@@ -46,9 +75,12 @@ export class PublishAccess {
 
   /**
    * Throws PublishKeyError unless `presented` matches the stream's (or the server's) key, or
-   * is the token of an encoder job granted this stream.
+   * is the token of an encoder job granted this stream. A restored stream's first push is
+   * checked against its stored hash: then the result is a promise (await it).
    */
-  authorize(recordingId: string, presented: string | undefined): void {
+  authorize(recordingId: string, presented: string | undefined): void | Promise<void> {
+    const check = this.checks.get(recordingId);
+    if (check) return this.authorizeByCheck(recordingId, presented, check);
     const expected = this.publishKeyFor(recordingId);
     if (expected === undefined) return;
     if (presented === undefined) throw new PublishKeyError(false);
@@ -60,5 +92,29 @@ export class PublishAccess {
   /** Forgets the key of a stream that was removed. */
   forget(recordingId: string): void {
     this.keys.delete(recordingId);
+    this.checks.delete(recordingId);
+  }
+
+  private async authorizeByCheck(
+    recordingId: string,
+    presented: string | undefined,
+    check: (presented: string) => Promise<boolean>,
+  ): Promise<void> {
+    if (presented === undefined) throw new PublishKeyError(false);
+    if (this.jobTokens.get(presented) === recordingId) return;
+    const id = `${recordingId}\n${presented}`;
+    let result = this.running.get(id);
+    if (!result) {
+      result = check(presented)
+        .catch(() => false)
+        .finally(() => this.running.delete(id));
+      this.running.set(id, result);
+    }
+    if (!(await result)) throw new PublishKeyError(true);
+    // Cache the verified key unless the stream got another key (or was forgotten) meanwhile.
+    if (this.checks.get(recordingId) === check) {
+      this.checks.delete(recordingId);
+      this.keys.set(recordingId, presented);
+    }
   }
 }

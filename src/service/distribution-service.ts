@@ -14,7 +14,7 @@ import {
 import { DEFAULT_MAX_VIEWERS, PROFILES, type ProfileName } from '../core/profiles.js';
 import type { AdaptationPolicy } from '../core/quality.js';
 import type { Segment, SegmentInput } from '../core/segment.js';
-import type { ViewerSession } from '../core/viewer-session.js';
+import type { ViewerSession, ViewerSessionState } from '../core/viewer-session.js';
 import { CdnForwarder, type CdnUpload } from './cdn.js';
 import { contentTag, newIncarnation } from './content-tag.js';
 import {
@@ -66,6 +66,22 @@ export class TooManyStreamsError extends DistributionError {
       'recording_id',
     );
   }
+}
+
+/** A stream as restart recovery brings it back (see DistributionService.restoreStream). */
+export interface RestoredStream {
+  readonly recordingId: string;
+  readonly incarnation: string;
+  readonly startedAt: number;
+  readonly endedAt: number | undefined;
+  readonly maxViewers: number;
+  readonly retentionMs: number;
+  /** One past the highest media sequence number it published. */
+  readonly nextSequence: number;
+  /** Segments and bytes it had served. */
+  readonly served: { readonly segments: number; readonly bytes: number };
+  /** Its viewers that had not left, in join order. */
+  readonly viewers: readonly ViewerSessionState[];
 }
 
 /** Priority of a delivery when the request names none (0 lowest, 10 highest). */
@@ -179,6 +195,54 @@ export class DistributionService {
       at: distributor.startedAt,
     });
     return distributor;
+  }
+
+  /**
+   * Restart recovery: brings back a stream with its own incarnation (its segment URLs stay
+   * valid), settings, ended flag, served totals and viewers (their session ids stay valid).
+   * Announces nothing: the stream and its viewers were announced when they started and joined.
+   */
+  restoreStream(stream: RestoredStream): LiveDistributor {
+    if (this.streams.has(stream.recordingId)) throw new StreamExistsError(stream.recordingId);
+    const maxStreams = this.options.maxStreams ?? SERVICE_DEFAULTS.maxStreams;
+    if (this.streams.size >= maxStreams) throw new TooManyStreamsError(maxStreams);
+    const distributor = new LiveDistributor(stream.recordingId, {
+      startedAt: stream.startedAt,
+      maxViewers: stream.maxViewers,
+      retentionMs: stream.retentionMs,
+      newSessionId: this.newSessionId,
+      incarnation: stream.incarnation,
+      ...(this.options.policy && { policy: this.options.policy }),
+      ...(this.options.maxBacklog !== undefined && { maxBacklog: this.options.maxBacklog }),
+    });
+    distributor.restore(stream, this.clock());
+    for (const viewer of stream.viewers) {
+      distributor.restoreViewer(viewer);
+      this.sessions.set(viewer.sessionId, {
+        recordingId: stream.recordingId,
+        viewerId: viewer.viewerId,
+      });
+    }
+    this.streams.set(stream.recordingId, distributor);
+    return distributor;
+  }
+
+  /**
+   * Restart recovery: the service totals resume from `stored` (what the last process had
+   * counted), so segments and bytes served never go back across a restart. Call after the
+   * streams are restored: their own served totals are part of `stored`.
+   */
+  resumeTotals(stored: { readonly segments: number; readonly bytes: number }): void {
+    let segments = 0;
+    let bytes = 0;
+    for (const distributor of this.streams.values()) {
+      segments += distributor.served.segments;
+      bytes += distributor.served.bytes;
+    }
+    this.retired = {
+      segments: Math.max(this.retired.segments, stored.segments - segments),
+      bytes: Math.max(this.retired.bytes, stored.bytes - bytes),
+    };
   }
 
   /** Starts a stream with the service's defaults (the seed's StartLiveStream). */

@@ -1,5 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
@@ -13,16 +16,26 @@ export interface Cli {
 
 /**
  * `vtp-live serve --port 0` as a real process (extra `args` and `env` added); resolves with its
- * URL from the startup log line.
+ * URL from the startup log line. Without a `--data-dir` it gets a temporary one of its own
+ * (removed when it exits): one server per data directory, and tests run side by side.
  */
 export async function startCli(
   args: string[] = [],
   env: Record<string, string> = {},
 ): Promise<Cli> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', ...args], {
+  const ownDir =
+    args.includes('--data-dir') || env.VTP_DATA_DIR !== undefined
+      ? undefined
+      : mkdtempSync(path.join(tmpdir(), 'vtp-cli-'));
+  const dirArgs = ownDir === undefined ? [] : ['--data-dir', ownDir];
+  const argv = [CLI, 'serve', '--port', '0', ...dirArgs, ...args];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
+  if (ownDir !== undefined) {
+    child.once('exit', () => rmSync(ownDir, { recursive: true, force: true }));
+  }
   const output: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
@@ -14,7 +17,17 @@ describe('graceful shutdown', () => {
   it('drains queued deliveries before it closes, refusing new work meanwhile', async () => {
     const cdn = await startFakeCdn(() => new Promise((r) => setTimeout(() => r(201), 20)));
     const server = await startServer(
-      loadConfig({ port: '0', workers: '1', 'cdn-base-url': cdn.url, 'log-level': 'silent' }, {}),
+      loadConfig(
+        {
+          port: '0',
+          workers: '1',
+          'cdn-base-url': cdn.url,
+          'log-level': 'silent',
+          // Its own data directory, not ./vtp-data of whoever runs the tests.
+          'data-dir': mkdtempSync(path.join(tmpdir(), 'vtp-drain-')),
+        },
+        {},
+      ),
     );
     try {
       const api = `${server.url}/api/v1`;

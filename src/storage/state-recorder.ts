@@ -1,0 +1,297 @@
+import type { ProfileName } from '../core/profiles.js';
+import { MAX_HISTORY, type ViewerSession } from '../core/viewer-session.js';
+import type { DistributionService } from '../service/distribution-service.js';
+import { hashPublishKey } from './publish-key-hash.js';
+import type {
+  CounterRecords,
+  QualitySample,
+  SessionRecord,
+  SessionRecords,
+  StreamRecords,
+} from './store.js';
+
+/** What the recorder writes to: the parts of a Store it uses. */
+export type RecorderStore = StreamRecords & SessionRecords & CounterRecords;
+
+/** The part of PublishAccess the recorder hears keys from (hashed before they are stored). */
+export interface PublishKeySource {
+  onPublishKeySet(listener: (recordingId: string, key: string) => void): void;
+  hasStreamKey(recordingId: string): boolean;
+}
+
+/** What STATE_RECORDER settings default to. */
+export const STATE_RECORDER_DEFAULTS = {
+  /**
+   * How often changed sessions and the service totals are written: a session is written at
+   * most this often however busy its player, and a SIGKILL loses at most this much of them.
+   */
+  intervalMs: 1000,
+} as const;
+
+/** Names of the stored service totals. */
+export const COUNTER_NAMES = {
+  segmentsServed: 'segments_served_total',
+  bytesServed: 'bytes_served_total',
+} as const;
+
+/** Names of one stream incarnation's stored served totals. */
+export function streamCounterNames(
+  recordingId: string,
+  incarnation: string,
+): { segments: string; bytes: string } {
+  return {
+    segments: `stream_segments_served:${recordingId}:${incarnation}`,
+    bytes: `stream_bytes_served:${recordingId}:${incarnation}`,
+  };
+}
+
+/** A session the recorder follows, with what it last wrote of it. */
+interface Tracked {
+  readonly session: ViewerSession;
+  readonly recordingId: string;
+  readonly incarnation: string;
+  readonly anonymous: boolean;
+  leftAt: number | undefined;
+  leaveReason: string | undefined;
+  quality: QualitySample[];
+  /** What the last write held, so an unchanged session is not written again. */
+  written: string;
+}
+
+/** A restored session the recorder goes on following (see recoverState). */
+export interface RestoredSessionInfo {
+  readonly session: ViewerSession;
+  readonly record: SessionRecord;
+}
+
+/**
+ * Writes the service's state to the store as it changes: streams when they start and end,
+ * their publish keys (hashed), media sequence and served totals, viewer sessions when they join
+ * and leave and, at most once per interval, while they watch, and the service totals. Nothing
+ * runs on the serving path: events write a queued row, and sessions and totals are read on a
+ * timer, so a segment or playlist request costs the recorder nothing.
+ */
+export class StateRecorder {
+  private readonly tracked = new Map<string, Tracked>();
+  /** Per stream: the highest next media sequence written. */
+  private readonly nextSequence = new Map<string, number>();
+  /** Per counter name: the value last raised. */
+  private readonly raised = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly service: DistributionService,
+    private readonly store: RecorderStore,
+    keys: PublishKeySource,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {
+    const events = service.events;
+    events.on('stream_started', ({ recordingId, at }) => {
+      const distributor = service.getDistributor(recordingId);
+      // Ingest restarting a timed-out stream keeps its key: the stored hash stays with it.
+      const previous = keys.hasStreamKey(recordingId) ? store.getStream(recordingId) : undefined;
+      store.saveStream({
+        recordingId,
+        incarnation: distributor.incarnation,
+        startedAt: at,
+        endedAt: undefined,
+        settings: { maxViewers: distributor.maxViewers, retentionMs: distributor.retentionMs },
+        publishKeyHash: previous?.publishKeyHash,
+        targetDurationSec: undefined,
+        nextSequence: distributor.nextSequence,
+        discontinuitySequences: {},
+      });
+      this.nextSequence.set(recordingId, distributor.nextSequence);
+    });
+    events.on('stream_ended', ({ recordingId, at }) => store.endStream(recordingId, at));
+    events.on('segment_published', ({ recordingId, sequence }) => {
+      if (sequence + 1 <= (this.nextSequence.get(recordingId) ?? 0)) return;
+      this.nextSequence.set(recordingId, sequence + 1);
+      store.updateStream(recordingId, { nextSequence: sequence + 1 });
+    });
+    events.on('viewer_joined', ({ recordingId, viewerId, anonymous }) => {
+      const distributor = service.getDistributor(recordingId);
+      this.follow({
+        session: distributor.session(viewerId),
+        recordingId,
+        incarnation: distributor.incarnation,
+        anonymous,
+        leftAt: undefined,
+        leaveReason: undefined,
+        quality: [],
+        written: '',
+      });
+    });
+    events.on('viewer_left', ({ recordingId, viewerId, reason, at }) => {
+      const key = sessionKey(recordingId, viewerId);
+      const tracked = this.tracked.get(key);
+      if (!tracked) return;
+      this.tracked.delete(key);
+      tracked.leftAt = at;
+      tracked.leaveReason = reason;
+      this.write(tracked);
+    });
+    service.onStreamRetired((recordingId) => {
+      this.nextSequence.delete(recordingId);
+      for (const name of this.raised.keys()) {
+        if (name.startsWith('stream_') && name.includes(`:${recordingId}:`))
+          this.raised.delete(name);
+      }
+    });
+    keys.onPublishKeySet((recordingId, key) => {
+      const incarnation = this.incarnationOf(recordingId);
+      if (incarnation === undefined) return;
+      hashPublishKey(key).then((hash) => {
+        // The stream may have been replaced while scrypt ran: the hash belongs to this one only.
+        if (this.incarnationOf(recordingId) === incarnation) {
+          store.updateStream(recordingId, { publishKeyHash: hash });
+        }
+      }, onError);
+    });
+  }
+
+  /** Follows sessions restart recovery brought back, with their stored details. */
+  resume(restored: readonly RestoredSessionInfo[]): void {
+    for (const { session, record } of restored) {
+      this.tracked.set(sessionKey(record.recordingId, session.viewerId), {
+        session,
+        recordingId: record.recordingId,
+        incarnation: record.incarnation,
+        anonymous: record.anonymous,
+        leftAt: undefined,
+        leaveReason: undefined,
+        quality: [...record.qualityHistory],
+        written: fingerprint(session),
+      });
+    }
+    for (const distributor of this.service.streamDistributors()) {
+      this.nextSequence.set(distributor.recordingId, distributor.nextSequence);
+    }
+  }
+
+  /** Starts writing changed sessions and the totals every interval. */
+  start(intervalMs: number = STATE_RECORDER_DEFAULTS.intervalMs): void {
+    this.timer ??= setInterval(() => this.tick(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer after one last write of what changed (shutdown, before the store closes). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.tick();
+  }
+
+  /** Writes the sessions that changed since their last write, and the totals. */
+  tick(): void {
+    try {
+      const now = this.service.now();
+      for (const tracked of this.tracked.values()) {
+        if (fingerprint(tracked.session) === tracked.written) continue;
+        this.sample(tracked, now);
+        this.write(tracked);
+      }
+      const metrics = this.service.getMetrics();
+      this.raise(COUNTER_NAMES.segmentsServed, metrics.totalSegmentsServed);
+      this.raise(COUNTER_NAMES.bytesServed, metrics.totalBytesServed);
+      for (const distributor of this.service.streamDistributors()) {
+        const names = streamCounterNames(distributor.recordingId, distributor.incarnation);
+        const served = distributor.served;
+        this.raise(names.segments, served.segments);
+        this.raise(names.bytes, served.bytes);
+      }
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  private incarnationOf(recordingId: string): string | undefined {
+    try {
+      return this.service.getDistributor(recordingId).incarnation;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private follow(tracked: Tracked): void {
+    this.tracked.set(sessionKey(tracked.recordingId, tracked.session.viewerId), tracked);
+    this.write(tracked);
+  }
+
+  private raise(name: string, value: number): void {
+    if (this.raised.get(name) === value) return;
+    this.raised.set(name, value);
+    this.store.raiseCounter(name, value);
+  }
+
+  /** Notes the viewer's connection quality when it changed (bounded like the switch history). */
+  private sample(tracked: Tracked, now: number): void {
+    const { bufferHealth, throughputKbps } = tracked.session;
+    const last = tracked.quality[tracked.quality.length - 1];
+    if (last && last.bufferHealth === bufferHealth && last.throughputKbps === throughputKbps)
+      return;
+    if (tracked.quality.length >= MAX_HISTORY) tracked.quality.shift();
+    tracked.quality.push({ at: now, bufferHealth, throughputKbps });
+  }
+
+  private write(tracked: Tracked): void {
+    tracked.written = fingerprint(tracked.session);
+    // The snapshot is taken when the batch is applied, so it holds the session's latest state.
+    this.store.saveSession(tracked.session.sessionId, () => sessionRecord(tracked));
+  }
+}
+
+function sessionKey(recordingId: string, viewerId: string): string {
+  return `${recordingId}\n${viewerId}`;
+}
+
+/** What a write of the session holds that can change. */
+function fingerprint(s: ViewerSession): string {
+  return `${s.segmentsReceived}/${s.bytesReceived}/${s.lastSeenAt}/${s.lastSequence}/${s.bufferHealth}/${s.throughputKbps}/${s.currentBitrate}/${s.targetBitrate}`;
+}
+
+function sessionRecord(t: Tracked): SessionRecord {
+  const s = t.session;
+  return {
+    sessionId: s.sessionId,
+    recordingId: t.recordingId,
+    incarnation: t.incarnation,
+    viewerId: s.viewerId,
+    anonymous: t.anonymous,
+    joinSeq: s.joinSeq,
+    joinedAt: s.joinedAt,
+    leftAt: t.leftAt,
+    leaveReason: t.leaveReason,
+    lastSeenAt: s.lastSeenAt,
+    currentProfile: s.currentBitrate,
+    targetProfile: s.targetBitrate,
+    lastSequence: s.lastSequence,
+    segmentsReceived: s.segmentsReceived,
+    bytesReceived: s.bytesReceived,
+    bufferHealth: s.bufferHealth,
+    throughputKbps: s.throughputKbps,
+    lowBufferEvents: 0,
+    stalls: 0,
+    profileMs: profileTime(s, t.leftAt ?? s.lastSeenAt),
+    bitrateHistory: s.bitrateHistory,
+    qualityHistory: [...t.quality],
+  };
+}
+
+/**
+ * Milliseconds at each profile from the switch history, up to `until`. The history keeps the
+ * newest MAX_HISTORY switches, so time before the oldest kept one goes to its `from` profile.
+ */
+function profileTime(s: ViewerSession, until: number): Partial<Record<ProfileName, number>> {
+  const time: Partial<Record<ProfileName, number>> = {};
+  const history = s.bitrateHistory;
+  let profile = history[0]?.from ?? s.currentBitrate;
+  let since = s.joinedAt;
+  for (const change of history) {
+    time[profile] = (time[profile] ?? 0) + Math.max(0, change.at - since);
+    profile = change.to;
+    since = change.at;
+  }
+  time[profile] = (time[profile] ?? 0) + Math.max(0, until - since);
+  return time;
+}
