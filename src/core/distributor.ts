@@ -316,6 +316,39 @@ export class LiveDistributor {
   }
 
   /**
+   * Restart recovery: puts back what the stream's renditions held before the restart (read
+   * from its segment files): each segment as it was published (number, URL, duration, date-time,
+   * discontinuity, ETag, creation time), oldest first per rendition, the init sections they name,
+   * the fixed target duration and each rendition's discontinuity sequence. The media timeline
+   * continues from the restored date-times. Call before anything new is published.
+   */
+  restoreMedia(media: {
+    readonly segments: readonly Segment[];
+    readonly inits: readonly { readonly profile: ProfileName; readonly init: InitSection }[];
+    readonly targetDurationSec?: number | undefined;
+    readonly discontinuitySequences?: Readonly<Partial<Record<ProfileName, number>>>;
+  }): void {
+    for (const { profile, init } of media.inits) this.windows[profile].putInit(init);
+    const ordered = [...media.segments].sort((a, b) => a.sequence - b.sequence);
+    for (const segment of ordered) {
+      this.windows[segment.profile].push(segment);
+      this.timeline.place(segment.sequence, segment.programDateTime, segment.durationSec);
+      // A target the store lost (a crash before its write) is at least what its segments need.
+      this.target.restore(Math.max(1, Math.round(segment.durationSec)));
+      if (segment.sequence > this.highestSequence) this.highestSequence = segment.sequence;
+      const last = this.publishedAt[segment.profile];
+      if (last === undefined || segment.createdAt > last) {
+        this.publishedAt[segment.profile] = segment.createdAt;
+      }
+    }
+    if (media.targetDurationSec !== undefined) this.target.restore(media.targetDurationSec);
+    for (const name of PROFILE_NAMES) {
+      const reached = media.discontinuitySequences?.[name];
+      if (reached !== undefined) this.windows[name].resumeDiscontinuitySequence(reached);
+    }
+  }
+
+  /**
    * Restart recovery: brings back a viewer with its session id, counters and history. No cap
    * is checked: the viewer held its seat before the restart.
    */

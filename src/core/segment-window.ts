@@ -58,6 +58,14 @@ export class SegmentWindow {
     this.version++;
   }
 
+  /**
+   * Restart recovery: continues the discontinuity sequence from `discontinuitySequence` (what
+   * the rendition had reached) when no segment of its came back to carry it.
+   */
+  resumeDiscontinuitySequence(discontinuitySequence: number): void {
+    if (discontinuitySequence > this.discontinuities) this.discontinuities = discontinuitySequence;
+  }
+
   /** Keeps an fMP4 initialization section for the segments that will name it. */
   putInit(init: InitSection): void {
     this.inits.set(init.id, init);

@@ -31,6 +31,15 @@ export class TargetDuration {
     return this.raised;
   }
 
+  /**
+   * Restart recovery: the target the stream had fixed comes back fixed (players that read it
+   * before the restart read it again unchanged).
+   */
+  restore(seconds: number): void {
+    if (Number.isSafeInteger(seconds) && seconds > 0)
+      this.value = Math.max(this.value ?? 0, seconds);
+  }
+
   /** What the target would be after admitting a segment of `durationSec` (nothing changes). */
   peek(durationSec: number, declaredSec?: number): number {
     const rounded = Math.max(1, Math.round(durationSec));

@@ -120,6 +120,11 @@ interface RenditionState {
   inits: number;
   /** The current init section's write to disk (with a data directory). */
   storedInit: StoredInit | undefined;
+  /**
+   * The stream published before this ingest state existed (a restart brought its window back):
+   * the rendition's next segment is a discontinuity, whatever the encoder says.
+   */
+  resumed: boolean;
 }
 
 interface StreamState {
@@ -334,6 +339,9 @@ export class IngestService {
     } else if (existing) {
       return existing;
     }
+    const current = this.service.getDistributor(recordingId);
+    // Only a stream restored at a restart has published before ingest knew it.
+    const resumed = current === distributor && current.nextSequence > 0;
     const state: StreamState = {
       renditions: Object.fromEntries(
         PROFILE_NAMES.map((p) => [
@@ -345,14 +353,16 @@ export class IngestService {
             probeFailures: 0,
             probing: undefined,
             declaredTargetSec: undefined,
-            init: undefined,
-            inits: 0,
+            init: resumed ? restoredInit(current, p) : undefined,
+            inits: resumed ? this.initsStored(current, p) : 0,
             storedInit: undefined,
+            resumed,
           } satisfies RenditionState,
         ]),
       ) as Record<ProfileName, RenditionState>,
-      epochBases: [this.service.getDistributor(recordingId).nextSequence],
-      maxSequence: -1,
+      // A resumed stream's base is set by its first segment (see publish).
+      epochBases: resumed ? [] : [current.nextSequence],
+      maxSequence: resumed ? current.nextSequence - 1 : -1,
     };
     this.streams.set(recordingId, state);
     return state;
@@ -373,7 +383,13 @@ export class IngestService {
         state.epochBases.push(state.maxSequence + 1 - ready.encoderSequence);
       }
     }
+    if (state.epochBases.length === 0) {
+      // After a restart the encoder's first segment follows the restored ones, whether the
+      // encoder restarted (from 0) or kept running (numbers the server never saw).
+      state.epochBases.push(state.maxSequence + 1 - ready.encoderSequence);
+    }
     const sequence = (state.epochBases[rendition.epoch] ?? 0) + ready.encoderSequence;
+    const resumed = rendition.resumed;
     // Past 2^53 two sequences could round to one number: refuse rather than collide.
     if (!Number.isSafeInteger(sequence)) {
       throw new IngestFileError(
@@ -398,7 +414,9 @@ export class IngestService {
         durationSec: ready.durationSec,
         data: ready.data,
         contentType: fmp4 ? MP4 : MPEG_TS,
-        discontinuity: ready.discontinuity || ready.restarted,
+        // After a restart the encoder's timestamps restarted or jumped: players must reset
+        // their timeline, and the media timeline dates the segment anew.
+        discontinuity: ready.discontinuity || ready.restarted || resumed,
         initId,
         declaredTargetSec: rendition.declaredTargetSec,
       },
@@ -409,6 +427,7 @@ export class IngestService {
         `${recordingId}/${profile}: a ${segment.durationSec} s segment broke the stream's target duration of ${targetBefore} s; raised to ${distributor.targetDurationSec} s`,
       );
     }
+    rendition.resumed = false;
     state.maxSequence = Math.max(state.maxSequence, segment.sequence);
     this.probeIfNeeded(recordingId, profile, rendition, ready);
     return this.store(recordingId, distributor, rendition, segment);
@@ -438,6 +457,26 @@ export class IngestService {
       rendition.storedInit = init;
     }
     return storeSegment(files, recordingId, distributor.incarnation, segment, init);
+  }
+
+  /**
+   * How many init sections a restored rendition had numbered (on disk or in its window), so
+   * a new one never takes a number whose URL named other bytes.
+   */
+  private initsStored(distributor: LiveDistributor, profile: ProfileName): number {
+    const prefix = initFileName(distributor.incarnation, 0).replace(/0\.mp4$/, '');
+    const ids = (this.options.files?.list(distributor.recordingId) ?? [])
+      .filter((f) => f.incarnation === distributor.incarnation && f.profile === profile)
+      .map((f) => f.fileName);
+    const newest = distributor.window(profile).newest?.initId;
+    if (newest !== undefined) ids.push(newest);
+    let count = 0;
+    for (const id of ids) {
+      if (!id.startsWith(prefix) || !id.endsWith('.mp4')) continue;
+      const n = Number(id.slice(prefix.length, -'.mp4'.length));
+      if (Number.isSafeInteger(n) && n >= count) count = n + 1;
+    }
+    return count;
   }
 
   /**
@@ -501,6 +540,15 @@ export class IngestService {
         rendition.probing = undefined;
       });
   }
+}
+
+/** The init section a restored rendition's newest segment names, kept if the encoder's matches. */
+function restoredInit(distributor: LiveDistributor, profile: ProfileName): RenditionState['init'] {
+  const window = distributor.window(profile);
+  const id = window.newest?.initId;
+  const init = id === undefined ? undefined : window.getInit(id);
+  if (!init) return undefined;
+  return { data: init.data, etag: init.etag ?? contentTag(init.data), id: init.id };
 }
 
 /** The options' limits over INGEST_DEFAULTS (an undefined limit keeps its default). */

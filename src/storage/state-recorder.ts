@@ -75,6 +75,14 @@ export class StateRecorder {
   private readonly tracked = new Map<string, Tracked>();
   /** Per stream: the highest next media sequence written. */
   private readonly nextSequence = new Map<string, number>();
+  /**
+   * Per stream: the target duration and discontinuity sequences last written, so a restart
+   * brings them back (a segment only writes them when they changed).
+   */
+  private readonly media = new Map<
+    string,
+    { targetDurationSec: number; discontinuitySequences: Partial<Record<ProfileName, number>> }
+  >();
   /** Per counter name: the value last raised. */
   private readonly raised = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -102,9 +110,11 @@ export class StateRecorder {
         discontinuitySequences: {},
       });
       this.nextSequence.set(recordingId, distributor.nextSequence);
+      this.media.delete(recordingId);
     });
     events.on('stream_ended', ({ recordingId, at }) => store.endStream(recordingId, at));
-    events.on('segment_published', ({ recordingId, sequence }) => {
+    events.on('segment_published', ({ recordingId, profile, sequence }) => {
+      this.noteMedia(recordingId, profile);
       if (sequence + 1 <= (this.nextSequence.get(recordingId) ?? 0)) return;
       this.nextSequence.set(recordingId, sequence + 1);
       store.updateStream(recordingId, { nextSequence: sequence + 1 });
@@ -133,6 +143,7 @@ export class StateRecorder {
     });
     service.onStreamRetired((recordingId) => {
       this.nextSequence.delete(recordingId);
+      this.media.delete(recordingId);
       for (const name of this.raised.keys()) {
         if (name.startsWith('stream_') && name.includes(`:${recordingId}:`))
           this.raised.delete(name);
@@ -166,6 +177,13 @@ export class StateRecorder {
     }
     for (const distributor of this.service.streamDistributors()) {
       this.nextSequence.set(distributor.recordingId, distributor.nextSequence);
+      const stored = this.store.getStream(distributor.recordingId);
+      if (stored?.targetDurationSec !== undefined) {
+        this.media.set(distributor.recordingId, {
+          targetDurationSec: stored.targetDurationSec,
+          discontinuitySequences: { ...stored.discontinuitySequences },
+        });
+      }
     }
   }
 
@@ -203,6 +221,29 @@ export class StateRecorder {
     } catch (error) {
       this.onError(error);
     }
+  }
+
+  /** Writes the stream's target duration and the rendition's discontinuity sequence if changed. */
+  private noteMedia(recordingId: string, profile: ProfileName): void {
+    let distributor: ReturnType<DistributionService['getDistributor']>;
+    try {
+      distributor = this.service.getDistributor(recordingId);
+    } catch {
+      return;
+    }
+    const target = distributor.targetDurationSec;
+    const reached = distributor.window(profile).discontinuitySequence;
+    const written = this.media.get(recordingId);
+    if (
+      written &&
+      written.targetDurationSec === target &&
+      written.discontinuitySequences[profile] === reached
+    ) {
+      return;
+    }
+    const discontinuitySequences = { ...written?.discontinuitySequences, [profile]: reached };
+    this.media.set(recordingId, { targetDurationSec: target, discontinuitySequences });
+    this.store.updateStream(recordingId, { targetDurationSec: target, discontinuitySequences });
   }
 
   private incarnationOf(recordingId: string): string | undefined {

@@ -1,5 +1,10 @@
+import { DISTRIBUTOR_DEFAULTS, type LiveDistributor } from '../core/distributor.js';
+import type { ProfileName } from '../core/profiles.js';
+import type { InitSection, Segment } from '../core/segment.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import { verifyPublishKey } from './publish-key-hash.js';
+import { sha256Of } from './segment-file-record.js';
+import type { SegmentFileMeta, SegmentFiles, StoredFile } from './segment-files.js';
 import {
   COUNTER_NAMES,
   type RecorderStore,
@@ -29,7 +34,8 @@ export interface RecoveryResult {
  * sequence, served totals and publish key (as its stored hash, checked at the next push);
  * viewers that had not left come back with their session ids and counters; the service totals
  * resume. An ended stream whose retention has passed is not brought back (the running server
- * would have removed it). Segment windows start empty.
+ * would have removed it). Segment windows come back from the segment files afterwards
+ * (restoreSegmentWindows, once the files are scanned).
  */
 export function recoverState(
   store: RecorderStore,
@@ -106,4 +112,176 @@ function restoreStream(
     keys.setPublishKeyCheck(record.recordingId, (presented) => verifyPublishKey(presented, hash));
   }
   return open.map((s) => ({ session: distributor.session(s.viewerId), record: s }));
+}
+
+export interface RestoredWindows {
+  /** Segments put back into windows, over every stream and rendition. */
+  readonly segments: number;
+  /** Stored files within the retention that failed their hash and were left out. */
+  readonly damaged: number;
+}
+
+/**
+ * Restart recovery of the live windows (README, "Segments on disk"): every restored stream gets
+ * back the segments of its own incarnation still within its retention, read from their files
+ * and hashed as they load (they are few: the window), with the init sections they name, its
+ * fixed target duration and each rendition's discontinuity sequence. Older files stay on disk
+ * for recordings but not in memory. A damaged file is logged and left out; the numbers it held
+ * become a gap (EXT-X-GAP) so the segments after it keep their place. Call after the files are
+ * scanned and before the server listens.
+ */
+export async function restoreSegmentWindows(
+  files: SegmentFiles,
+  store: Pick<RecorderStore, 'getStream'>,
+  service: DistributionService,
+  log?: RecoveryLog,
+): Promise<RestoredWindows> {
+  let segments = 0;
+  let damaged = 0;
+  const now = service.now();
+  for (const distributor of service.streamDistributors()) {
+    const record = store.getStream(distributor.recordingId);
+    if (record?.incarnation !== distributor.incarnation) continue;
+    try {
+      const restored = await restoreWindows(files, distributor, record, now, log);
+      segments += restored.segments;
+      damaged += restored.damaged;
+    } catch (error) {
+      log?.warn(
+        { recordingId: distributor.recordingId, reason: (error as Error).message },
+        "a stream's segments could not be restored",
+      );
+    }
+  }
+  if (segments > 0 || damaged > 0) {
+    log?.info({ segments, damaged }, 'restored live windows from segment files');
+  }
+  return { segments, damaged };
+}
+
+async function restoreWindows(
+  files: SegmentFiles,
+  distributor: LiveDistributor,
+  record: StreamRecord,
+  now: number,
+  log: RecoveryLog | undefined,
+): Promise<RestoredWindows> {
+  const { recordingId, incarnation } = distributor;
+  const own = files.list(recordingId).filter((f) => f.incarnation === incarnation);
+  const kept = own.filter(
+    (f) => f.meta.kind === 'segment' && now - f.meta.createdAt <= distributor.retentionMs,
+  );
+  const segments: Segment[] = [];
+  const inits: { profile: ProfileName; init: InitSection }[] = [];
+  let damaged = 0;
+  const load = async (stored: StoredFile): Promise<Buffer | undefined> => {
+    let data: Buffer | undefined;
+    let reason = 'not in the index';
+    try {
+      data = await files.read(recordingId, incarnation, stored.profile, stored.fileName);
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+    if (data && sha256Of(data) === stored.sha256) return data;
+    if (data) reason = 'bytes do not match their SHA-256';
+    damaged++;
+    log?.warn(
+      { recordingId, incarnation, profile: stored.profile, file: stored.fileName, reason },
+      'a stored segment was left out of the restored window',
+    );
+    return undefined;
+  };
+  const wantedInits = new Set(
+    kept.map((f) => (f.meta.kind === 'segment' ? f.meta.initId : undefined)),
+  );
+  for (const stored of own) {
+    if (stored.meta.kind !== 'init' || !wantedInits.has(stored.fileName)) continue;
+    const data = await load(stored);
+    if (!data) continue;
+    const init = {
+      id: stored.fileName,
+      data,
+      contentType: stored.meta.contentType,
+      etag: etagOf(stored),
+    };
+    inits.push({ profile: stored.profile, init });
+  }
+  const loadedInits = new Set(inits.map((i) => `${i.profile}/${i.init.id}`));
+  // Durations of every recorded number, so a segment left out still leaves a gap of its length.
+  const durations = new Map<string, number>();
+  for (const f of own) {
+    if (f.meta.kind === 'segment')
+      durations.set(`${f.profile}/${f.meta.sequence}`, f.meta.durationSec);
+  }
+  const previous: Partial<Record<ProfileName, number>> = {};
+  for (const stored of kept.sort((a, b) => sequenceOf(a) - sequenceOf(b))) {
+    const meta = stored.meta;
+    if (meta.kind !== 'segment') continue;
+    if (meta.initId !== undefined && !loadedInits.has(`${stored.profile}/${meta.initId}`)) {
+      damaged++;
+      log?.warn(
+        { recordingId, incarnation, profile: stored.profile, file: stored.fileName },
+        'a stored segment whose init section is missing was left out of the restored window',
+      );
+      continue;
+    }
+    const data = await load(stored);
+    if (!data) continue;
+    const before = previous[stored.profile];
+    previous[stored.profile] = meta.sequence;
+    segments.push({
+      id: stored.fileName,
+      sequence: meta.sequence,
+      profile: stored.profile,
+      durationSec: meta.durationSec,
+      data,
+      contentType: meta.contentType,
+      createdAt: meta.createdAt,
+      programDateTime: meta.programDateTime,
+      discontinuity: meta.discontinuity,
+      discontinuitySequence: meta.discontinuitySequence,
+      initId: meta.initId,
+      etag: etagOf(stored),
+      gapBefore: gapBefore(stored.profile, meta, before, durations),
+    });
+  }
+  distributor.restoreMedia({
+    segments,
+    inits,
+    targetDurationSec: record.targetDurationSec,
+    discontinuitySequences: record.discontinuitySequences,
+  });
+  return { segments: segments.length, damaged };
+}
+
+/** The content ETag of a stored file, from the SHA-256 its record holds (as contentTag makes it). */
+function etagOf(stored: StoredFile): string {
+  return `"${stored.sha256.slice(0, 22)}"`;
+}
+
+function sequenceOf(stored: StoredFile): number {
+  return stored.meta.kind === 'segment' ? stored.meta.sequence : -1;
+}
+
+/**
+ * The gap a restored segment follows: its recorded one, or, when a segment before it was left
+ * out (damaged), the durations of every number missing since the previous restored segment. A
+ * hole longer than a rendition lists as gaps starts the playlist after it, as when it was live.
+ */
+function gapBefore(
+  profile: ProfileName,
+  meta: SegmentFileMeta,
+  before: number | undefined,
+  durations: ReadonlyMap<string, number>,
+): readonly number[] | undefined {
+  if (before === undefined) return undefined;
+  const { sequence, gapBefore: recorded } = meta;
+  const missing = sequence - before - 1;
+  if (missing === (recorded?.length ?? 0)) return recorded;
+  if (missing <= 0 || missing > DISTRIBUTOR_DEFAULTS.maxGapSegments) return undefined;
+  const gap: number[] = [];
+  for (let s = before + 1; s < sequence; s++) {
+    gap.push(durations.get(`${profile}/${s}`) ?? meta.durationSec);
+  }
+  return gap;
 }
