@@ -8,6 +8,7 @@ import { SERVER_DEFAULTS } from './server.js';
 import { SERVICE_DEFAULTS } from './service/distribution-service.js';
 import { HLS_DEFAULTS } from './service/hls-delivery.js';
 import { PLAYBACK_TOKEN_DEFAULTS } from './service/playback-tokens.js';
+import { RECORDINGS_DEFAULTS } from './service/recordings.js';
 import { WEBHOOK_DEFAULTS } from './service/webhooks.js';
 import { STORAGE_DEFAULTS } from './storage/store.js';
 
@@ -36,6 +37,8 @@ export interface ServerConfig {
   readonly ingestBudgetMiB: number;
   readonly mediaDir: string;
   readonly dataDir: string;
+  readonly recordingsMaxAgeSeconds: number;
+  readonly recordingsMaxBytes: number;
   readonly adminToken: string | undefined;
   readonly maxStreams: number;
   readonly playbackSecret: string | undefined;
@@ -221,6 +224,26 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     description: 'folder of the state database (vtp.db, its key vtp.key) and the segment files',
     fallback: STORAGE_DEFAULTS.dataDir,
+  },
+  {
+    key: 'recordingsMaxAgeSeconds',
+    flag: 'recordings-max-age',
+    env: 'VTP_RECORDINGS_MAX_AGE_SECONDS',
+    kind: 'int',
+    min: 0,
+    max: 100 * 365 * 86_400,
+    description: 'seconds a recording is kept after it ended; 0 = no age limit',
+    fallback: RECORDINGS_DEFAULTS.maxAgeSeconds,
+  },
+  {
+    key: 'recordingsMaxBytes',
+    flag: 'recordings-max-bytes',
+    env: 'VTP_RECORDINGS_MAX_BYTES',
+    kind: 'int',
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    description: 'bytes all recordings may hold; the oldest go first; 0 = no size limit',
+    fallback: RECORDINGS_DEFAULTS.maxBytes,
   },
   {
     key: 'adminToken',

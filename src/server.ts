@@ -16,12 +16,13 @@ import {
 import { logEncoderEvent, logStreamEvents } from './service/event-log.js';
 import { HLS_DEFAULTS, HlsDelivery, type HlsOptions } from './service/hls-delivery.js';
 import { PlaybackTokens } from './service/playback-tokens.js';
+import { Recordings, type RecordingsOptions } from './service/recordings.js';
 import { type WebhookOptions, WebhookSender } from './service/webhooks.js';
 import { openStoreOrRecover } from './storage/open-store.js';
 import { SegmentFiles } from './storage/segment-files.js';
 import { scanSegmentFilesAtStart } from './storage/segment-files-start.js';
 import { StateRecorder } from './storage/state-recorder.js';
-import { recoverState } from './storage/state-recovery.js';
+import { recoverState, restoreSegmentWindows } from './storage/state-recovery.js';
 import type { Store } from './storage/store.js';
 
 export interface RuntimeOptions {
@@ -54,6 +55,8 @@ export interface RuntimeOptions {
   readonly webhooks?: Omit<WebhookOptions, 'logger'> | undefined;
   /** Where state and segment files are kept; without one, everything lives in memory only. */
   readonly dataDir?: string | undefined;
+  /** Retention of recordings (defaults: RECORDINGS_DEFAULTS); they exist only with segment files. */
+  readonly recordings?: Pick<RecordingsOptions, 'maxAgeSeconds' | 'maxBytes' | 'sweepIntervalMs'>;
 }
 
 /** Where and how the server process listens and stops when not told otherwise. */
@@ -76,6 +79,8 @@ export interface Runtime {
   readonly segmentFiles: SegmentFiles | undefined;
   /** Streams, sessions and counters kept across restarts (with a data directory). */
   readonly store: Store | undefined;
+  /** Recordings of ended streams, from the segment files (none without them). */
+  readonly recordings: Recordings | undefined;
   /** Starts listening and points the built-in encoders at this server; resolves its URL. */
   listen(host: string, port: number): Promise<string>;
   /**
@@ -102,6 +107,14 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     files: segmentFiles,
     limits: { maxSegmentBytes: options.maxSegmentBytes, ...options.ingest?.limits },
   });
+  const recordings =
+    segmentFiles &&
+    new Recordings(segmentFiles, service, {
+      ...options.recordings,
+      onError: (err) => log?.error({ err }, 'recording retention failed'),
+      onRemoved: (recordingId, reason, bytes) =>
+        log?.info({ recordingId, reason, bytes }, 'recording removed'),
+    });
   const store =
     options.dataDir === undefined ? undefined : openState(options.dataDir, service, ingest, log);
   // Ingest probes the media: a master playlist waits briefly for a probe still running.
@@ -118,6 +131,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     ingest,
     hls,
     encoders,
+    recordings,
     logger: options.logger ?? false,
     ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
     adminToken: options.adminToken,
@@ -128,6 +142,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   });
   service.start();
   ingest.start();
+  recordings?.start();
   const pruner = setInterval(() => hls.prune(), 10_000).unref();
   let closing: Promise<boolean> | undefined;
   return {
@@ -139,9 +154,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     webhooks,
     segmentFiles,
     store: store?.store,
+    recordings,
     async listen(host, port) {
       // What is on disk is checked (and the index rebuilt) before anything can push to it.
       if (segmentFiles) await scanSegmentFilesAtStart(segmentFiles, log);
+      // Recordings past their limits while the server was down go before anything is served.
+      await recordings?.sweep().catch((err) => log?.error({ err }, 'recording retention failed'));
+      // Restored live streams get their windows back from those files before anyone asks.
+      if (segmentFiles && store) {
+        await restoreSegmentWindows(segmentFiles, store.store, service, log);
+      }
       await app.listen({ host, port });
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : port;
@@ -155,6 +177,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     close(deadlineMs) {
       closing ??= (async () => {
         clearInterval(pruner);
+        recordings?.stop();
         ingest.stop();
         // Refuse new connections and deliveries at once and stop the encoders; all within the
         // deadline, after which connections still open (a slow upload, say) are cut.
@@ -224,6 +247,10 @@ export async function startServer(
     playbackSecret: config.playbackSecret,
     playbackTokenTtlSeconds: config.playbackTokenTtlSeconds,
     dataDir: mode.inMemory ? undefined : config.dataDir,
+    recordings: {
+      maxAgeSeconds: config.recordingsMaxAgeSeconds,
+      maxBytes: config.recordingsMaxBytes,
+    },
     ...(config.webhookUrl &&
       config.webhookSecret && {
         webhooks: { url: config.webhookUrl, secret: config.webhookSecret },

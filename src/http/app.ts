@@ -11,6 +11,7 @@ import type { IngestService } from '../ingest/ingest-service.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
 import type { PlaybackTokens } from '../service/playback-tokens.js';
+import type { Recordings } from '../service/recordings.js';
 import { adminGuard } from './admin-auth.js';
 import {
   type AllowedOrigins,
@@ -30,10 +31,12 @@ import { hlsRoutes } from './routes/hls.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { probeRoutes } from './routes/probes.js';
 import { installMetrics } from './routes/prometheus.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { segmentRoutes } from './routes/segments.js';
 import { streamRoutes } from './routes/streams.js';
 import { transcodeRoutes } from './routes/transcode.js';
 import { viewerRoutes } from './routes/viewers.js';
+import { vodRoutes } from './routes/vod.js';
 import { webRoutes } from './routes/web.js';
 import { MAX_ID_LENGTH } from './schemas.js';
 import { type SessionLookup, ViewerAccess } from './viewer-access.js';
@@ -66,6 +69,8 @@ export interface AppOptions {
   readonly corsOrigins?: string;
   /** Origins that may call the control API, comma-separated; empty (the default) = no CORS. */
   readonly apiCorsOrigins?: string;
+  /** Recordings on disk (with a data directory); without, none are listed or played. */
+  readonly recordings?: Recordings | undefined;
 }
 
 export { HTTP_DEFAULTS };
@@ -159,6 +164,7 @@ export function buildApp(options: AppOptions): App {
     ingest: options.ingest,
     hls: options.hls,
     encoders: options.encoders,
+    recordings: options.recordings,
     admin,
     access,
     sessions: options.service,
@@ -175,6 +181,8 @@ export function buildApp(options: AppOptions): App {
   app.register(ingestRoutes, deps);
   app.register(hlsRoutes, deps);
   app.register(transcodeRoutes, deps);
+  app.register(vodRoutes, deps);
+  app.register(recordingRoutes, deps);
   installMetrics(app, deps);
   app.register(probeRoutes, deps);
   app.register(webRoutes);
@@ -186,6 +194,7 @@ export interface RouteDeps {
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
+  readonly recordings: Recordings | undefined;
   /** onRequest hook of the operations that need the admin token. */
   readonly admin: (request: FastifyRequest) => Promise<void>;
   /** Who may see and act for which viewer. */

@@ -101,7 +101,8 @@ type Scope = 'hls' | 'api';
 
 /** The CORS scope a path belongs to; ingest, metrics and pages belong to none. */
 function scopeOf(url: string): Scope | undefined {
-  if (url.startsWith('/live/')) return 'hls';
+  // Recordings play as players play live streams (README "Recordings").
+  if (url.startsWith('/live/') || url.startsWith('/vod/')) return 'hls';
   if (url.startsWith('/api/')) return 'api';
   return undefined;
 }
@@ -173,11 +174,13 @@ export function installCors(app: FastifyInstance, settings: CorsSettings): void 
   const preflights: FastifyPluginAsync = async (scope) => {
     // @fastify/cors answers a listed scope's preflight in its onRequest hook; these routes give
     // it a path to run on. An open HLS preflight is answered here, with its prepared headers.
-    if (hlsAny) {
-      scope.options('/live/*', { schema: { hide: true } }, async (_request, reply) =>
-        reply.code(204).headers(hlsAny.preflight).send(),
-      );
-    } else if (settings.hls) scope.options('/live/*', { schema: { hide: true } }, noContent);
+    for (const prefix of ['/live/*', '/vod/*']) {
+      if (hlsAny) {
+        scope.options(prefix, { schema: { hide: true } }, async (_request, reply) =>
+          reply.code(204).headers(hlsAny.preflight).send(),
+        );
+      } else if (settings.hls) scope.options(prefix, { schema: { hide: true } }, noContent);
+    }
     if (settings.api) scope.options('/api/*', { schema: { hide: true } }, noContent);
   };
   app.register(preflights);

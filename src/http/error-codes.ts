@@ -110,6 +110,11 @@ export const ERROR_CODES = {
   NO_MEDIA_YET: { status: 404, ...soon, meaning: 'the stream has no segment yet; retry shortly' },
   DELIVERY_NOT_FOUND: { status: 404, ...no, meaning: 'no such delivery' },
   ENCODER_NOT_FOUND: { status: 404, ...no, meaning: 'no such encoder job' },
+  RECORDING_NOT_FOUND: {
+    status: 404,
+    ...no,
+    meaning: 'no such recording (none kept on disk for that id, or the rendition has none)',
+  },
   ROUTE_NOT_FOUND: { status: 404, ...no, meaning: 'no route for that path' },
   METHOD_NOT_ALLOWED: {
     status: 405,
@@ -128,6 +133,11 @@ export const ERROR_CODES = {
   },
   STREAM_EXISTS: { status: 409, ...no, meaning: 'a stream of that id is live' },
   VIEWER_EXISTS: { status: 409, ...no, meaning: 'that viewer already joined' },
+  RECORDING_IN_PROGRESS: {
+    status: 409,
+    ...no,
+    meaning: 'the recording is being written (its stream is live); play or delete it once it ended',
+  },
   SEGMENT_EXISTS: { status: 409, ...no, meaning: 'a segment of that id was already published' },
   SEGMENT_OUT_OF_ORDER: {
     status: 409,

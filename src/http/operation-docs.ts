@@ -14,6 +14,7 @@ export const TAGS = {
   api: 'this description',
   ingest: "an encoder's pushes (ffmpeg's hls muxer, -method PUT)",
   hls: 'playlists and segments for players',
+  recordings: 'ended streams kept on disk, played as VOD, listed and deleted',
   metrics: 'Prometheus',
   probes: 'liveness and readiness for orchestrators',
   pages: 'the player page and the dashboard',

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { type TProperties, type TSchema, Type } from 'typebox';
 import { Profile } from './schemas.js';
 
@@ -48,6 +49,11 @@ export function media(description: string) {
     description,
     content: { 'video/mp2t': { schema: binary }, 'video/mp4': { schema: binary } },
   });
+}
+
+/** Segment bytes streamed from disk (recordings). */
+export function streamedMedia(description: string) {
+  return Type.Unsafe<Uint8Array | Readable>(media(description));
 }
 
 /** A text body of the given media types (pages, scripts, style sheets, metrics). */
@@ -144,6 +150,34 @@ export const StreamList = reply('every stream, summarised', {
       OPEN,
     ),
   ),
+});
+
+const RecordingFields = {
+  recording_id: Type.String(),
+  status: Type.Enum(['recording', 'complete'], {
+    description: '`recording` while its stream is live (not playable or deletable yet)',
+  }),
+  started_at: Timestamp,
+  ended_at: Timestamp,
+  duration_seconds: Type.Number({ minimum: 0, description: 'media time of the longest rendition' }),
+  bytes: Count,
+  renditions: Type.Array(Profile),
+  master_url: Type.Union([Type.String(), Type.Null()], {
+    description: 'path of its VOD multivariant playlist, null until its stream ended',
+  }),
+};
+
+export const Recording = reply('the recording', RecordingFields);
+
+export const RecordingList = reply('every recording kept, oldest first', {
+  recordings: Type.Array(Type.Object(RecordingFields, OPEN)),
+  count: Count,
+});
+
+export const RecordingDeleted = reply('the recording is deleted', {
+  recording_id: Type.String(),
+  status: Type.Literal('deleted'),
+  bytes_freed: Count,
 });
 
 export const ViewerLeft = reply('the viewer left', {

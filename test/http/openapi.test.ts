@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { createRuntime, type Runtime } from '../../src/server.js';
 import { call } from '../helpers/http.js';
+import { pushSegments } from '../helpers/push.js';
 import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 
 const ADMIN_TOKEN = 'openapi-admin-token-0123456789';
@@ -264,6 +268,8 @@ describe('the OpenAPI document', () => {
       ['put', '/api/v1/distribution/cdn', { enabled: false }],
       ['post', '/api/v1/transcode/start', { recording_id: 'x' }],
       ['post', '/api/v1/transcode/{job_id}/stop', undefined],
+      ['delete', '/api/v1/recordings/{recording_id}', undefined],
+      ['get', '/api/v1/recordings', undefined],
       ['get', '/api/v1/streams', undefined],
       ['get', '/api/v1/distribution/metrics', undefined],
       ['get', '/api/v1/transcode', undefined],
@@ -285,7 +291,7 @@ describe('the OpenAPI document', () => {
     const markedCount = Object.values<Record<string, any>>(doc.paths)
       .flatMap((item) => Object.values<any>(item))
       .filter(adminOnly).length;
-    assert.equal(markedCount, 6, 'the six operator operations, no more');
+    assert.equal(markedCount, 7, 'the seven operator operations, no more');
   });
 
   it("names a viewer's session on the operations that take it, and the publish key on ingest", async () => {
@@ -381,7 +387,10 @@ describe('the OpenAPI document', () => {
 
 describe('the response schemas', () => {
   it("never change a body: Fastify's serializer writes what each JSON handler returns", async () => {
+    // A data directory, so recordings exist to be listed, read and deleted.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'vtp-openapi-'));
     const runtime = createRuntime({
+      dataDir,
       logger: false,
       adminToken: ADMIN_TOKEN,
       http: { apiRateLimit: 0, joinRateLimit: 0 },
@@ -445,6 +454,11 @@ describe('the response schemas', () => {
       await call(`${base}/ingest/shape/master.m3u8`, 'PUT', '#EXTM3U\n', push);
       await call(`${api}/streams/shape?viewer_id=b`, 'DELETE', undefined, admin);
       await call(`${api}/streams/shape/end`, 'POST', undefined, admin);
+      await pushSegments(base, 'rec', 'Low', 0, 2);
+      await call(`${api}/streams/rec/end`, 'POST', undefined, admin);
+      await call(`${api}/recordings`, 'GET');
+      await call(`${api}/recordings/rec`, 'GET');
+      await call(`${api}/recordings/rec`, 'DELETE', undefined, admin);
       await call(`${base}/livez`, 'GET');
       await call(`${base}/readyz`, 'GET');
       const doc = (await call(`${api}/openapi.json`, 'GET')).body;
@@ -467,6 +481,7 @@ describe('the response schemas', () => {
       assert.ok(compared.size >= 20, [...compared].join('\n'));
     } finally {
       await runtime.close(1000);
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });
