@@ -141,6 +141,23 @@ export class SegmentWindow {
     return this.items.slice(Math.max(this.head, this.items.length - count));
   }
 
+  /**
+   * The newest segments (oldest first) whose durations, lost numbers' included, add up to no more
+   * than `seconds`, and never fewer than `atLeast`: a DVR window's playlist.
+   */
+  latestSpanning(seconds: number, atLeast: number): readonly Segment[] {
+    let start = this.items.length;
+    let total = 0;
+    while (start > this.head) {
+      const segment = this.items[start - 1] as Segment;
+      const gaps = (segment.gapBefore ?? []).reduce((sum, d) => sum + d, 0);
+      total += segment.durationSec + gaps;
+      if (total > seconds && this.items.length - start >= atLeast) break;
+      start--;
+    }
+    return this.items.slice(start);
+  }
+
   /** Segments oldest first. */
   segments(): readonly Segment[] {
     return this.items.slice(this.head);

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { PROFILE_NAMES } from '../core/profiles.js';
+import { MAX_DVR_SECONDS } from '../service/distribution-service.js';
 
 /**
  * Ids are safe to put in URLs, logs and file names (docs/architecture.md): 1-128 characters of
@@ -20,6 +21,8 @@ export const StartStreamBody = Type.Object(
     recording_id: Id,
     max_viewers: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     publish_key: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+    /** Seconds of history the live playlist lists for rewinding (README "DVR"); 0 for none. */
+    dvr_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DVR_SECONDS })),
   },
   CLOSED,
 );

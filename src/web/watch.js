@@ -1,5 +1,7 @@
 // The player page: joins as a viewer, plays the live stream with hls.js (sending CMCD), reports
 // buffer health to the server every two seconds and applies the bitrate the server returns.
+// A seek bar covers what the player may seek: a live stream's DVR window (README "DVR"), or the
+// whole recording once the stream has ended (README "Recordings").
 (() => {
   const PROFILES = ['VeryLow', 'Low', 'Medium', 'High'];
   // A full live buffer: three 2 s segments (hls.js plays three segments behind the live edge),
@@ -14,6 +16,8 @@
   const video = $('video');
   // switches: the server's choices as applied; renditions: what hls.js actually played, in order.
   const state = {
+    // 'live' or 'recording' once playback starts.
+    mode: null,
     hls: null,
     sessionId: null,
     serverBitrate: null,
@@ -38,8 +42,13 @@
       body: body ? JSON.stringify(body) : undefined,
     });
     const json = await response.json().catch(() => ({}));
-    if (!response.ok)
-      throw new Error(json.error?.message || `${method} ${path} answered ${response.status}`);
+    if (!response.ok) {
+      const error = new Error(
+        json.error?.message || `${method} ${path} answered ${response.status}`,
+      );
+      error.code = json.error?.code;
+      throw error;
+    }
     return json;
   };
 
@@ -95,6 +104,110 @@
     state.hls.nextLevel = index;
   }
 
+  const seek = $('seek');
+  // While the viewer drags, the bar shows where they point, not where playback is.
+  let dragging = false;
+  seek.addEventListener('input', () => {
+    dragging = true;
+    showPosition(Number(seek.value));
+  });
+  seek.addEventListener('change', () => {
+    dragging = false;
+    video.currentTime = Number(seek.value);
+  });
+  $('go-live').addEventListener('click', () => {
+    const edge = state.hls?.liveSyncPosition;
+    if (edge !== null && edge !== undefined) video.currentTime = edge;
+  });
+
+  const clockText = (seconds) => {
+    const s = Math.max(0, Math.floor(seconds));
+    const hms = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60];
+    return (hms[0] > 0 ? hms : hms.slice(1))
+      .map((n, i) => (i ? String(n).padStart(2, '0') : n))
+      .join(':');
+  };
+
+  /** What the player may seek: the playlist's DVR window while live, the whole recording after. */
+  function seekableRange() {
+    const ranges = video.seekable;
+    if (ranges.length === 0) return null;
+    const range = { start: ranges.start(0), end: ranges.end(ranges.length - 1) };
+    return Number.isFinite(range.end) && range.end - range.start > 1 ? range : null;
+  }
+
+  function showPosition(t) {
+    if (state.mode === 'live') {
+      // hls.js plays a few segments behind the newest; that point counts as live.
+      const edge = state.hls?.liveSyncPosition ?? seekableRange()?.end ?? t;
+      const behind = edge - t;
+      $('seek-label').textContent = behind < 4 ? 'Live' : `${clockText(behind)} behind live`;
+      $('go-live').hidden = behind < 4;
+    } else {
+      $('seek-label').textContent = `${clockText(t)} / ${clockText(video.duration || 0)}`;
+    }
+  }
+
+  function updateSeekBar() {
+    const range = seekableRange();
+    seek.disabled = !range;
+    if (!range) {
+      $('seek-label').textContent = '–';
+      return;
+    }
+    seek.min = String(range.start);
+    seek.max = String(range.end);
+    if (!dragging) seek.value = String(video.currentTime);
+    showPosition(dragging ? Number(seek.value) : video.currentTime);
+  }
+
+  function startClock() {
+    setInterval(() => {
+      $('time').textContent = `${video.currentTime.toFixed(1)} s`;
+      updateSeekBar();
+    }, 500);
+  }
+
+  function showRendition(hls, data) {
+    const level = hls.levels[data.level];
+    state.renditions.push(state.levels[data.level]);
+    $('rendition').textContent =
+      `${state.levels[data.level]} (${level.width}×${level.height}, ${Math.round(level.bitrate / 1000)} kbps)`;
+  }
+
+  /**
+   * Plays the stream's recording from the start (a stream that ended, or is gone, may have
+   * been recorded when the server keeps a data directory). False when there is none.
+   */
+  async function playRecording() {
+    const url = `/vod/${encodeURIComponent(recordingId)}/master.m3u8`;
+    const found = await fetch(url).catch(() => null);
+    if (!found?.ok) return false;
+    state.mode = 'recording';
+    $('player-title').textContent = 'Recording';
+    video.setAttribute('aria-label', 'Lecture recording');
+    if (!window.Hls?.isSupported()) {
+      $('status').textContent = 'This browser cannot play HLS with Media Source Extensions.';
+      $('status').className = 'error';
+      return true;
+    }
+    const hls = new window.Hls({ startPosition: 0 });
+    state.hls = hls;
+    hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => {
+      state.levels = data.levels.map(profileOfLevel);
+      video.play().catch(() => {});
+      $('status').textContent = 'Playing the recording';
+    });
+    hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
+    hls.on(window.Hls.Events.ERROR, (_event, data) => {
+      if (data.fatal) $('status').textContent = `Playback error: ${data.details}`;
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    startClock();
+    return true;
+  }
+
   async function start() {
     let joined;
     try {
@@ -103,11 +216,14 @@
         viewer_id: viewerId,
       });
     } catch (error) {
+      const over = error.code === 'STREAM_ENDED' || error.code === 'STREAM_NOT_FOUND';
+      if (over && (await playRecording())) return;
       $('status').textContent = `Could not join: ${error.message}`;
       $('status').className = 'error';
       return;
     }
     state.sessionId = joined.session_id;
+    state.mode = 'live';
     if (!window.Hls?.isSupported()) {
       $('status').textContent = 'This browser cannot play HLS with Media Source Extensions.';
       $('status').className = 'error';
@@ -124,12 +240,7 @@
       video.play().catch(() => {});
       $('status').textContent = 'Playing live';
     });
-    hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => {
-      const level = hls.levels[data.level];
-      state.renditions.push(state.levels[data.level]);
-      $('rendition').textContent =
-        `${state.levels[data.level]} (${level.width}×${level.height}, ${Math.round(level.bitrate / 1000)} kbps)`;
-    });
+    hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
     hls.on(window.Hls.Events.ERROR, (_event, data) => {
       if (data.fatal) $('status').textContent = `Playback error: ${data.details}`;
     });
@@ -137,9 +248,7 @@
     hls.loadSource(joined.playback_url);
     hls.attachMedia(video);
     setInterval(report, REPORT_MS);
-    setInterval(() => {
-      $('time').textContent = `${video.currentTime.toFixed(1)} s`;
-    }, 500);
+    startClock();
   }
 
   window.addEventListener('pagehide', () => {

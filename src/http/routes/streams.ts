@@ -48,7 +48,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
       },
     },
     async (request, reply) => {
-      const { recording_id, max_viewers, publish_key } = request.body;
+      const { recording_id, max_viewers, publish_key, dvr_seconds } = request.body;
       if (recording_id === 'start') {
         // POST /api/v1/streams/start is this route, so a stream named "start" could not be joined.
         throw new DistributionError(
@@ -57,7 +57,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
           'recording_id',
         );
       }
-      const distributor = service.startLiveStream(recording_id, max_viewers);
+      const distributor = service.startLiveStream(recording_id, max_viewers, dvr_seconds);
       if (publish_key !== undefined) ingest.access.setPublishKey(recording_id, publish_key);
       return reply
         .code(201)
