@@ -38,6 +38,7 @@ function sessionRecord(sessionId: string, i: number): SessionRecord {
     throughputKbps: 5_200,
     lowBufferEvents: 1,
     stalls: 0,
+    switchCount: 1,
     profileMs: { Low: 8_000, Medium: 72_000 },
     bitrateHistory: [{ from: 'Low', to: 'Medium', at: 9_000, reason: 'adaptation' }],
     qualityHistory: [{ at: 10_000, bufferHealth: 64, throughputKbps: 5_200 }],

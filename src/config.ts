@@ -5,7 +5,7 @@ import { parseOrigins } from './http/cors.js';
 import { ENCODER_DEFAULTS } from './ingest/encoder-manager.js';
 import { INGEST_DEFAULTS } from './ingest/ingest-service.js';
 import { SERVER_DEFAULTS } from './server.js';
-import { SERVICE_DEFAULTS } from './service/distribution-service.js';
+import { MAX_DVR_SECONDS, SERVICE_DEFAULTS } from './service/distribution-service.js';
 import { HLS_DEFAULTS } from './service/hls-delivery.js';
 import { PLAYBACK_TOKEN_DEFAULTS } from './service/playback-tokens.js';
 import { RECORDINGS_DEFAULTS } from './service/recordings.js';
@@ -20,6 +20,7 @@ export interface ServerConfig {
   readonly queueCapacity: number;
   readonly retentionSeconds: number;
   readonly maxViewers: number;
+  readonly dvrSeconds: number;
   readonly cdnBaseUrl: string | undefined;
   readonly longPollMs: number;
   readonly shutdownTimeoutSeconds: number;
@@ -131,6 +132,17 @@ export const SETTINGS: readonly Setting[] = [
     max: 1_000_000,
     description: 'viewer cap of a stream started without max_viewers',
     fallback: DEFAULT_MAX_VIEWERS,
+  },
+  {
+    key: 'dvrSeconds',
+    flag: 'dvr-seconds',
+    env: 'VTP_DVR_SECONDS',
+    kind: 'int',
+    min: 0,
+    max: MAX_DVR_SECONDS,
+    description:
+      'seconds of history the live playlist of a stream started without dvr_seconds lists for rewinding (held in memory); 0 turns DVR off',
+    fallback: SERVICE_DEFAULTS.dvrSeconds,
   },
   {
     key: 'cdnBaseUrl',

@@ -18,6 +18,7 @@ import { HLS_DEFAULTS, HlsDelivery, type HlsOptions } from './service/hls-delive
 import { PlaybackTokens } from './service/playback-tokens.js';
 import { Recordings, type RecordingsOptions } from './service/recordings.js';
 import { type WebhookOptions, WebhookSender } from './service/webhooks.js';
+import { MemoryStore } from './storage/memory-store.js';
 import { openStoreOrRecover } from './storage/open-store.js';
 import { SegmentFiles } from './storage/segment-files.js';
 import { scanSegmentFilesAtStart } from './storage/segment-files-start.js';
@@ -77,7 +78,7 @@ export interface Runtime {
   readonly webhooks: WebhookSender | undefined;
   /** Segments and init sections on disk (with a data directory, or given as `ingest.files`). */
   readonly segmentFiles: SegmentFiles | undefined;
-  /** Streams, sessions and counters kept across restarts (with a data directory). */
+  /** Streams, sessions and counters: kept across restarts with a data directory, else in memory. */
   readonly store: Store | undefined;
   /** Recordings of ended streams, from the segment files (none without them). */
   readonly recordings: Recordings | undefined;
@@ -115,8 +116,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       onRemoved: (recordingId, reason, bytes) =>
         log?.info({ recordingId, reason, bytes }, 'recording removed'),
     });
-  const store =
-    options.dataDir === undefined ? undefined : openState(options.dataDir, service, ingest, log);
+  const store = openState(options.dataDir, service, ingest, log);
   // Ingest probes the media: a master playlist waits briefly for a probe still running.
   const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS, ingest);
   const encoders = new EncoderManager({
@@ -135,6 +135,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     logger: options.logger ?? false,
     ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
     adminToken: options.adminToken,
+    attendance: store.recorder,
     ...options.http,
     playback: options.playbackSecret
       ? new PlaybackTokens(options.playbackSecret, options.playbackTokenTtlSeconds)
@@ -153,7 +154,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     encoders,
     webhooks,
     segmentFiles,
-    store: store?.store,
+    store: store.store,
     recordings,
     async listen(host, port) {
       // What is on disk is checked (and the index rebuilt) before anything can push to it.
@@ -194,8 +195,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         const flushed = await (webhooks?.flush(Math.max(0, deadlineAt - performance.now())) ??
           true);
         // State last: what the drained requests changed is written, then the database closed.
-        store?.recorder.stop();
-        store?.store.close();
+        store.recorder.stop();
+        store.store.close();
         return drained && flushed;
       })();
       return closing;
@@ -261,6 +262,7 @@ export async function startServer(
       queueCapacity: config.queueCapacity,
       retentionMs: config.retentionSeconds * 1000,
       defaultMaxViewers: config.maxViewers,
+      dvrSeconds: config.dvrSeconds,
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       ...(config.cdnBaseUrl && { cdnBaseUrl: config.cdnBaseUrl }),
     },
@@ -292,21 +294,26 @@ export async function startServer(
 /**
  * Opens the data directory's state database (a corrupt one is moved aside and logged), brings
  * its streams, sessions, keys and counters back into the service before anything listens, and
- * records every later change.
+ * records every later change. Without a data directory the same records are kept in memory (a
+ * MemoryStore), so attendance reports work alike; they are gone when the process exits.
  */
 function openState(
-  dataDir: string,
+  dataDir: string | undefined,
   service: DistributionService,
   ingest: IngestService,
   log: pino.Logger | undefined,
 ): { store: Store; recorder: StateRecorder } {
-  const store = openStoreOrRecover(
-    dataDir,
-    {
-      error: (detail, message) => (log ? log.error(detail, message) : process.emitWarning(message)),
-    },
-    log ? { onError: (err) => log.error({ err }, 'state database write failed') } : {},
-  );
+  const store =
+    dataDir === undefined
+      ? new MemoryStore()
+      : openStoreOrRecover(
+          dataDir,
+          {
+            error: (detail, message) =>
+              log ? log.error(detail, message) : process.emitWarning(message),
+          },
+          log ? { onError: (err) => log.error({ err }, 'state database write failed') } : {},
+        );
   const recovered = recoverState(store, service, ingest.access, log);
   const recorder = new StateRecorder(service, store, ingest.access, (err) =>
     log?.error({ err }, 'recording state failed'),

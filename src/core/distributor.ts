@@ -35,6 +35,11 @@ export interface DistributorOptions {
   readonly startedAt?: number;
   /** How long a segment stays in the window after it was published. */
   readonly retentionMs: number;
+  /**
+   * Seconds of history the live media playlist lists (a DVR window), 0 for the usual sliding
+   * window; the retention must cover it (DistributionService adds it).
+   */
+  readonly dvrSeconds?: number;
   /** Makes unguessable session ids; the core has no randomness of its own. */
   readonly newSessionId: () => string;
   readonly policy?: AdaptationPolicy;
@@ -97,6 +102,8 @@ export interface ViewerPage {
 export class LiveDistributor {
   readonly maxViewers: number;
   readonly retentionMs: number;
+  /** See DistributorOptions.dvrSeconds. */
+  readonly dvrSeconds: number;
   private readonly windows: Record<ProfileName, SegmentWindow>;
   private readonly viewers = new Map<string, ViewerSession>();
   private readonly perProfile: Record<ProfileName, number> = {
@@ -137,6 +144,7 @@ export class LiveDistributor {
     this.incarnation = options.incarnation ?? '0';
     this.maxViewers = options.maxViewers;
     this.retentionMs = options.retentionMs;
+    this.dvrSeconds = options.dvrSeconds ?? 0;
     this.newSessionId = options.newSessionId;
     this.policy = options.policy ?? seedBufferPolicy;
     this.maxBacklog = options.maxBacklog ?? DISTRIBUTOR_DEFAULTS.maxBacklog;

@@ -1,5 +1,5 @@
 import type { ProfileName } from './profiles.js';
-import { type ConnectionQuality, inferConnectionQuality } from './quality.js';
+import { BUFFER_THRESHOLDS, type ConnectionQuality, inferConnectionQuality } from './quality.js';
 import type { Segment } from './segment.js';
 
 export type SwitchReason = 'manual' | 'adaptation' | 'profile_full' | 'observed';
@@ -31,6 +31,12 @@ export interface ViewerSessionState {
   readonly bufferHealth: number;
   readonly throughputKbps: number;
   readonly bitrateHistory: readonly BitrateSwitch[];
+  /** Attendance counters (see ViewerSession); absent in states stored before they existed. */
+  readonly lowBufferEvents?: number | undefined;
+  readonly stalls?: number | undefined;
+  readonly switchCount?: number | undefined;
+  /** Milliseconds at each profile up to `lastSeenAt`. */
+  readonly profileMs?: Readonly<Partial<Record<ProfileName, number>>> | undefined;
 }
 
 /** Buffer health a viewer starts with before it reports one (the seed's 50.0). */
@@ -51,6 +57,22 @@ export class ViewerSession {
   throughputKbps = 0;
   /** The profile adaptation would choose for a player that picks its own bitrate. */
   recommendedBitrate: ProfileName | undefined;
+  /**
+   * Times buffer health fell under the critical threshold (20): counted when it crosses, so a
+   * player reporting a low buffer on every request counts once until it recovers.
+   */
+  lowBufferEvents = 0;
+  /**
+   * Stalls the player reported (CMCD `bs`, buffer starvation since its previous request): a run
+   * of requests each carrying `bs` is one stall that lasted across them, counted once.
+   */
+  stalls = 0;
+  /** Rendition changes ever made; the history below keeps only the newest MAX_HISTORY. */
+  switchCount = 0;
+  private starved = false;
+  /** Milliseconds at each profile up to `profileSince` (the current one runs from there). */
+  private readonly profileTime: Partial<Record<ProfileName, number>> = {};
+  private profileSince: number;
   private switches: BitrateSwitch[] | undefined;
   private backlog: Segment[] | undefined;
 
@@ -71,6 +93,7 @@ export class ViewerSession {
   ) {
     this.lastSeenAt = joinedAt;
     this.targetBitrate = currentBitrate;
+    this.profileSince = joinedAt;
   }
 
   /** A session as `state` describes it (restart recovery); its backlog starts empty. */
@@ -91,6 +114,14 @@ export class ViewerSession {
     session.throughputKbps = state.throughputKbps;
     if (state.bitrateHistory.length > 0) {
       session.switches = state.bitrateHistory.slice(-MAX_HISTORY);
+    }
+    session.lowBufferEvents = state.lowBufferEvents ?? 0;
+    session.stalls = state.stalls ?? 0;
+    session.switchCount = state.switchCount ?? state.bitrateHistory.length;
+    if (state.profileMs) {
+      Object.assign(session.profileTime, state.profileMs);
+      // The stored times run to the last request; the time the server was down is not watching.
+      session.profileSince = state.lastSeenAt;
     }
     return session;
   }
@@ -121,8 +152,23 @@ export class ViewerSession {
     this.record(to, at, 'observed');
   }
 
+  /**
+   * Milliseconds at each profile from joining to `until` (the last request, for watch time).
+   * A switch recorded after `until` (an API switch after the last request) ends the time there.
+   */
+  profileMs(until: number = this.lastSeenAt): Partial<Record<ProfileName, number>> {
+    const time = { ...this.profileTime };
+    const current = this.currentBitrate;
+    time[current] = (time[current] ?? 0) + Math.max(0, until - this.profileSince);
+    return time;
+  }
+
   private record(to: ProfileName, at: number, reason: SwitchReason): void {
     if (to === this.currentBitrate) return;
+    const from = this.currentBitrate;
+    this.profileTime[from] = (this.profileTime[from] ?? 0) + Math.max(0, at - this.profileSince);
+    this.profileSince = Math.max(this.profileSince, at);
+    this.switchCount++;
     this.switches ??= [];
     if (this.switches.length >= MAX_HISTORY) this.switches.shift();
     this.switches.push({ from: this.currentBitrate, to, at, reason });
@@ -143,9 +189,22 @@ export class ViewerSession {
     this.throughputKbps = this.throughputKbps === 0 ? kbps : 0.7 * this.throughputKbps + 0.3 * kbps;
   }
 
+  /** Sets buffer health, counting a low-buffer event when it falls under the threshold. */
   updateBuffer(bufferHealth: number, now: number): void {
+    const critical = BUFFER_THRESHOLDS.critical;
+    if (bufferHealth < critical && !(this.bufferHealth < critical)) this.lowBufferEvents++;
     this.bufferHealth = bufferHealth;
     this.lastSeenAt = now;
+  }
+
+  /**
+   * Notes whether the player reported buffer starvation (CMCD `bs`) on a request. A stall is
+   * counted when a report carries it after one that did not; its length is not known (CMCD says
+   * only that the buffer ran dry at some point since the previous request).
+   */
+  reportStarvation(starved: boolean): void {
+    if (starved && !this.starved) this.stalls++;
+    this.starved = starved;
   }
 
   pushBacklog(segment: Segment): void {

@@ -12,6 +12,7 @@ import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
 import type { PlaybackTokens } from '../service/playback-tokens.js';
 import type { Recordings } from '../service/recordings.js';
+import type { AttendanceSource } from '../storage/state-recorder.js';
 import { adminGuard } from './admin-auth.js';
 import {
   type AllowedOrigins,
@@ -32,6 +33,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { probeRoutes } from './routes/probes.js';
 import { installMetrics } from './routes/prometheus.js';
 import { recordingRoutes } from './routes/recordings.js';
+import { reportRoutes } from './routes/report.js';
 import { segmentRoutes } from './routes/segments.js';
 import { streamRoutes } from './routes/streams.js';
 import { transcodeRoutes } from './routes/transcode.js';
@@ -71,6 +73,8 @@ export interface AppOptions {
   readonly apiCorsOrigins?: string;
   /** Recordings on disk (with a data directory); without, none are listed or played. */
   readonly recordings?: Recordings | undefined;
+  /** Stored streams and sessions for attendance reports; without, every report is a 404. */
+  readonly attendance?: AttendanceSource | undefined;
 }
 
 export { HTTP_DEFAULTS };
@@ -165,6 +169,7 @@ export function buildApp(options: AppOptions): App {
     hls: options.hls,
     encoders: options.encoders,
     recordings: options.recordings,
+    attendance: options.attendance,
     admin,
     access,
     sessions: options.service,
@@ -183,6 +188,7 @@ export function buildApp(options: AppOptions): App {
   app.register(transcodeRoutes, deps);
   app.register(vodRoutes, deps);
   app.register(recordingRoutes, deps);
+  app.register(reportRoutes, deps);
   installMetrics(app, deps);
   app.register(probeRoutes, deps);
   app.register(webRoutes);
@@ -195,6 +201,7 @@ export interface RouteDeps {
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
   readonly recordings: Recordings | undefined;
+  readonly attendance: AttendanceSource | undefined;
   /** onRequest hook of the operations that need the admin token. */
   readonly admin: (request: FastifyRequest) => Promise<void>;
   /** Who may see and act for which viewer. */

@@ -18,6 +18,9 @@ export function clientReport(
     sessionId: query.session ?? (typeof cmcd.sid === 'string' ? cmcd.sid : undefined),
     bufferLengthMs: finite(cmcd.bl),
     throughputKbps: finite(cmcd.mtp),
+    // `bs` is a flag key: present (true) on the first request after the buffer ran dry. A request
+    // with CMCD but without it says the player did not starve; one without CMCD says nothing.
+    bufferStarvation: Object.keys(cmcd).length > 0 ? cmcd.bs === true : undefined,
   };
 }
 

@@ -310,3 +310,77 @@ export const OpenApiDocument = Type.Object(
   { openapi: Type.String(), info: Type.Object({}, OPEN), paths: Type.Object({}, OPEN) },
   { ...OPEN, description: 'an OpenAPI 3 document' },
 );
+
+/** Seconds (or shares) per profile: fractional, unlike ByProfile's counts. */
+const FiguresByProfile = Type.Object(
+  { VeryLow: Type.Number(), Low: Type.Number(), Medium: Type.Number(), High: Type.Number() },
+  { ...OPEN, description: 'one figure per profile' },
+);
+const Seconds = Type.Number({ minimum: 0, description: 'seconds, to the millisecond' });
+
+const AttendanceRow = Type.Object(
+  {
+    viewer_id: Type.String(),
+    anonymous: Type.Boolean(),
+    joined_at: Timestamp,
+    left_at: Type.Union([Timestamp, Type.Null()], { description: 'null while still joined' }),
+    leave_reason: Type.Union([Type.String(), Type.Null()]),
+    last_seen_at: Timestamp,
+    watch_seconds: Seconds,
+    segments_received: Count,
+    bytes_received: Count,
+    seconds_per_profile: FiguresByProfile,
+    profile_share: FiguresByProfile,
+    switches: Count,
+    low_buffer_events: Count,
+    stalls: Count,
+    connection_quality: Type.Array(
+      Type.Object(
+        {
+          at: Timestamp,
+          buffer_health: Type.Number(),
+          throughput_kbps: Type.Number(),
+          connection_quality: ConnectionQuality,
+        },
+        OPEN,
+      ),
+    ),
+  },
+  { ...OPEN, description: 'one attendance: a viewer that returned has one row per visit' },
+);
+
+const AttendanceReportJson = reply('the attendance report (README "Attendance report")', {
+  recording_id: Type.String(),
+  started_at: Timestamp,
+  ended_at: Type.Union([Timestamp, Type.Null()], { description: 'null while live' }),
+  generated_at: Timestamp,
+  summary: Type.Object(
+    {
+      viewers: Count,
+      joins: Count,
+      peak_viewers: Count,
+      average_viewers: Type.Number(),
+      total_watch_seconds: Seconds,
+      average_watch_seconds: Seconds,
+      seconds_per_profile: FiguresByProfile,
+      profile_share: FiguresByProfile,
+      low_buffer_events: Count,
+      stalls: Count,
+      stall_ratio: Type.Union([Type.Number(), Type.Null()], {
+        description: 'stalls per minute of watch time; null when nobody watched',
+      }),
+    },
+    OPEN,
+  ),
+  viewers: Type.Array(AttendanceRow),
+});
+
+/** The report as JSON, or its viewer rows as CSV (`Accept: text/csv`). */
+// Typed loosely: the report's lists are readonly, which the schema's static type is not.
+export const AttendanceReportReply = Type.Unsafe<object | string>({
+  description: 'the attendance report: JSON, or its viewer rows as CSV with `Accept: text/csv`',
+  content: {
+    'application/json': { schema: AttendanceReportJson },
+    'text/csv': { schema: Type.String() },
+  },
+});

@@ -16,8 +16,10 @@ import type { SessionRecord, StreamRecord } from '../storage/store.js';
  * - Watch time is from joining to the viewer's last request (lastSeenAt): the idle wait that
  *   precedes an idle expiry, or the time since the last request of a viewer still joined, is not
  *   watching.
- * - Stall ratio is stalls (CMCD `bs` reports) per minute of watch time, across all viewers; null
- *   when nobody watched. The store counts stalls but not their length, so a share of time stalled
+ * - A low-buffer event is buffer health falling under 20 (counted as it crosses, not per report).
+ *   A stall is a run of requests carrying CMCD `bs` (buffer starvation), counted once.
+ * - Stall ratio is stalls per minute of watch time, across all viewers; null when nobody
+ *   watched. CMCD `bs` says the buffer ran dry, not for how long, so a share of time stalled
  *   cannot be computed.
  */
 
@@ -45,7 +47,7 @@ export interface ViewerAttendance {
   readonly seconds_per_profile: SecondsPerProfile;
   /** Each profile's share of the time at any profile, 0 to 1; all 0 when none was recorded. */
   readonly profile_share: SecondsPerProfile;
-  /** Rendition changes in the stored bitrate history (bounded, see SessionRecord). */
+  /** Rendition changes, all of them (the stored history keeps only the newest). */
   readonly switches: number;
   readonly low_buffer_events: number;
   readonly stalls: number;
@@ -119,7 +121,7 @@ function viewerAttendance(session: SessionRecord): ViewerAttendance {
     bytes_received: session.bytesReceived,
     seconds_per_profile: perProfile((name) => seconds(session.profileMs[name] ?? 0)),
     profile_share: shares(session.profileMs),
-    switches: session.bitrateHistory.filter((change) => change.from !== change.to).length,
+    switches: session.switchCount,
     low_buffer_events: session.lowBufferEvents,
     stalls: session.stalls,
     connection_quality: session.qualityHistory.map((sample) => ({

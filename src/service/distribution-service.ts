@@ -42,6 +42,8 @@ export interface DistributionServiceOptions {
   readonly maxBacklog?: number;
   /** Viewers with no request for this long leave by themselves. */
   readonly idleTimeoutMs?: number;
+  /** DVR window (seconds) of a stream started without dvr_seconds; 0 means none. */
+  readonly dvrSeconds?: number;
   /** Streams (live, or ended and still readable) the server holds at most. */
   readonly maxStreams?: number;
   /** Where an event listener's error goes (it never reaches the code that emitted). */
@@ -56,7 +58,15 @@ export const SERVICE_DEFAULTS = {
   // 3 target durations plus a 6-segment playlist of 2 s segments.
   idleTimeoutMs: 18_000,
   maxStreams: 100,
+  dvrSeconds: 0,
 } as const;
+
+/**
+ * Longest DVR window a stream may have. DVR history is held in memory (the window serves it
+ * like any live segment): an hour of the four-rendition ladder is about 3.4 GB, so the cap
+ * bounds what one stream can make the server hold (docs/architecture.md, "Rules the code keeps").
+ */
+export const MAX_DVR_SECONDS = 3600;
 
 export class TooManyStreamsError extends DistributionError {
   constructor(limit: number) {
@@ -76,6 +86,8 @@ export interface RestoredStream {
   readonly endedAt: number | undefined;
   readonly maxViewers: number;
   readonly retentionMs: number;
+  /** Its DVR window (seconds), 0 or absent when it has none. */
+  readonly dvrSeconds?: number | undefined;
   /** One past the highest media sequence number it published. */
   readonly nextSequence: number;
   /** Segments and bytes it had served. */
@@ -172,17 +184,31 @@ export class DistributionService {
    */
   createDistributor(
     recordingId: string,
-    settings: { maxViewers?: number | undefined; retentionMs?: number | undefined } = {},
+    settings: {
+      maxViewers?: number | undefined;
+      retentionMs?: number | undefined;
+      dvrSeconds?: number | undefined;
+    } = {},
   ): LiveDistributor {
     const existing = this.streams.get(recordingId);
     if (existing?.status === 'live') throw new StreamExistsError(recordingId);
     if (existing) this.retire(recordingId, existing);
     const maxStreams = this.options.maxStreams ?? SERVICE_DEFAULTS.maxStreams;
     if (this.streams.size >= maxStreams) throw new TooManyStreamsError(maxStreams);
+    const dvrSeconds = Math.min(
+      MAX_DVR_SECONDS,
+      settings.dvrSeconds ?? this.options.dvrSeconds ?? SERVICE_DEFAULTS.dvrSeconds,
+    );
+    const retentionMs =
+      settings.retentionMs ?? this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs;
     const distributor = new LiveDistributor(recordingId, {
       startedAt: this.clock(),
       maxViewers: settings.maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
-      retentionMs: settings.retentionMs ?? this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs,
+      // A segment leaves a DVR playlist dvrSeconds after it was published and stays fetchable
+      // for the usual retention after that, as any segment leaving a playlist does
+      // (docs/architecture.md, "Delivery rules").
+      retentionMs: retentionMs + dvrSeconds * 1000,
+      dvrSeconds,
       newSessionId: this.newSessionId,
       incarnation: newIncarnation(),
       ...(this.options.policy && { policy: this.options.policy }),
@@ -210,6 +236,7 @@ export class DistributionService {
       startedAt: stream.startedAt,
       maxViewers: stream.maxViewers,
       retentionMs: stream.retentionMs,
+      dvrSeconds: stream.dvrSeconds ?? 0,
       newSessionId: this.newSessionId,
       incarnation: stream.incarnation,
       ...(this.options.policy && { policy: this.options.policy }),
@@ -246,8 +273,8 @@ export class DistributionService {
   }
 
   /** Starts a stream with the service's defaults (the seed's StartLiveStream). */
-  startLiveStream(recordingId: string, maxViewers?: number): LiveDistributor {
-    return this.createDistributor(recordingId, { maxViewers });
+  startLiveStream(recordingId: string, maxViewers?: number, dvrSeconds?: number): LiveDistributor {
+    return this.createDistributor(recordingId, { maxViewers, dvrSeconds });
   }
 
   getDistributor(recordingId: string): LiveDistributor {

@@ -43,6 +43,8 @@ export interface ClientReport {
   readonly client?: string | undefined;
   readonly bufferLengthMs?: number | undefined;
   readonly throughputKbps?: number | undefined;
+  /** CMCD `bs`: the player starved since its previous request; undefined without CMCD. */
+  readonly bufferStarvation?: boolean | undefined;
 }
 
 /**
@@ -213,7 +215,7 @@ export class HlsDelivery {
         ? `${cdnBase}/live/${encodeURIComponent(recordingId)}/${profile}/`
         : '';
       const { text, version } = writeMediaPlaylist({
-        segments: window.latest(this.options.playlistSegments),
+        segments: this.listed(distributor, profile),
         ended,
         targetDurationSec: target,
         segmentUri: (segment) => prefix + segment.id,
@@ -237,6 +239,19 @@ export class HlsDelivery {
     const sessionId = session?.sessionId ?? waiting;
     const query = sessionId && !cdnBase ? `?session=${encodeURIComponent(sessionId)}` : '';
     return cached.template.render(query);
+  }
+
+  /**
+   * What a rendition's media playlist lists: the newest `playlistSegments`, or for a stream with
+   * a DVR window as much history as it spans (never less). Either way the live edge is the same,
+   * so players start at it; the rest is a seekable range behind it.
+   */
+  private listed(distributor: LiveDistributor, profile: ProfileName): readonly Segment[] {
+    const window = distributor.window(profile);
+    const count = this.options.playlistSegments;
+    return distributor.dvrSeconds > 0
+      ? window.latestSpanning(distributor.dvrSeconds, count)
+      : window.latest(count);
   }
 
   /** A segment or initialization section held in the rendition's window. */
@@ -306,6 +321,7 @@ export class HlsDelivery {
   }
 
   private report(distributor: LiveDistributor, session: ViewerSession, report: ClientReport): void {
+    if (report.bufferStarvation !== undefined) session.reportStarvation(report.bufferStarvation);
     if (report.bufferLengthMs === undefined && report.throughputKbps === undefined) {
       distributor.touch(session.viewerId, this.service.now());
       return;

@@ -74,6 +74,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: 'unbounded switch count of viewer sessions',
+    // Rows written before it had only the (bounded) history to count: its length is the best
+    // figure they hold.
+    sql: `
+      ALTER TABLE sessions ADD COLUMN switch_count INTEGER NOT NULL DEFAULT 0;
+      UPDATE sessions SET switch_count = json_array_length(bitrate_history);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -83,6 +83,7 @@ export const SESSION_COLUMNS = [
   'profile_ms',
   'bitrate_history',
   'quality_history',
+  'switch_count',
 ] as const;
 
 export function sessionParams(sessionId: string, s: SessionRecord): (string | number | null)[] {
@@ -109,6 +110,7 @@ export function sessionParams(sessionId: string, s: SessionRecord): (string | nu
     json(s.profileMs),
     json(s.bitrateHistory),
     json(s.qualityHistory),
+    s.switchCount,
   ];
 }
 
@@ -204,6 +206,7 @@ export function sessionFromRow(row: Row): SessionRecord {
     profileMs: parsed(row, 'profile_ms', isObject),
     bitrateHistory: parsed(row, 'bitrate_history', Array.isArray),
     qualityHistory: parsed(row, 'quality_history', Array.isArray),
+    switchCount: num(row, 'switch_count'),
   };
 }
 

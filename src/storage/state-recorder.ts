@@ -7,11 +7,25 @@ import type {
   QualitySample,
   SessionRecord,
   SessionRecords,
+  Store,
+  StreamRecord,
   StreamRecords,
 } from './store.js';
 
 /** What the recorder writes to: the parts of a Store it uses. */
-export type RecorderStore = StreamRecords & SessionRecords & CounterRecords;
+export type RecorderStore = StreamRecords & SessionRecords & CounterRecords & Pick<Store, 'flush'>;
+
+/** A stream and its sessions as stored, for its attendance report. */
+export interface StoredAttendance {
+  readonly stream: StreamRecord;
+  readonly sessions: readonly SessionRecord[];
+}
+
+/** Where the report route reads attendance from (the recorder, which writes it). */
+export interface AttendanceSource {
+  /** The stored stream and its sessions, with every change written first; undefined if unknown. */
+  attendance(recordingId: string): StoredAttendance | undefined;
+}
 
 /** The part of PublishAccess the recorder hears keys from (hashed before they are stored). */
 export interface PublishKeySource {
@@ -71,7 +85,7 @@ export interface RestoredSessionInfo {
  * runs on the serving path: events write a queued row, and sessions and totals are read on a
  * timer, so a segment or playlist request costs the recorder nothing.
  */
-export class StateRecorder {
+export class StateRecorder implements AttendanceSource {
   private readonly tracked = new Map<string, Tracked>();
   /** Per stream: the highest next media sequence written. */
   private readonly nextSequence = new Map<string, number>();
@@ -103,7 +117,11 @@ export class StateRecorder {
         incarnation: distributor.incarnation,
         startedAt: at,
         endedAt: undefined,
-        settings: { maxViewers: distributor.maxViewers, retentionMs: distributor.retentionMs },
+        settings: {
+          maxViewers: distributor.maxViewers,
+          retentionMs: distributor.retentionMs,
+          ...(distributor.dvrSeconds > 0 && { dvrSeconds: distributor.dvrSeconds }),
+        },
         publishKeyHash: previous?.publishKeyHash,
         targetDurationSec: undefined,
         nextSequence: distributor.nextSequence,
@@ -200,6 +218,18 @@ export class StateRecorder {
     this.tick();
   }
 
+  /**
+   * Stream `recordingId` and its sessions as stored, live or ended (retired ones stay in the
+   * store). Sessions that changed since the last tick are written and the queue applied first,
+   * so the report holds every segment served before the call.
+   */
+  attendance(recordingId: string): StoredAttendance | undefined {
+    this.tick();
+    this.store.flush();
+    const stream = this.store.getStream(recordingId);
+    return stream && { stream, sessions: this.store.listSessions(recordingId) };
+  }
+
   /** Writes the sessions that changed since their last write, and the totals. */
   tick(): void {
     try {
@@ -288,21 +318,35 @@ function sessionKey(recordingId: string, viewerId: string): string {
 
 /** What a write of the session holds that can change. */
 function fingerprint(s: ViewerSession): string {
-  return `${s.segmentsReceived}/${s.bytesReceived}/${s.lastSeenAt}/${s.lastSequence}/${s.bufferHealth}/${s.throughputKbps}/${s.currentBitrate}/${s.targetBitrate}`;
+  return `${s.segmentsReceived}/${s.bytesReceived}/${s.lastSeenAt}/${s.lastSequence}/${s.bufferHealth}/${s.throughputKbps}/${s.currentBitrate}/${s.targetBitrate}/${s.lowBufferEvents}/${s.stalls}/${s.switchCount}`;
 }
 
 function sessionRecord(t: Tracked): SessionRecord {
-  const s = t.session;
+  return sessionSnapshot(t.session, t);
+}
+
+/** Where a session belongs and how it ended: what the ViewerSession itself does not hold. */
+export interface SessionContext {
+  readonly recordingId: string;
+  readonly incarnation: string;
+  readonly anonymous: boolean;
+  readonly leftAt: number | undefined;
+  readonly leaveReason: string | undefined;
+  readonly quality: readonly QualitySample[];
+}
+
+/** The record of `s` as it stands (the recorder's writes; reports of live sessions). */
+export function sessionSnapshot(s: ViewerSession, context: SessionContext): SessionRecord {
   return {
     sessionId: s.sessionId,
-    recordingId: t.recordingId,
-    incarnation: t.incarnation,
+    recordingId: context.recordingId,
+    incarnation: context.incarnation,
     viewerId: s.viewerId,
-    anonymous: t.anonymous,
+    anonymous: context.anonymous,
     joinSeq: s.joinSeq,
     joinedAt: s.joinedAt,
-    leftAt: t.leftAt,
-    leaveReason: t.leaveReason,
+    leftAt: context.leftAt,
+    leaveReason: context.leaveReason,
     lastSeenAt: s.lastSeenAt,
     currentProfile: s.currentBitrate,
     targetProfile: s.targetBitrate,
@@ -311,28 +355,12 @@ function sessionRecord(t: Tracked): SessionRecord {
     bytesReceived: s.bytesReceived,
     bufferHealth: s.bufferHealth,
     throughputKbps: s.throughputKbps,
-    lowBufferEvents: 0,
-    stalls: 0,
-    profileMs: profileTime(s, t.leftAt ?? s.lastSeenAt),
+    lowBufferEvents: s.lowBufferEvents,
+    stalls: s.stalls,
+    switchCount: s.switchCount,
+    // Up to the last request, so the profile times add up to the watch time.
+    profileMs: s.profileMs(),
     bitrateHistory: s.bitrateHistory,
-    qualityHistory: [...t.quality],
+    qualityHistory: [...context.quality],
   };
-}
-
-/**
- * Milliseconds at each profile from the switch history, up to `until`. The history keeps the
- * newest MAX_HISTORY switches, so time before the oldest kept one goes to its `from` profile.
- */
-function profileTime(s: ViewerSession, until: number): Partial<Record<ProfileName, number>> {
-  const time: Partial<Record<ProfileName, number>> = {};
-  const history = s.bitrateHistory;
-  let profile = history[0]?.from ?? s.currentBitrate;
-  let since = s.joinedAt;
-  for (const change of history) {
-    time[profile] = (time[profile] ?? 0) + Math.max(0, change.at - since);
-    profile = change.to;
-    since = change.at;
-  }
-  time[profile] = (time[profile] ?? 0) + Math.max(0, until - since);
-  return time;
 }

@@ -89,6 +89,7 @@ function restoreStream(
     endedAt: record.endedAt,
     maxViewers: record.settings.maxViewers,
     retentionMs: record.settings.retentionMs,
+    dvrSeconds: record.settings.dvrSeconds,
     nextSequence: record.nextSequence,
     served: { segments: counters[names.segments] ?? 0, bytes: counters[names.bytes] ?? 0 },
     viewers: open.map((s) => ({
@@ -105,6 +106,10 @@ function restoreStream(
       bufferHealth: s.bufferHealth,
       throughputKbps: s.throughputKbps,
       bitrateHistory: s.bitrateHistory,
+      lowBufferEvents: s.lowBufferEvents,
+      stalls: s.stalls,
+      switchCount: s.switchCount,
+      profileMs: s.profileMs,
     })),
   });
   const hash = record.publishKeyHash;

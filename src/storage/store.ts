@@ -110,10 +110,13 @@ export interface SessionRecord {
   readonly bytesReceived: number;
   readonly bufferHealth: number;
   readonly throughputKbps: number;
-  /** Reports of buffer health under the low-buffer threshold. */
+  /** Times buffer health fell under the low-buffer threshold (20), counted as it crossed. */
   readonly lowBufferEvents: number;
+  /** Stalls the player reported (CMCD `bs`); a run of starved requests is one stall. */
   readonly stalls: number;
-  /** Milliseconds spent at each profile. */
+  /** Rendition changes ever made (bitrateHistory keeps only the newest MAX_HISTORY). */
+  readonly switchCount: number;
+  /** Milliseconds spent at each profile, from joining to the last request. */
   readonly profileMs: Readonly<Partial<Record<ProfileName, number>>>;
   readonly bitrateHistory: readonly BitrateSwitch[];
   /** Bounded by the caller, as ViewerSession bounds its switch history. */

@@ -25,6 +25,20 @@
     return token ? { authorization: `Bearer ${token}` } : {};
   };
 
+  // The attendance report needs the admin token when one is set, which a plain link cannot
+  // send: the click fetches the CSV with it and hands the browser the file.
+  async function downloadReport(recordingId) {
+    const path = `/api/v1/streams/${encodeURIComponent(recordingId)}/report`;
+    const response = await fetch(path, { headers: { ...headers(), accept: 'text/csv' } });
+    if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `attendance-${recordingId.replace(/[^A-Za-z0-9._-]/g, '_')}.csv`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
   async function get(path) {
     const response = await fetch(path, { headers: headers() });
     if (!response.ok) throw new Error(`${path} answered ${response.status}`);
@@ -77,7 +91,7 @@
           <td class="num">${s.active_viewers}</td><td class="num">${s.peak_viewers}</td><td>${perProfile}</td>
           <td class="num">${s.average_buffer_health ?? '–'}</td><td class="num">${s.total_segments_served}</td>
           <td class="num">${mb(s.total_bytes_served)}</td><td>${encoderCell(s.encoder)}</td>
-          <td><a href="/watch/${id}">watch</a></td></tr>`;
+          <td><a href="/watch/${id}">watch</a> · <a href="/api/v1/streams/${id}/report" data-report="${esc(s.recording_id)}">attendance (CSV)</a></td></tr>`;
       })
       .join('');
     const select = $('stream-select');
@@ -191,7 +205,16 @@
     refresh();
   });
   $('filter').addEventListener('input', () => refresh());
+  $('streams').addEventListener('click', (event) => {
+    const link = event.target.closest('a[data-report]');
+    if (!link) return;
+    event.preventDefault();
+    downloadReport(link.dataset.report).catch((error) => {
+      link.title = error.message;
+    });
+  });
   $('admin-token').value = sessionStorage.getItem(TOKEN_KEY) ?? '';
+
   $('admin-token').addEventListener('change', (event) => {
     sessionStorage.setItem(TOKEN_KEY, event.target.value.trim());
     refresh();

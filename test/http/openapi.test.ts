@@ -269,6 +269,7 @@ describe('the OpenAPI document', () => {
       ['post', '/api/v1/transcode/start', { recording_id: 'x' }],
       ['post', '/api/v1/transcode/{job_id}/stop', undefined],
       ['delete', '/api/v1/recordings/{recording_id}', undefined],
+      ['get', '/api/v1/streams/{recording_id}/report', undefined],
       ['get', '/api/v1/recordings', undefined],
       ['get', '/api/v1/streams', undefined],
       ['get', '/api/v1/distribution/metrics', undefined],
@@ -291,7 +292,7 @@ describe('the OpenAPI document', () => {
     const markedCount = Object.values<Record<string, any>>(doc.paths)
       .flatMap((item) => Object.values<any>(item))
       .filter(adminOnly).length;
-    assert.equal(markedCount, 7, 'the seven operator operations, no more');
+    assert.equal(markedCount, 8, 'the eight operator operations, no more');
   });
 
   it("names a viewer's session on the operations that take it, and the publish key on ingest", async () => {
@@ -454,6 +455,7 @@ describe('the response schemas', () => {
       await call(`${base}/ingest/shape/master.m3u8`, 'PUT', '#EXTM3U\n', push);
       await call(`${api}/streams/shape?viewer_id=b`, 'DELETE', undefined, admin);
       await call(`${api}/streams/shape/end`, 'POST', undefined, admin);
+      await call(`${api}/streams/shape/report`, 'GET', undefined, admin);
       await pushSegments(base, 'rec', 'Low', 0, 2);
       await call(`${api}/streams/rec/end`, 'POST', undefined, admin);
       await call(`${api}/recordings`, 'GET');

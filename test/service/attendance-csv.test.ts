@@ -42,6 +42,7 @@ function sessionRecord(over: Partial<SessionRecord>): SessionRecord {
     throughputKbps: 0,
     lowBufferEvents: 0,
     stalls: 0,
+    switchCount: 0,
     profileMs: {},
     bitrateHistory: [],
     qualityHistory: [],
@@ -70,6 +71,7 @@ describe('attendance CSV', () => {
       stalls: 2,
       lowBufferEvents: 4,
       profileMs: { Medium: 200_000, High: 100_000 },
+      switchCount: 1,
       bitrateHistory: [{ from: 'Medium', to: 'High', at: s(200), reason: 'adaptation' }],
     });
     const bob = sessionRecord({

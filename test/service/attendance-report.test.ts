@@ -48,6 +48,7 @@ function sessionRecord(over: Partial<SessionRecord>): SessionRecord {
     throughputKbps: 0,
     lowBufferEvents: 0,
     stalls: 0,
+    switchCount: 0,
     profileMs: {},
     bitrateHistory: [],
     qualityHistory: [],
@@ -71,6 +72,7 @@ function lecture() {
     bytesReceived: 1_500_000,
     currentProfile: 'High',
     profileMs: { Medium: 200_000, High: 100_000 },
+    switchCount: 1,
     bitrateHistory: [{ from: 'Medium', to: 'High', at: s(200), reason: 'adaptation' }],
   });
   const anon = sessionRecord({
@@ -95,6 +97,8 @@ function lecture() {
     lowBufferEvents: 5,
     stalls: 3,
     profileMs: { VeryLow: 100_000, Low: 258_000 },
+    // More switches than the bounded history keeps: the report counts them all.
+    switchCount: 130,
     bitrateHistory: [
       { from: 'Low', to: 'VeryLow', at: s(300), reason: 'adaptation' },
       { from: 'VeryLow', to: 'Low', at: s(400), reason: 'observed' },
@@ -162,7 +166,7 @@ describe('attendance report', () => {
     const row = byViewer(attendanceReport(streamRecord(), [carol], s(900)).viewers, 'carol');
     assert.equal(row.stalls, 3);
     assert.equal(row.low_buffer_events, 5);
-    assert.equal(row.switches, 2);
+    assert.equal(row.switches, 130, 'the unbounded count, not the two kept in the history');
     assert.equal(row.watch_seconds, 358);
     assert.deepEqual(row.connection_quality, [
       {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from '../../src/storage/migrations.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import { StoreVersionError } from '../../src/storage/store-errors.js';
-import { streamRecord, tempDir } from './store-fixtures.js';
+import { sessionRecord, streamRecord, tempDir } from './store-fixtures.js';
 
 function tables(db: Database.Database): string[] {
   return (
@@ -90,5 +90,29 @@ describe('migrations', () => {
     ]);
     assert.equal(db.pragma('user_version', { simple: true }), 2);
     assert.deepEqual(tables(db), ['a', 'b']);
+  });
+
+  it('gives sessions stored before the switch count one from their history (step 2)', async (t) => {
+    const file = path.join(await tempDir(t), 'vtp.db');
+    const db = new Database(file);
+    migrate(db, file, MIGRATIONS.slice(0, 1));
+    const history = [
+      { from: 'Low', to: 'Medium', at: 6_000, reason: 'adaptation' },
+      { from: 'Medium', to: 'High', at: 7_000, reason: 'adaptation' },
+    ];
+    const old = sessionRecord({ bitrateHistory: history as never });
+    // A row as version 1 wrote it: every column but switch_count.
+    db.prepare(
+      `INSERT INTO sessions VALUES (@sessionId, @recordingId, @incarnation, @viewerId, 0, 0, 2000,
+        NULL, NULL, 9000, 'Medium', 'High', 12, 7, 7340032, 62.5, 4200.25, 2, 1, '{}', @history, '[]')`,
+    ).run({ ...old, history: JSON.stringify(history) });
+    db.close();
+
+    const store = new SqliteStore(file);
+    t.after(() => store.close());
+    const [restored] = store.listSessions(old.recordingId);
+    assert.equal(restored?.switchCount, 2);
+    assert.equal(restored?.lowBufferEvents, 2);
+    assert.equal(restored?.stalls, 1);
   });
 });

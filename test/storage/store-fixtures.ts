@@ -47,6 +47,7 @@ export function sessionRecord(overrides: Partial<SessionRecord> = {}): SessionRe
     throughputKbps: 4_200.25,
     lowBufferEvents: 2,
     stalls: 1,
+    switchCount: 3,
     profileMs: { Low: 4_000, Medium: 10_000 },
     bitrateHistory: [{ from: 'Low', to: 'Medium', at: 6_000, reason: 'adaptation' }],
     qualityHistory: [{ at: 5_000, bufferHealth: 18, throughputKbps: 900 }],
