@@ -22,8 +22,12 @@ import { MemoryStore } from './storage/memory-store.js';
 import { openStoreOrRecover } from './storage/open-store.js';
 import { SegmentFiles } from './storage/segment-files.js';
 import { scanSegmentFilesAtStart } from './storage/segment-files-start.js';
-import { StateRecorder } from './storage/state-recorder.js';
-import { recoverState, restoreSegmentWindows } from './storage/state-recovery.js';
+import { recordEncoderJobs, StateRecorder } from './storage/state-recorder.js';
+import {
+  recoverState,
+  restartEncoderJobs,
+  restoreSegmentWindows,
+} from './storage/state-recovery.js';
 import type { Store } from './storage/store.js';
 
 export interface RuntimeOptions {
@@ -126,6 +130,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     ingestAccess: ingest.access,
     secrets: [options.ingest?.publishKey, options.adminToken],
   });
+  // Running jobs are kept in the store and start again after a restart (in listen).
+  recordEncoderJobs(encoders, store.store);
   const app = buildApp({
     service,
     ingest,
@@ -173,6 +179,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       encoders.setIngestBase(
         `http://${isWildcard(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${bound}`,
       );
+      // Encoders running before a restart push again, now that there is a URL to push to.
+      restartEncoderJobs(store.store, service, encoders, log);
       return url;
     },
     close(deadlineMs) {

@@ -37,6 +37,10 @@ export interface EncoderJobOptions {
   readonly secrets?: readonly string[];
   /** Called once when the job ends for good (finished or stopped), after ffmpeg has exited. */
   readonly onEnded?: () => void;
+  /** Called on every change of state (the manager records running jobs, issue 9). */
+  readonly onStateChange?: (state: EncoderState) => void;
+  /** When the job first started: a job restarted after a server restart keeps its own. */
+  readonly startedAt?: number;
 }
 
 const STDERR_TAIL = 2000;
@@ -55,14 +59,16 @@ export class EncoderJob {
   private lastError: string | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly progress = new EncoderProgress();
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private exited: Promise<void> = Promise.resolve();
   private ended = false;
   private paceTimer: NodeJS.Timeout | undefined;
   /** The pace verdict last announced, so `behind` and `caught_up` are logged once each. */
   private announcedBehind = false;
 
-  constructor(private readonly options: EncoderJobOptions) {}
+  constructor(private readonly options: EncoderJobOptions) {
+    this.startedAt = options.startedAt ?? Date.now();
+  }
 
   start(): void {
     const runStarted = Date.now();
@@ -71,7 +77,7 @@ export class EncoderJob {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    this.state = 'running';
+    this.setState('running');
     this.announcedBehind = false; // a new process is judged afresh
     this.emit(this.restarts === 0 ? 'started' : 'restarted', {
       jobId: this.options.jobId,
@@ -97,7 +103,7 @@ export class EncoderJob {
         this.child = undefined;
         if (this.state === 'stopped') return this.end();
         if (code === 0) {
-          this.state = 'finished';
+          this.setState('finished');
           this.emit('finished', {
             jobId: this.options.jobId,
             recordingId: this.options.recordingId,
@@ -115,7 +121,7 @@ export class EncoderJob {
           (this.options.minBackoffMs ?? 1000) * 2 ** (this.failures - 1),
           this.options.maxBackoffMs ?? 30_000,
         );
-        this.state = 'restarting';
+        this.setState('restarting');
         this.emit('restarting', {
           jobId: this.options.jobId,
           recordingId: this.options.recordingId,
@@ -136,7 +142,7 @@ export class EncoderJob {
   async stop(graceMs = 3000): Promise<void> {
     if (this.isActive)
       this.emit('stopped', { jobId: this.options.jobId, recordingId: this.options.recordingId });
-    this.state = 'stopped';
+    this.setState('stopped');
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -150,7 +156,7 @@ export class EncoderJob {
 
   /** Kills the process at once without waiting (for process exit handlers). */
   killNow(): void {
-    this.state = 'stopped';
+    this.setState('stopped');
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.child?.kill('SIGKILL');
     this.end();
@@ -158,6 +164,12 @@ export class EncoderJob {
 
   get isActive(): boolean {
     return this.state === 'starting' || this.state === 'running' || this.state === 'restarting';
+  }
+
+  private setState(state: EncoderState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.onStateChange?.(state);
   }
 
   private end(): void {

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { DistributionError } from '../core/errors.js';
 import { randomIdGenerator } from '../service/random-ids.js';
-import { EncoderJob, type EncoderStatus } from './encoder-job.js';
+import { EncoderJob, type EncoderState, type EncoderStatus } from './encoder-job.js';
 import { LADDER_PRESETS, type LadderSource, ladderArguments } from './ffmpeg-ladder.js';
 
 export type PresetName = keyof typeof LADDER_PRESETS;
@@ -28,6 +28,31 @@ export interface StartEncoder {
 export interface EncoderIngestAccess {
   grantJobToken(recordingId: string, token: string): void;
   revokeJobToken(token: string): void;
+}
+
+/** A job as started (or started again after a server restart), for whoever records it. */
+export interface StartedEncoderJob {
+  readonly jobId: string;
+  readonly request: StartEncoder;
+  readonly state: EncoderState;
+  readonly startedAt: number;
+}
+
+/**
+ * Hears a job's life so it can be kept across a server restart (the state recorder, issue 9).
+ * `ended` means for good (stopped through the API, finished, its stream ended); jobs the
+ * server itself stops when it shuts down are not ended, so they start again with it.
+ */
+export interface EncoderJobObserver {
+  started(job: StartedEncoderJob): void;
+  stateChanged(jobId: string, state: EncoderState): void;
+  ended(jobId: string): void;
+}
+
+/** A job started again after a server restart: its own id and start time. */
+export interface ResumedJob {
+  readonly jobId: string;
+  readonly startedAt: number;
 }
 
 export const ENCODER_DEFAULTS = {
@@ -83,6 +108,9 @@ export class EncoderManager {
   private readonly newJobId = randomIdGenerator('enc-');
   private readonly newJobToken = randomIdGenerator('vtpjob-');
   private ingestBase: string | undefined;
+  private readonly observers: EncoderJobObserver[] = [];
+  /** Set once the server shuts down: jobs stopped from then on are not ended for good. */
+  private shuttingDown = false;
 
   constructor(private readonly options: EncoderManagerOptions) {}
 
@@ -91,18 +119,35 @@ export class EncoderManager {
     this.ingestBase = url.replace(/\/+$/, '');
   }
 
-  start(request: StartEncoder): EncoderStatus {
+  /** Tells `observer` of every job started, changed and ended from now on. */
+  observe(observer: EncoderJobObserver): void {
+    this.observers.push(observer);
+  }
+
+  /**
+   * Starts an encoder for a stream; `resumed` starts a recorded job again after a server restart
+   * with its own id, and a duration counted from its first start.
+   */
+  start(request: StartEncoder, resumed?: ResumedJob): EncoderStatus {
     if (!this.ingestBase)
       throw new DistributionError('NOT_LISTENING', 'the server is not listening yet');
     const running = this.activeFor(request.recordingId);
     if (running) throw new EncoderExistsError(request.recordingId, running.status().jobId);
-    const jobId = this.newJobId();
+    if (resumed && this.jobs.has(resumed.jobId))
+      throw new EncoderExistsError(request.recordingId, resumed.jobId);
+    const jobId = resumed?.jobId ?? this.newJobId();
+    const startedAt = resumed?.startedAt ?? Date.now();
+    // ffmpeg counts -t from its own start: a resumed job runs only what is left of its duration.
+    const durationSec =
+      request.durationSec === undefined || !resumed
+        ? request.durationSec
+        : Math.max(1, request.durationSec - Math.floor((Date.now() - startedAt) / 1000));
     const token = this.newJobToken();
     const args = ladderArguments({
       source: this.resolveSource(request.source),
       preset: LADDER_PRESETS[request.preset],
       ingestUrl: `${this.ingestBase}/ingest/${encodeURIComponent(request.recordingId)}`,
-      durationSec: request.durationSec,
+      durationSec,
       fmp4: request.fmp4 ?? false,
       bearerToken: token,
       progress: true,
@@ -118,14 +163,27 @@ export class EncoderManager {
       ...(this.options.minBackoffMs !== undefined && { minBackoffMs: this.options.minBackoffMs }),
       ...(this.options.onEvent && { onEvent: this.options.onEvent }),
       secrets,
+      startedAt,
+      onStateChange: (state) => {
+        if (this.shuttingDown) return;
+        for (const observer of this.observers) observer.stateChanged(jobId, state);
+      },
       // A job ends once (finished, stopped or killed): its right to push ends with it.
-      onEnded: () => this.options.ingestAccess.revokeJobToken(token),
+      onEnded: () => {
+        this.options.ingestAccess.revokeJobToken(token);
+        if (this.shuttingDown) return;
+        for (const observer of this.observers) observer.ended(jobId);
+      },
     });
     this.options.ingestAccess.grantJobToken(request.recordingId, token);
     this.jobs.set(jobId, job);
     job.start();
+    const status = job.status();
+    for (const observer of this.observers) {
+      observer.started({ jobId, request, state: status.state, startedAt });
+    }
     this.forgetOldJobs();
-    return job.status();
+    return status;
   }
 
   async stop(jobId: string): Promise<EncoderStatus> {
@@ -152,12 +210,15 @@ export class EncoderManager {
     return this.activeFor(recordingId)?.status();
   }
 
+  /** Stops every job as the server shuts down (they stay recorded and start again with it). */
   async stopAll(): Promise<void> {
+    this.shuttingDown = true;
     await Promise.all([...this.jobs.values()].map((job) => job.stop()));
   }
 
   /** Last resort on process exit: no ffmpeg outlives the server. */
   killAll(): void {
+    this.shuttingDown = true;
     for (const job of this.jobs.values()) job.killNow();
   }
 

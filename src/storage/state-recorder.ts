@@ -1,9 +1,11 @@
 import type { ProfileName } from '../core/profiles.js';
 import { MAX_HISTORY, type ViewerSession } from '../core/viewer-session.js';
+import type { EncoderJobObserver } from '../ingest/encoder-manager.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import { hashPublishKey } from './publish-key-hash.js';
 import type {
   CounterRecords,
+  EncoderJobRecords,
   QualitySample,
   SessionRecord,
   SessionRecords,
@@ -363,4 +365,32 @@ export function sessionSnapshot(s: ViewerSession, context: SessionContext): Sess
     bitrateHistory: s.bitrateHistory,
     qualityHistory: [...context.quality],
   };
+}
+
+/** The part of EncoderManager whose jobs are recorded. */
+export interface EncoderJobSource {
+  observe(observer: EncoderJobObserver): void;
+}
+
+/**
+ * Records the built-in encoder jobs (issue 9): a job when it starts (its source sealed by the
+ * store), its state changes, and its removal once it ends for good, so a restart can start the
+ * running ones again (restartEncoderJobs).
+ */
+export function recordEncoderJobs(encoders: EncoderJobSource, store: EncoderJobRecords): void {
+  encoders.observe({
+    started: ({ jobId, request, state, startedAt }) =>
+      store.saveEncoderJob({
+        jobId,
+        recordingId: request.recordingId,
+        source: request.source,
+        preset: request.preset,
+        fmp4: request.fmp4 ?? false,
+        durationSec: request.durationSec,
+        state,
+        startedAt,
+      }),
+    stateChanged: (jobId, state) => store.setEncoderJobState(jobId, state),
+    ended: (jobId) => store.deleteEncoderJob(jobId),
+  });
 }

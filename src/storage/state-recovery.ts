@@ -1,6 +1,9 @@
 import { DISTRIBUTOR_DEFAULTS, type LiveDistributor } from '../core/distributor.js';
 import type { ProfileName } from '../core/profiles.js';
 import type { InitSection, Segment } from '../core/segment.js';
+import type { EncoderState, EncoderStatus } from '../ingest/encoder-job.js';
+import type { PresetName, ResumedJob, StartEncoder } from '../ingest/encoder-manager.js';
+import { LADDER_PRESETS } from '../ingest/ffmpeg-ladder.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import { verifyPublishKey } from './publish-key-hash.js';
 import { sha256Of } from './segment-file-record.js';
@@ -11,7 +14,7 @@ import {
   type RestoredSessionInfo,
   streamCounterNames,
 } from './state-recorder.js';
-import type { StreamRecord } from './store.js';
+import type { EncoderJobRecords, StreamRecord } from './store.js';
 
 /** The part of PublishAccess recovery gives restored keys to. */
 export interface PublishKeyChecks {
@@ -289,4 +292,87 @@ function gapBefore(
     gap.push(durations.get(`${profile}/${s}`) ?? meta.durationSec);
   }
   return gap;
+}
+
+/** The part of EncoderManager that starts recorded jobs again. */
+export interface EncoderRestarts {
+  start(request: StartEncoder, resumed: ResumedJob): EncoderStatus;
+}
+
+const ACTIVE_ENCODER_STATES: ReadonlySet<EncoderState> = new Set([
+  'starting',
+  'running',
+  'restarting',
+]);
+
+/**
+ * Starts the built-in encoder jobs that were running when the server stopped (restart
+ * recovery, once it listens: encoders push to its own URL), each with its job id and into its
+ * stream, which ingest continues with a discontinuity. A job is dropped (and logged) when its
+ * source cannot be unsealed (the key file `vtp.key` is lost or another), its stream has
+ * ended, its duration has run out, or it fails to start. Returns how many started.
+ */
+export function restartEncoderJobs(
+  store: EncoderJobRecords,
+  service: DistributionService,
+  encoders: EncoderRestarts,
+  log?: RecoveryLog,
+): number {
+  let started = 0;
+  const now = Date.now();
+  for (const job of store.listEncoderJobs()) {
+    const detail = { jobId: job.jobId, recordingId: job.recordingId };
+    const drop = (reason: string) => {
+      log?.warn({ ...detail, reason }, 'a recorded encoder job was not started again');
+      store.deleteEncoderJob(job.jobId);
+    };
+    if (!ACTIVE_ENCODER_STATES.has(job.state)) {
+      store.deleteEncoderJob(job.jobId);
+      continue;
+    }
+    if (job.source === undefined) {
+      drop(
+        'its source cannot be unsealed: the key file vtp.key is missing or not the one it was sealed with',
+      );
+      continue;
+    }
+    if (!(job.preset in LADDER_PRESETS)) {
+      drop(`unknown preset '${job.preset}'`);
+      continue;
+    }
+    // A stream not yet known is one the job had not pushed to yet: its first push starts it.
+    if (hasEnded(service, job.recordingId)) {
+      drop('its stream has ended');
+      continue;
+    }
+    if (job.durationSec !== undefined && now - job.startedAt >= job.durationSec * 1000) {
+      drop('its duration ran out while the server was down');
+      continue;
+    }
+    try {
+      encoders.start(
+        {
+          recordingId: job.recordingId,
+          source: job.source,
+          preset: job.preset as PresetName,
+          fmp4: job.fmp4,
+          durationSec: job.durationSec,
+        },
+        { jobId: job.jobId, startedAt: job.startedAt },
+      );
+      started++;
+    } catch (error) {
+      drop((error as Error).message);
+    }
+  }
+  if (started > 0) log?.info({ encoders: started }, 'restarted built-in encoder jobs');
+  return started;
+}
+
+function hasEnded(service: DistributionService, recordingId: string): boolean {
+  try {
+    return service.getDistributor(recordingId).status === 'ended';
+  } catch {
+    return false;
+  }
 }
