@@ -15,7 +15,7 @@ export interface Cli {
 }
 
 /**
- * `vtp-live serve --port 0` as a real process (extra `args` and `env` added); resolves with its
+ * `vtp-live serve --port 0` (or the `--port` in `args`) as a real process (extra `args` and `env` added); resolves with its
  * URL from the startup log line. Without a `--data-dir` it gets a temporary one of its own
  * (removed when it exits): one server per data directory, and tests run side by side.
  */
@@ -28,7 +28,9 @@ export async function startCli(
       ? undefined
       : mkdtempSync(path.join(tmpdir(), 'vtp-cli-'));
   const dirArgs = ownDir === undefined ? [] : ['--data-dir', ownDir];
-  const argv = [CLI, 'serve', '--port', '0', ...dirArgs, ...args];
+  // A caller's own --port (a restart on the port its players know) replaces the free one.
+  const portArgs = args.includes('--port') ? [] : ['--port', '0'];
+  const argv = [CLI, 'serve', ...portArgs, ...dirArgs, ...args];
   const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
