@@ -208,6 +208,34 @@
     return true;
   }
 
+  /**
+   * A live origin can be gone for a few seconds (a restart, a network blip): hls.js gives up on
+   * a fatal network error, so keep asking again with a growing pause, and recover the decoder
+   * from a media error, rather than leave the student with a stopped video.
+   */
+  function recoverFromOutages(hls) {
+    let pauseMs = 500;
+    hls.on(window.Hls.Events.ERROR, (_event, data) => {
+      if (!data.fatal) return;
+      if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+        hls.recoverMediaError();
+        return;
+      }
+      if (data.type !== window.Hls.ErrorTypes.NETWORK_ERROR) {
+        $('status').textContent = `Playback error: ${data.details}`;
+        return;
+      }
+      $('status').textContent = 'Reconnecting…';
+      setTimeout(() => hls.startLoad(), pauseMs);
+      pauseMs = Math.min(pauseMs * 2, 4000);
+    });
+    hls.on(window.Hls.Events.FRAG_LOADED, () => {
+      if (pauseMs === 500) return;
+      pauseMs = 500;
+      $('status').textContent = 'Playing live';
+    });
+  }
+
   async function start() {
     let joined;
     try {
@@ -241,9 +269,7 @@
       $('status').textContent = 'Playing live';
     });
     hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
-    hls.on(window.Hls.Events.ERROR, (_event, data) => {
-      if (data.fatal) $('status').textContent = `Playback error: ${data.details}`;
-    });
+    recoverFromOutages(hls);
     // The join hands out a ready URL: the session, and a playback token when one is needed.
     hls.loadSource(joined.playback_url);
     hls.attachMedia(video);
