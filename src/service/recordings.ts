@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
+import type { LiveDistributor } from '../core/distributor.js';
 import { DistributionError } from '../core/errors.js';
+import type { MediaInfo } from '../core/media-info.js';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../core/profiles.js';
 import {
   type VodSegment,
@@ -74,6 +76,20 @@ export interface RecordingFileStore {
     range?: { start?: number; end?: number },
   ): Readable | undefined;
   removeIncarnation(recordingId: string, incarnation: string): Promise<number>;
+  /** Resolves once the recording's writes in flight have finished. */
+  settled(recordingId: string): Promise<void>;
+  /** What a rendition's media is (codecs, resolution), as stored beside its files. */
+  media(recordingId: string, incarnation: string, profile: ProfileName): MediaInfo | undefined;
+  /**
+   * Stores a rendition's media description beside its files; resolves false (storing nothing)
+   * while the rendition has no stored file.
+   */
+  writeMedia(
+    recordingId: string,
+    incarnation: string,
+    profile: ProfileName,
+    media: MediaInfo,
+  ): Promise<boolean>;
 }
 
 export interface RecordingSummary {
@@ -134,17 +150,52 @@ export interface RecordingObject {
 export class Recordings {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  /**
+   * Streams whose media descriptions are followed, kept until retired so a probe that finishes
+   * after the stream ended is still stored when the service lets the stream go.
+   */
+  private readonly described = new Map<string, LiveDistributor>();
+  /**
+   * Descriptions being written, by `{recordingId}/{incarnation}/{profile}`: playlists read them
+   * here meanwhile (the stream may have left memory while its last write runs).
+   */
+  private readonly describing = new Map<string, MediaInfo>();
 
   constructor(
     private readonly files: RecordingFileStore,
-    private readonly service: Pick<DistributionService, 'getDistributor' | 'events'>,
+    private readonly service: Pick<
+      DistributionService,
+      'getDistributor' | 'events' | 'onStreamRetired'
+    >,
     private readonly options: RecordingsOptions = {},
   ) {}
 
-  /** Replaces an id's recording when its stream starts again, and runs retention on a timer. */
+  /**
+   * Replaces an id's recording when its stream starts again, keeps what its renditions' media is
+   * beside their files as ingest learns it, and runs retention on a timer.
+   */
   start(): void {
-    this.service.events.on('stream_started', ({ recordingId }) => {
+    const events = this.service.events;
+    events.on('stream_started', ({ recordingId }) => {
       this.removeSuperseded(recordingId).catch((error) => this.options.onError?.(error));
+    });
+    // Ingest probes a rendition's first segment of every encoder run and tells only the
+    // distributor: its description is looked at again with each segment (one comparison of a
+    // few fields), when the stream ends, and when it leaves memory.
+    events.on('segment_published', ({ recordingId, profile }) => {
+      const distributor = this.distributorOf(recordingId);
+      if (!distributor) return;
+      this.described.set(recordingId, distributor);
+      this.storeMedia(distributor, profile);
+    });
+    events.on('stream_ended', ({ recordingId }) => {
+      const distributor = this.distributorOf(recordingId);
+      if (distributor) this.storeAllMedia(distributor);
+    });
+    this.service.onStreamRetired((recordingId) => {
+      const distributor = this.described.get(recordingId);
+      this.described.delete(recordingId);
+      if (distributor) this.storeAllMedia(distributor);
     });
     const every = this.options.sweepIntervalMs ?? RECORDINGS_DEFAULTS.sweepIntervalMs;
     this.timer ??= setInterval(() => {
@@ -180,9 +231,10 @@ export class Recordings {
   }
 
   /** The multivariant playlist of an ended recording. */
-  multivariant(recordingId: string): string {
-    const files = this.playable(recordingId);
-    const stream = this.distributorOf(recordingId, files[0]?.incarnation);
+  async multivariant(recordingId: string): Promise<string> {
+    const files = await this.settledPlayable(recordingId);
+    const incarnation = files[0]?.incarnation;
+    const stream = this.incarnationOf(recordingId, incarnation);
     const renditions = PROFILE_NAMES.filter((profile) =>
       files.some((f) => f.profile === profile && f.meta.kind === 'segment'),
     ).map((profile) => ({
@@ -194,17 +246,18 @@ export class Recordings {
           bytes: f.size,
           durationSec: f.meta.kind === 'segment' ? f.meta.durationSec : 0,
         })),
-      // What ingest probed, while the ended stream is still held; without it, no CODECS.
-      media: stream?.mediaInfo(profile),
+      // What ingest probed: from the ended stream while memory holds it, else as stored beside
+      // the files (a stream retired, a restart); without either, no CODECS nor RESOLUTION.
+      media: stream?.mediaInfo(profile) ?? this.storedMedia(recordingId, incarnation, profile),
       uri: `${profile}/index.m3u8`,
     }));
     return writeVodMultivariantPlaylist(renditions);
   }
 
   /** A rendition's VOD media playlist, every segment from the first to the last. */
-  mediaPlaylist(recordingId: string, profile: ProfileName): string {
+  async mediaPlaylist(recordingId: string, profile: ProfileName): Promise<string> {
     const segments: VodSegment[] = [];
-    for (const file of this.playable(recordingId)) {
+    for (const file of await this.settledPlayable(recordingId)) {
       const meta = file.meta;
       if (file.profile !== profile || meta.kind !== 'segment') continue;
       segments.push({
@@ -300,6 +353,17 @@ export class Recordings {
     return [...new Set(this.files.list(recordingId).map((f) => f.incarnation))];
   }
 
+  /**
+   * The files of an ended recording once the writes still in flight when its stream ended have
+   * finished (an encoder's last pushes may be answered after the end), so its playlists, which
+   * caches keep, list every segment ingest accepted.
+   */
+  private async settledPlayable(recordingId: string): Promise<RecordedFile[]> {
+    this.playable(recordingId);
+    await this.files.settled(recordingId);
+    return this.playable(recordingId);
+  }
+
   /** The files of an id's recording, or why it cannot be played. */
   private playable(recordingId: string): RecordedFile[] {
     const summary = this.get(recordingId);
@@ -308,23 +372,68 @@ export class Recordings {
   }
 
   /** The id's stream in memory, when it is the given incarnation. */
-  private distributorOf(recordingId: string, incarnation: string | undefined) {
+  private incarnationOf(
+    recordingId: string,
+    incarnation: string | undefined,
+  ): LiveDistributor | undefined {
+    const distributor = this.distributorOf(recordingId);
+    return distributor?.incarnation === incarnation ? distributor : undefined;
+  }
+
+  /** The id's stream in memory, if any. */
+  private distributorOf(recordingId: string): LiveDistributor | undefined {
     try {
-      const distributor = this.service.getDistributor(recordingId);
-      return distributor.incarnation === incarnation ? distributor : undefined;
+      return this.service.getDistributor(recordingId);
     } catch {
       return undefined;
     }
   }
 
+  /** A rendition's description as stored, or being stored. */
+  private storedMedia(
+    recordingId: string,
+    incarnation: string | undefined,
+    profile: ProfileName,
+  ): MediaInfo | undefined {
+    if (incarnation === undefined) return undefined;
+    return (
+      this.describing.get(`${recordingId}/${incarnation}/${profile}`) ??
+      this.files.media(recordingId, incarnation, profile)
+    );
+  }
+
+  private storeAllMedia(distributor: LiveDistributor): void {
+    for (const profile of PROFILE_NAMES) this.storeMedia(distributor, profile);
+  }
+
+  /**
+   * Stores a rendition's media description beside its files when it differs from the stored
+   * one. Off the serving path: the write runs after the caller returns, one per rendition at a
+   * time; one that stored nothing (no file of the rendition on disk yet) is tried again by the
+   * next segment.
+   */
+  private storeMedia(distributor: LiveDistributor, profile: ProfileName): void {
+    const media = distributor.mediaInfo(profile);
+    if (media === undefined) return;
+    const { recordingId, incarnation } = distributor;
+    const key = `${recordingId}/${incarnation}/${profile}`;
+    if (this.describing.has(key)) return;
+    if (sameMedia(media, this.files.media(recordingId, incarnation, profile))) return;
+    this.describing.set(key, media);
+    this.files
+      .writeMedia(recordingId, incarnation, profile, media)
+      .catch((error) =>
+        this.options.onError?.(
+          new Error(`could not store the media description of ${key}`, { cause: error }),
+        ),
+      )
+      .finally(() => this.describing.delete(key));
+  }
+
   /** The incarnation of the id's live stream, if one is live. */
   private liveIncarnation(recordingId: string): string | undefined {
-    try {
-      const distributor = this.service.getDistributor(recordingId);
-      return distributor.status === 'live' ? distributor.incarnation : undefined;
-    } catch {
-      return undefined;
-    }
+    const distributor = this.distributorOf(recordingId);
+    return distributor?.status === 'live' ? distributor.incarnation : undefined;
   }
 
   private summary(recordingId: string): RecordingSummary | undefined {
@@ -362,4 +471,14 @@ export class Recordings {
       status: live !== undefined ? 'recording' : 'complete',
     };
   }
+}
+
+function sameMedia(a: MediaInfo, b: MediaInfo | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.width === b.width &&
+    a.height === b.height &&
+    a.frameRate === b.frameRate &&
+    a.codecs === b.codecs
+  );
 }

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { MediaInfo } from '../core/media-info.js';
 import type { ProfileName } from '../core/profiles.js';
 import { DirectorySyncs, tempPath, unlinkQuietly, writeNewFile } from './atomic-write.js';
+import { encodeMediaRecord, isMediaInfo, MEDIA_RECORD_NAME } from './rendition-media-record.js';
 import { checkId, checkMediaFileName, checkProfile, recordName } from './segment-file-names.js';
 import { decodeRecord, encodeRecord, type StoredMeta, sha256Of } from './segment-file-record.js';
 import {
@@ -17,7 +19,13 @@ import {
 export { UnsafeStorageNameError } from './segment-file-names.js';
 export type { InitFileMeta, SegmentFileMeta, StoredMeta } from './segment-file-record.js';
 export { initFileMeta, segmentFileMeta } from './segment-file-record.js';
-export type { ScanProblem, ScanResult, ScanVerify, StoredFile } from './segment-scan.js';
+export type {
+  ScanProblem,
+  ScanResult,
+  ScanVerify,
+  StoredFile,
+  StoredMedia,
+} from './segment-scan.js';
 
 export interface SegmentFilesOptions {
   /**
@@ -48,12 +56,15 @@ export class StoredFileExistsError extends Error {
 interface RecordingFiles {
   bytes: number;
   readonly files: Map<string, StoredFile>;
+  /** Media descriptions by `{incarnation}/{profile}` (rendition-media-record.ts). */
+  readonly media: Map<string, MediaInfo>;
 }
 
 /**
  * Segments and init sections on disk, under
  * `{dataDir}/segments/{recording_id}/{incarnation}/{profile}/{file}` with a record beside each
- * (`{file}.json`: size, SHA-256 and what playlists need). A write is atomic (temporary file,
+ * (`{file}.json`: size, SHA-256 and what playlists need) and, per rendition, what its media is
+ * (`media.json`: codecs, resolution). A write is atomic (temporary file,
  * fsync, rename, fsync of the directory), so a crash leaves either the whole file or none that
  * start-up accepts; `scan` verifies what is there at start-up. The index in memory is what
  * `write` and `scan` have seen; reads and totals answer from it (README, "Segments on disk").
@@ -148,6 +159,9 @@ export class SegmentFiles {
       for (const stored of result.files) {
         this.remember(stored, `${stored.incarnation}/${stored.profile}/${stored.fileName}`);
       }
+      for (const { recordingId: id, incarnation, profile, media } of result.media) {
+        this.index.get(id)?.media.set(`${incarnation}/${profile}`, media);
+      }
       return result;
     });
   }
@@ -161,6 +175,76 @@ export class SegmentFiles {
   ): StoredFile | undefined {
     this.file(recordingId, incarnation, profile, fileName);
     return this.index.get(recordingId)?.files.get(`${incarnation}/${profile}/${fileName}`);
+  }
+
+  /**
+   * Stores what a rendition's media is (ingest's probe), replacing what was stored, atomically
+   * as a segment is written. Only beside files the index holds: a rendition without a stored
+   * file (not yet written, or removed) gets none, and resolves false, so a removed recording
+   * never gets a directory back.
+   */
+  async writeMedia(
+    recordingId: string,
+    incarnation: string,
+    profile: ProfileName,
+    media: MediaInfo,
+  ): Promise<boolean> {
+    const file = path.join(this.profileDir(recordingId, incarnation, profile), MEDIA_RECORD_NAME);
+    // What is written must scan back (and go into a playlist): refuse anything else first.
+    if (!isMediaInfo(media))
+      throw new TypeError(`refusing to store ${file}: not a media description`);
+    const text = encodeMediaRecord(media);
+    for (;;) {
+      const blocking = this.exclusive.get(recordingId) ?? this.exclusive.get('');
+      if (!blocking) break;
+      await blocking.catch(() => undefined);
+    }
+    const pending = this.pendingOf(recordingId);
+    const job = (async () => {
+      while (this.writing.has(file)) await this.writing.get(file)?.catch(() => undefined);
+      const recording = this.index.get(recordingId);
+      const held = [...(recording?.files.values() ?? [])].some(
+        (f) => f.incarnation === incarnation && f.profile === profile,
+      );
+      if (!recording || !held) return false;
+      const run = this.replaceFile(file, text);
+      this.writing.set(file, run);
+      try {
+        await run;
+        recording.media.set(`${incarnation}/${profile}`, media);
+        return true;
+      } finally {
+        this.writing.delete(file);
+      }
+    })();
+    pending.add(job);
+    try {
+      return await job;
+    } finally {
+      pending.delete(job);
+      if (pending.size === 0) this.pending.delete(recordingId);
+    }
+  }
+
+  /**
+   * Resolves once a recording has no write in flight: those running now, and any they lead to
+   * (a segment written once its init section is). Writes that keep arriving keep it waiting, so
+   * it is for a recording whose stream ended.
+   */
+  async settled(recordingId: string): Promise<void> {
+    for (;;) {
+      const writes = [...(this.pending.get(recordingId) ?? [])];
+      if (writes.length === 0) return;
+      await Promise.allSettled(writes);
+      // After the callbacks of what just finished: a segment waiting for its init section has
+      // started its own write by then.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** What a rendition's media is, if it was stored (writeMedia) or found (scan). */
+  media(recordingId: string, incarnation: string, profile: ProfileName): MediaInfo | undefined {
+    return this.index.get(recordingId)?.media.get(`${incarnation}/${profile}`);
   }
 
   /** Every stored file of a recording, in the order `scan` returns them. */
@@ -229,6 +313,9 @@ export class SegmentFiles {
         if (stored.incarnation !== incarnation) continue;
         recording.files.delete(key);
         freed += stored.size;
+      }
+      for (const key of recording.media.keys()) {
+        if (key.startsWith(`${incarnation}/`)) recording.media.delete(key);
       }
       recording.bytes -= freed;
       if (recording.files.size === 0) this.index.delete(recordingId);
@@ -308,6 +395,21 @@ export class SegmentFiles {
     return { ...where, size: bytes.length, sha256, meta: decoded.meta };
   }
 
+  /** Writes `text` over `file` (temporary file, fsync, rename, fsync of the directory). */
+  private async replaceFile(file: string, text: string): Promise<void> {
+    const dir = path.dirname(file);
+    await this.dirs.ensure(dir);
+    const temp = tempPath(dir, path.basename(file));
+    try {
+      await writeNewFile(temp, text, this.durable);
+      await rename(temp, file);
+    } catch (error) {
+      await unlinkQuietly(temp);
+      throw error;
+    }
+    await this.dirs.sync(dir);
+  }
+
   /** Renames `dir` into the trash (durably), then deletes it; a crash leaves it whole or gone. */
   private async discard(dir: string): Promise<void> {
     await this.dirs.ensure(this.trashDir);
@@ -326,7 +428,7 @@ export class SegmentFiles {
   private remember(stored: StoredFile, key: string): void {
     let recording = this.index.get(stored.recordingId);
     if (!recording) {
-      recording = { bytes: 0, files: new Map() };
+      recording = { bytes: 0, files: new Map(), media: new Map() };
       this.index.set(stored.recordingId, recording);
     }
     const before = recording.files.get(key);
@@ -341,16 +443,23 @@ export class SegmentFiles {
     profile: ProfileName,
     fileName: string,
   ): string {
-    const file = path.join(
+    return path.join(
+      this.profileDir(recordingId, incarnation, profile),
+      checkMediaFileName(fileName),
+    );
+  }
+
+  /** The directory of a rendition's files, after checking every name. */
+  private profileDir(recordingId: string, incarnation: string, profile: ProfileName): string {
+    const dir = path.join(
       this.segmentsDir,
       checkId('recording id', recordingId),
       checkId('incarnation', incarnation),
       checkProfile(profile),
-      checkMediaFileName(fileName),
     );
     // The checks above make this impossible; kept so a future change to them cannot escape.
-    if (!file.startsWith(this.segmentsDir + path.sep)) throw new Error(`${file} escapes the store`);
-    return file;
+    if (!dir.startsWith(this.segmentsDir + path.sep)) throw new Error(`${dir} escapes the store`);
+    return dir;
   }
 
   private pendingOf(recordingId: string): Set<Promise<unknown>> {

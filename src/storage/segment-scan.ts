@@ -12,7 +12,9 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
+import type { MediaInfo } from '../core/media-info.js';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
+import { decodeMediaRecord, MEDIA_RECORD_NAME } from './rendition-media-record.js';
 import {
   isMediaFileName,
   isProfileName,
@@ -35,6 +37,14 @@ export interface StoredFile {
   readonly meta: StoredMeta;
 }
 
+/** A rendition's media description (its `media.json`), found intact beside intact segments. */
+export interface StoredMedia {
+  readonly recordingId: string;
+  readonly incarnation: string;
+  readonly profile: ProfileName;
+  readonly media: MediaInfo;
+}
+
 /** Something start-up found wrong, and what it did about it. */
 export interface ScanProblem {
   /** The file or directory, relative to the data directory. */
@@ -53,6 +63,8 @@ export interface ScanProblem {
 export interface ScanResult {
   /** Intact files: by recording, incarnation (oldest first), profile, inits, then sequence. */
   readonly files: StoredFile[];
+  /** Media descriptions of renditions that kept at least one intact file. */
+  readonly media: StoredMedia[];
   readonly problems: ScanProblem[];
 }
 
@@ -94,11 +106,12 @@ export async function scanSegmentFiles(
     if (kind?.isDirectory()) await scan.recording(recordingId);
     else if (kind) scan.leave(dir, 'not a recording directory');
   }
-  return { files: scan.sorted(), problems: scan.problems };
+  return { files: scan.sorted(), media: scan.media, problems: scan.problems };
 }
 
 class Scan {
   readonly problems: ScanProblem[] = [];
+  readonly media: StoredMedia[] = [];
   private readonly files: StoredFile[] = [];
 
   constructor(
@@ -137,9 +150,12 @@ class Scan {
     const dir = path.join(this.layout.segmentsDir, recordingId, incarnation, profile);
     const media = new Set<string>();
     const records = new Set<string>();
+    let described = false;
     for (const entry of await entries(dir)) {
       const file = path.join(dir, entry.name);
-      if (isTempName(entry.name)) {
+      if (entry.name === MEDIA_RECORD_NAME && entry.isFile()) {
+        described = true;
+      } else if (isTempName(entry.name)) {
         await unlink(file).catch(() => undefined);
         this.report(file, 'temporary file of a write that did not finish', 'deleted', 'deleted');
       } else if (!entry.isFile()) {
@@ -181,14 +197,32 @@ class Scan {
     }
     // A segment whose init section did not survive cannot be played: keep neither half-served.
     const inits = new Set(intact.filter((f) => f.meta.kind === 'init').map((f) => f.fileName));
+    let kept = 0;
     for (const file of intact) {
       const initId = file.meta.kind === 'segment' ? file.meta.initId : undefined;
       if (initId !== undefined && !inits.has(initId)) {
         await this.quarantine(dir, file.fileName, `needs init section ${initId}, not intact`);
       } else {
         this.files.push(file);
+        kept++;
       }
     }
+    if (described && kept > 0) await this.describe(dir, recordingId, incarnation, profile);
+  }
+
+  /**
+   * Reads a rendition's media description. A damaged one is quarantined: its recording plays
+   * on, its multivariant playlist without CODECS and RESOLUTION.
+   */
+  private async describe(
+    dir: string,
+    recordingId: string,
+    incarnation: string,
+    profile: ProfileName,
+  ): Promise<void> {
+    const media = decodeMediaRecord(await readFile(path.join(dir, MEDIA_RECORD_NAME), 'utf8'));
+    if (typeof media === 'string') await this.quarantine(dir, MEDIA_RECORD_NAME, media);
+    else this.media.push({ recordingId, incarnation, profile, media });
   }
 
   /** The record of `name` when the pair is intact, else why it is not. */

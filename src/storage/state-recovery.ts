@@ -1,5 +1,5 @@
 import { DISTRIBUTOR_DEFAULTS, type LiveDistributor } from '../core/distributor.js';
-import type { ProfileName } from '../core/profiles.js';
+import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import type { InitSection, Segment } from '../core/segment.js';
 import type { EncoderState, EncoderStatus } from '../ingest/encoder-job.js';
 import type { PresetName, ResumedJob, StartEncoder } from '../ingest/encoder-manager.js';
@@ -133,10 +133,10 @@ export interface RestoredWindows {
  * Restart recovery of the live windows (README, "Segments on disk"): every restored stream gets
  * back the segments of its own incarnation still within its retention, read from their files
  * and hashed as they load (they are few: the window), with the init sections they name, its
- * fixed target duration and each rendition's discontinuity sequence. Older files stay on disk
- * for recordings but not in memory. A damaged file is logged and left out; the numbers it held
- * become a gap (EXT-X-GAP) so the segments after it keep their place. Call after the files are
- * scanned and before the server listens.
+ * fixed target duration, each rendition's discontinuity sequence and media description. Older
+ * files stay on disk for recordings but not in memory. A damaged file is logged and left out;
+ * the numbers it held become a gap (EXT-X-GAP) so the segments after it keep their place. Call
+ * after the files are scanned and before the server listens.
  */
 export async function restoreSegmentWindows(
   files: SegmentFiles,
@@ -259,6 +259,12 @@ async function restoreWindows(
     targetDurationSec: record.targetDurationSec,
     discontinuitySequences: record.discontinuitySequences,
   });
+  // What ingest probed before the restart: the live master carries CODECS and RESOLUTION at
+  // once, not only after the encoder's next push is probed again.
+  for (const profile of PROFILE_NAMES) {
+    const media = files.media(recordingId, incarnation, profile);
+    if (media) distributor.setMediaInfo(profile, media);
+  }
   return { segments: segments.length, damaged };
 }
 

@@ -4,25 +4,67 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import HLS from 'hls-parser';
+import { PROFILE_NAMES, type ProfileName } from '../../src/core/profiles.js';
+import { LADDER_PRESETS } from '../../src/ingest/ffmpeg-ladder.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
+import { SERVICE_DEFAULTS } from '../../src/service/distribution-service.js';
 import { run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { startLadder } from '../helpers/ladder.js';
+import { waitFor } from '../helpers/wait.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
+type MasterPlaylist = InstanceType<typeof HLS.types.MasterPlaylist>;
 
 let server: TestServer;
 let dir: string;
 /** Seconds of media each encoder run pushes (a restart between the two). */
 const RUN_SEC = 7;
+/**
+ * Added to the servers' clock: moved past the retention of ended streams, it makes the service
+ * let an ended stream go at its next cleanup (and a restarted server not bring it back).
+ */
+let clockOffsetMs = 0;
+const clock = () => Date.now() + clockOffsetMs;
+
+function startServer(): Promise<TestServer> {
+  return startTestServer({ clock }, 200, {
+    dataDir: dir,
+    ingest: { probe: ffprobeMedia(), encoderTimeoutMs: 30_000 },
+  });
+}
+
+/** CODECS, RESOLUTION and FRAME-RATE of each rendition of a recording's VOD master. */
+async function vodVariants(url: string, id: string) {
+  const response = await fetch(`${url}/vod/${id}/master.m3u8`);
+  assert.equal(response.status, 200);
+  const master = HLS.parse(await response.text()) as MasterPlaylist;
+  return new Map(
+    master.variants.map((v) => [
+      v.uri.split('/')[0] as ProfileName,
+      { codecs: v.codecs, resolution: v.resolution, frameRate: v.frameRate },
+    ]),
+  );
+}
+
+/** Each of the four renditions described as the light ladder encodes it (probed by ffprobe). */
+function assertDescribed(variants: Awaited<ReturnType<typeof vodVariants>>, when: string): void {
+  assert.deepEqual([...variants.keys()].sort(), [...PROFILE_NAMES].sort(), when);
+  for (const [profile, variant] of variants) {
+    const [width, height] = LADDER_PRESETS.light.sizes[profile];
+    assert.deepEqual(variant.resolution, { width, height }, `${when}: ${profile} RESOLUTION`);
+    assert.match(
+      variant.codecs ?? '',
+      /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/,
+      `${when}: ${profile} CODECS`,
+    );
+  }
+}
 
 describe('a real ladder becomes a VOD recording', { timeout: 90_000 }, () => {
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'vtp-vod-'));
-    server = await startTestServer({}, 200, {
-      dataDir: dir,
-      ingest: { probe: ffprobeMedia(), encoderTimeoutMs: 30_000 },
-    });
+    server = await startServer();
   });
   after(async () => {
     await server?.close();
@@ -90,5 +132,37 @@ describe('a real ladder becomes a VOD recording', { timeout: 90_000 }, () => {
       '-',
     ]);
     assert.equal(decoded.code, 0, decoded.stderr);
+  });
+
+  it('keeps CODECS and RESOLUTION in the VOD master once the stream left memory, and after a restart', async (t) => {
+    // Runs after the test above: the stream ended and is still held in memory.
+    const held = await vodVariants(server.url, 'talk');
+    assertDescribed(held, 'while the ended stream is held');
+    const incarnation = server.service.getDistributor('talk').incarnation;
+
+    clockOffsetMs += SERVICE_DEFAULTS.retentionMs + 1000;
+    server.service.cleanup();
+    // The ended stream left memory.
+    assert.throws(() => server.service.getDistributor('talk'), { code: 'STREAM_NOT_FOUND' });
+    const retired = await vodVariants(server.url, 'talk');
+    assert.deepEqual(retired, held, 'after the stream left memory');
+
+    // Stored beside the segments before the server goes: what a restart reads back.
+    const files = server.segmentFiles;
+    await waitFor(
+      async () =>
+        PROFILE_NAMES.every((p) => files?.media('talk', incarnation, p) !== undefined) || undefined,
+      10_000,
+      'every rendition described on disk',
+    );
+    await server.close();
+    server = await startServer();
+    // Not brought back: its retention passed while the server was down.
+    assert.throws(() => server.service.getDistributor('talk'), { code: 'STREAM_NOT_FOUND' });
+    const restarted = await vodVariants(server.url, 'talk');
+    assert.deepEqual(restarted, held, 'after a restart');
+    t.diagnostic(
+      `High: CODECS=${held.get('High')?.codecs} RESOLUTION=${JSON.stringify(held.get('High')?.resolution)}`,
+    );
   });
 });

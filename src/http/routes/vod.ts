@@ -47,7 +47,7 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { rec
     },
     async (request, reply) => {
       const id = request.params.recording_id;
-      return playlist(reply, library(id).multivariant(id));
+      return playlist(reply, await library(id).multivariant(id));
     },
   );
 
@@ -63,7 +63,7 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { rec
     },
     async (request, reply) => {
       const { recording_id: id, profile } = request.params;
-      return playlist(reply, library(id).mediaPlaylist(id, profile));
+      return playlist(reply, await library(id).mediaPlaylist(id, profile));
     },
   );
 
