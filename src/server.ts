@@ -116,7 +116,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     segmentFiles &&
     new Recordings(segmentFiles, service, {
       ...options.recordings,
-      onError: (err) => log?.error({ err }, 'recording retention failed'),
+      onError: (err) => log?.error({ err }, 'recording housekeeping failed'),
       onRemoved: (recordingId, reason, bytes) =>
         log?.info({ recordingId, reason, bytes }, 'recording removed'),
     });

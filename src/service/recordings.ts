@@ -130,6 +130,7 @@ export interface RecordingsOptions {
   readonly maxBytes?: number;
   readonly sweepIntervalMs?: number;
   readonly clock?: () => number;
+  /** A background task failed: retention, removing a replaced recording, storing a media description. */
   readonly onError?: (error: unknown) => void;
   readonly onRemoved?: (
     recordingId: string,
