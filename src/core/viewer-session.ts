@@ -70,6 +70,7 @@ export class ViewerSession {
   /** Rendition changes ever made; the history below keeps only the newest MAX_HISTORY. */
   switchCount = 0;
   private starved = false;
+  private bufferMeasured = false;
   /** Milliseconds at each profile up to `profileSince` (the current one runs from there). */
   private readonly profileTime: Partial<Record<ProfileName, number>> = {};
   private profileSince: number;
@@ -115,6 +116,7 @@ export class ViewerSession {
     if (state.bitrateHistory.length > 0) {
       session.switches = state.bitrateHistory.slice(-MAX_HISTORY);
     }
+    session.bufferMeasured = true;
     session.lowBufferEvents = state.lowBufferEvents ?? 0;
     session.stalls = state.stalls ?? 0;
     session.switchCount = state.switchCount ?? state.bitrateHistory.length;
@@ -192,8 +194,12 @@ export class ViewerSession {
   /** Sets buffer health, counting a low-buffer event when it falls under the threshold. */
   updateBuffer(bufferHealth: number, now: number): void {
     const critical = BUFFER_THRESHOLDS.critical;
-    if (bufferHealth < critical && !(this.bufferHealth < critical)) this.lowBufferEvents++;
+    // A fall from a measured health: the seed value before the first report is no measure (a
+    // player's first report, an empty buffer before playback starts, is no event).
+    if (this.bufferMeasured && bufferHealth < critical && !(this.bufferHealth < critical))
+      this.lowBufferEvents++;
     this.bufferHealth = bufferHealth;
+    this.bufferMeasured = true;
     this.lastSeenAt = now;
   }
 
@@ -203,7 +209,13 @@ export class ViewerSession {
    * only that the buffer ran dry at some point since the previous request).
    */
   reportStarvation(starved: boolean): void {
-    if (starved && !this.starved) this.stalls++;
+    if (starved && !this.starved) {
+      this.stalls++;
+      // The buffer ran dry since the previous request: health fell to 0 on the way, whatever
+      // the player refilled before asking again (CTA-5004 bs).
+      if (!(this.bufferHealth < BUFFER_THRESHOLDS.critical)) this.lowBufferEvents++;
+      this.bufferHealth = 0;
+    }
     this.starved = starved;
   }
 

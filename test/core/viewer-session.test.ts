@@ -6,20 +6,50 @@ describe('ViewerSession attendance counters', () => {
   it('counts a low-buffer event as health falls under 20, not for every low report', () => {
     const s = new ViewerSession('v', 'vs-1', 'Low', 0);
     for (const [health, at] of [
-      [15, 1],
-      [10, 2],
-      [50, 3],
-      [19.9, 4],
-      [20, 5],
+      [60, 1],
+      [15, 2],
+      [10, 3],
+      [50, 4],
+      [19.9, 5],
+      [20, 6],
     ] as const)
       s.updateBuffer(health, at);
     assert.equal(s.lowBufferEvents, 2);
+  });
+
+  it("does not count a player's first report as a fall: its buffer starts empty", () => {
+    const s = new ViewerSession('v', 'vs-1', 'Low', 0);
+    s.updateBuffer(0, 1);
+    s.updateBuffer(5, 2);
+    assert.equal(s.lowBufferEvents, 0);
+    s.updateBuffer(40, 3);
+    s.updateBuffer(10, 4);
+    assert.equal(s.lowBufferEvents, 1);
   });
 
   it('counts a run of starved reports as one stall', () => {
     const s = new ViewerSession('v', 'vs-1', 'Low', 0);
     for (const starved of [false, true, true, false, true]) s.reportStarvation(starved);
     assert.equal(s.stalls, 2);
+  });
+
+  it('counts a stall as the buffer falling to empty, once per fall, whatever the player refilled', () => {
+    const s = new ViewerSession('v', 'vs-1', 'Low', 0);
+    s.updateBuffer(90, 1);
+    // As HLS delivery applies a request carrying `bl=2100,bs`: starvation first, then the length.
+    s.reportStarvation(true);
+    s.updateBuffer(35, 2);
+    assert.deepEqual([s.stalls, s.lowBufferEvents], [1, 1]);
+    // `bl=500,bs` after a healthy report: one fall, not one for bs and one for the low length.
+    s.reportStarvation(false);
+    s.updateBuffer(90, 3);
+    s.reportStarvation(true);
+    s.updateBuffer(8, 4);
+    assert.deepEqual([s.stalls, s.lowBufferEvents], [2, 2]);
+    // Still starved and still low: the same fall.
+    s.reportStarvation(true);
+    s.updateBuffer(5, 5);
+    assert.deepEqual([s.stalls, s.lowBufferEvents], [2, 2]);
   });
 
   it('counts every switch though the history keeps the newest, and times each profile', () => {
