@@ -191,7 +191,7 @@
       $('status').className = 'error';
       return true;
     }
-    const hls = new window.Hls({ startPosition: 0 });
+    const hls = new window.Hls({ startPosition: 0, ...outagePolicies() });
     state.hls = hls;
     hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => {
       state.levels = data.levels.map(profileOfLevel);
@@ -199,9 +199,7 @@
       $('status').textContent = 'Playing the recording';
     });
     hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
-    hls.on(window.Hls.Events.ERROR, (_event, data) => {
-      if (data.fatal) $('status').textContent = `Playback error: ${data.details}`;
-    });
+    recoverFromOutages(hls, 'Playing the recording');
     hls.loadSource(url);
     hls.attachMedia(video);
     startClock();
@@ -209,30 +207,59 @@
   }
 
   /**
-   * A live origin can be gone for a few seconds (a restart, a network blip): hls.js gives up on
-   * a fatal network error, so keep asking again with a growing pause, and recover the decoder
-   * from a media error, rather than leave the student with a stopped video.
+   * hls.js settings that ride out an origin gone for a few seconds (a restart, a network blip).
+   * hls.js retries a 5xx or a timeout but not a refused or reset connection (status 0), which is
+   * what a restarting server gives: such a playlist or segment is asked for again every second,
+   * for longer than a restart takes, before the error becomes fatal.
    */
-  function recoverFromOutages(hls) {
-    let pauseMs = 500;
-    hls.on(window.Hls.Events.ERROR, (_event, data) => {
-      if (!data.fatal) return;
-      if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
-        hls.recoverMediaError();
-        return;
-      }
-      if (data.type !== window.Hls.ErrorTypes.NETWORK_ERROR) {
-        $('status').textContent = `Playback error: ${data.details}`;
-        return;
-      }
-      $('status').textContent = 'Reconnecting…';
-      setTimeout(() => hls.startLoad(), pauseMs);
-      pauseMs = Math.min(pauseMs * 2, 4000);
+  function outagePolicies() {
+    const errorRetry = {
+      maxNumRetry: 15,
+      retryDelayMs: 500,
+      maxRetryDelayMs: 1000,
+      shouldRetry: (config, count, _timeout, response, retry) =>
+        retry || (response?.code === 0 && count < config.maxNumRetry),
+    };
+    const policy = (name) => ({
+      default: { ...window.Hls.DefaultConfig[name].default, errorRetry },
     });
-    hls.on(window.Hls.Events.FRAG_LOADED, () => {
-      if (pauseMs === 500) return;
-      pauseMs = 500;
-      $('status').textContent = 'Playing live';
+    return {
+      manifestLoadPolicy: policy('manifestLoadPolicy'),
+      playlistLoadPolicy: policy('playlistLoadPolicy'),
+      fragLoadPolicy: policy('fragLoadPolicy'),
+    };
+  }
+
+  /**
+   * Tells the student while the origin is away and, after a fatal error (the retries above ran
+   * out, or the decoder failed), keeps asking again with a growing pause and recovers the
+   * decoder, rather than leave them with a stopped video (hls.js API.md, "Fifth step: error
+   * handling").
+   */
+  function recoverFromOutages(hls, playingText) {
+    const { Events, ErrorTypes } = window.Hls;
+    let pauseMs = 1000;
+    let reconnecting = false;
+    hls.on(Events.ERROR, (_event, data) => {
+      if (data.type === ErrorTypes.NETWORK_ERROR) {
+        reconnecting = true;
+        $('status').textContent = 'Reconnecting…';
+      }
+      if (!data.fatal) return;
+      if (data.type === ErrorTypes.MEDIA_ERROR) {
+        hls.recoverMediaError();
+      } else if (data.type === ErrorTypes.NETWORK_ERROR) {
+        setTimeout(() => hls.startLoad(), pauseMs);
+        pauseMs = Math.min(pauseMs * 2, 8000);
+      } else {
+        $('status').textContent = `Playback error: ${data.details}`;
+      }
+    });
+    hls.on(Events.FRAG_LOADED, () => {
+      pauseMs = 1000;
+      if (!reconnecting) return;
+      reconnecting = false;
+      $('status').textContent = playingText;
     });
   }
 
@@ -260,6 +287,7 @@
     const hls = new window.Hls({
       cmcd: { sessionId: joined.session_id, contentId: recordingId, useHeaders: false },
       liveSyncDurationCount: 3,
+      ...outagePolicies(),
     });
     state.hls = hls;
     hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => {
@@ -269,7 +297,7 @@
       $('status').textContent = 'Playing live';
     });
     hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
-    recoverFromOutages(hls);
+    recoverFromOutages(hls, 'Playing live');
     // The join hands out a ready URL: the session, and a playback token when one is needed.
     hls.loadSource(joined.playback_url);
     hls.attachMedia(video);
