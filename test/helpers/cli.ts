@@ -1,11 +1,36 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
+const SRC = new URL('../../src/', import.meta.url).pathname;
+/** The entry production runs (`npx vtp-live serve`), over the build in dist/. */
+const BIN = new URL('../../bin/vtp-live.js', import.meta.url).pathname;
+const BUILT = new URL('../../dist/cli.js', import.meta.url).pathname;
+
+/** Throws unless dist/ was built after the last change to src/: a test must not run old code. */
+function assertBuildFresh(): void {
+  const built = statSync(BUILT, { throwIfNoEntry: false })?.mtimeMs;
+  const newest = Math.max(
+    ...readdirSync(SRC, { recursive: true, encoding: 'utf8' }).map(
+      (file) => statSync(path.join(SRC, file)).mtimeMs,
+    ),
+  );
+  if (built === undefined || built < newest) {
+    throw new Error('dist/ is missing or older than src/: run `npm run build` (npm test does)');
+  }
+}
+
+export interface CliOptions {
+  /**
+   * Runs the built server as production does (bin/vtp-live.js over dist/) instead of the
+   * sources through tsx: it starts about twice as fast, for tests that time a restart.
+   */
+  readonly built?: boolean;
+}
 
 export interface Cli {
   readonly child: ChildProcessWithoutNullStreams;
@@ -22,7 +47,9 @@ export interface Cli {
 export async function startCli(
   args: string[] = [],
   env: Record<string, string> = {},
+  options: CliOptions = {},
 ): Promise<Cli> {
+  if (options.built) assertBuildFresh();
   const ownDir =
     args.includes('--data-dir') || env.VTP_DATA_DIR !== undefined
       ? undefined
@@ -30,8 +57,9 @@ export async function startCli(
   const dirArgs = ownDir === undefined ? [] : ['--data-dir', ownDir];
   // A caller's own --port (a restart on the port its players know) replaces the free one.
   const portArgs = args.includes('--port') ? [] : ['--port', '0'];
-  const argv = [CLI, 'serve', ...portArgs, ...dirArgs, ...args];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
+  const argv = ['serve', ...portArgs, ...dirArgs, ...args];
+  const entry = options.built ? ['--max-semi-space-size=64', BIN] : ['--import', 'tsx', CLI];
+  const child = spawn(process.execPath, [...entry, ...argv], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -227,7 +227,7 @@ describe('SIGKILL mid-lecture with a ladder pushing and three viewers playing', 
       '--log-level',
       'debug',
     ];
-    first = await startCli(base);
+    first = await startCli(base, {}, { built: true });
     const port = new URL(first.url).port;
     args = [...base, '--port', port];
     const u = first.url;
@@ -338,7 +338,7 @@ describe('SIGKILL mid-lecture with a ladder pushing and three viewers playing', 
     // The ffmpeg viewer and the encoder lose their server; a real encoder reconnects.
     await killProcess(ffmpegClient);
     await ladders[0]?.stop();
-    second = await startCli(args);
+    second = await startCli(args, {}, { built: true });
     post.restartMs = Date.now() - killedAt;
     assert.equal(second.url, first.url, 'the same origin for the page');
     // The encoder reconnects first: its pushes change no viewer's counters, and every second
