@@ -69,7 +69,11 @@ export async function startCli(
   const output: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start: ${output.join('\n')}`)), 20_000);
+    const timer = setTimeout(() => {
+      // A server that never said it listens must not outlive the test that waited for it.
+      child.kill('SIGKILL');
+      reject(new Error(`no start within 20 s: ${output.join('\n')}`));
+    }, 20_000);
     createInterface({ input: child.stdout }).on('line', (line) => {
       output.push(line);
       const parsed = JSON.parse(line) as { url?: string };
