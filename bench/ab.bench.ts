@@ -3,9 +3,12 @@
  * segment fetched and accounted) of the code at git revision REV against the working tree, in
  * one process with alternating rounds, so the machine's drift between runs cancels out. REV is
  * checked out once under bench/.cache/. Prints each path's median ops/s and the ratio new/old.
+ * A tree that has the state store runs with it on, as `vtp-live serve` does: a SQLite store in a
+ * temporary data directory, its recorder following every session.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { populateLiveStream } from './live-stream.js';
@@ -42,6 +45,7 @@ async function build(tree: string): Promise<Loaded> {
   );
   const { HlsDelivery } = await import(path.join(tree, 'src/service/hls-delivery.ts'));
   const service = new DistributionService({ defaultMaxViewers: N });
+  await recordState(tree, service);
   const sessions = populateLiveStream(service, N, SEGMENT);
   const hls = new HlsDelivery(service, { playlistSegments: 6 });
   return {
@@ -50,6 +54,21 @@ async function build(tree: string): Promise<Loaded> {
     sessions,
     segment: service.getDistributor('bench').window('Low').get('14.ts'),
   };
+}
+
+const dataDirs: string[] = [];
+
+/** Puts the tree's state store and recorder on the service, when the tree has them. */
+async function recordState(tree: string, service: Revision): Promise<void> {
+  const recorderFile = path.join(tree, 'src/storage/state-recorder.ts');
+  if (!existsSync(recorderFile)) return;
+  const { StateRecorder } = await import(recorderFile);
+  const { SqliteStore } = await import(path.join(tree, 'src/storage/sqlite-store.ts'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'vtp-bench-ab-'));
+  dataDirs.push(dir);
+  const keys = { onPublishKeySet: () => {}, hasStreamKey: () => false };
+  new StateRecorder(service, new SqliteStore(path.join(dir, 'vtp.db')), keys).start();
+  console.log(`${path.relative(ROOT, tree) || 'working tree'}: state store on (${dir})`);
 }
 
 const paths: Record<string, (s: Loaded, i: number) => unknown> = {
@@ -99,3 +118,4 @@ for (const [name, op] of Object.entries(paths)) {
     `| ${name} | ${Math.round(o).toLocaleString('en-US')} | ${Math.round(n).toLocaleString('en-US')} | ${(n / o).toFixed(3)} |`,
   );
 }
+for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
