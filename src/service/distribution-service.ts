@@ -79,6 +79,12 @@ export class TooManyStreamsError extends DistributionError {
 }
 
 /** A stream as restart recovery brings it back (see DistributionService.restoreStream). */
+/** A seated session and the stream it watches. */
+export interface SessionRef {
+  readonly recordingId: string;
+  readonly session: ViewerSession;
+}
+
 export interface RestoredStream {
   readonly recordingId: string;
   readonly incarnation: string;
@@ -138,7 +144,12 @@ const DEGRADED_QUEUE_FILL = 0.9;
  */
 export class DistributionService {
   private readonly streams = new Map<string, LiveDistributor>();
-  private readonly sessions = new Map<string, { recordingId: string; viewerId: string }>();
+  /**
+   * Every seated session by its id, with its stream: the lookup every HLS request makes. Only
+   * this class seats and removes viewers (join, restore, leave, idle expiry, retire), and each
+   * path keeps this map in step, so a hit is a live session without asking its distributor.
+   */
+  private readonly sessions = new Map<string, SessionRef>();
   private readonly publishWaiters = new Map<string, Set<() => void>>();
   private readonly retiredListeners: Array<(recordingId: string) => void> = [];
   /** Streams started and ended, viewers joined and left, caps reached. */
@@ -244,11 +255,8 @@ export class DistributionService {
     });
     distributor.restore(stream, this.clock());
     for (const viewer of stream.viewers) {
-      distributor.restoreViewer(viewer);
-      this.sessions.set(viewer.sessionId, {
-        recordingId: stream.recordingId,
-        viewerId: viewer.viewerId,
-      });
+      const session = distributor.restoreViewer(viewer);
+      this.sessions.set(viewer.sessionId, { recordingId: stream.recordingId, session });
     }
     this.streams.set(stream.recordingId, distributor);
     return distributor;
@@ -346,7 +354,7 @@ export class DistributionService {
       if (error instanceof StreamFullError) throw this.streamFull(recordingId);
       throw error;
     }
-    this.sessions.set(session.sessionId, { recordingId, viewerId });
+    this.sessions.set(session.sessionId, { recordingId, session });
     this.events.publish('viewer_joined', {
       recordingId,
       viewerId,
@@ -389,12 +397,8 @@ export class DistributionService {
   }
 
   /** Finds a session by its id, or undefined when it is unknown or has left. */
-  findSession(sessionId: string): { recordingId: string; session: ViewerSession } | undefined {
-    const ref = this.sessions.get(sessionId);
-    if (!ref) return undefined;
-    const distributor = this.streams.get(ref.recordingId);
-    if (!distributor?.hasViewer(ref.viewerId)) return undefined;
-    return { recordingId: ref.recordingId, session: distributor.session(ref.viewerId) };
+  findSession(sessionId: string): SessionRef | undefined {
+    return this.sessions.get(sessionId);
   }
 
   /**
