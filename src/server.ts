@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { ServerConfig } from './config.js';
+import { DEFAULT_MAX_VIEWERS } from './core/profiles.js';
 import { type App, type AppOptions, buildApp } from './http/app.js';
 import { redactingLoggerOptions } from './http/log-redaction.js';
 import {
@@ -12,6 +13,7 @@ import { ffprobeMedia } from './ingest/media-probe.js';
 import {
   DistributionService,
   type DistributionServiceOptions,
+  SERVICE_DEFAULTS,
 } from './service/distribution-service.js';
 import { logEncoderEvent, logStreamEvents } from './service/event-log.js';
 import { HLS_DEFAULTS, HlsDelivery, type HlsOptions } from './service/hls-delivery.js';
@@ -29,6 +31,7 @@ import {
   restoreSegmentWindows,
 } from './storage/state-recovery.js';
 import type { Store } from './storage/store.js';
+import { rebuildLostStreams } from './storage/streams-from-files.js';
 
 export interface RuntimeOptions {
   readonly service?: DistributionServiceOptions;
@@ -164,7 +167,25 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     recordings,
     async listen(host, port) {
       // What is on disk is checked (and the index rebuilt) before anything can push to it.
-      if (segmentFiles) await scanSegmentFilesAtStart(segmentFiles, log);
+      const scanned = segmentFiles && (await scanSegmentFilesAtStart(segmentFiles, log));
+      if (segmentFiles && scanned) {
+        // Streams the state database lost come back from their files before retention looks at
+        // them or an encoder pushes again: a new stream of their id would replace the recording.
+        rebuildLostStreams(
+          segmentFiles,
+          scanned.problems,
+          store.store,
+          service,
+          ingest.access,
+          {
+            maxViewers: options.service?.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
+            retentionMs: options.service?.retentionMs ?? SERVICE_DEFAULTS.retentionMs,
+          },
+          log,
+        );
+        // The recorder goes on from what they were rebuilt with, as from restored streams.
+        store.recorder.resume([]);
+      }
       // Recordings past their limits while the server was down go before anything is served.
       await recordings?.sweep().catch((err) => log?.error({ err }, 'recording retention failed'));
       // Restored live streams get their windows back from those files before anyone asks.

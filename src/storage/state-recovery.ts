@@ -46,11 +46,35 @@ export function recoverState(
   keys: PublishKeyChecks,
   log?: RecoveryLog,
 ): RecoveryResult {
+  const counters = store.readCounters();
+  const { streams, sessions } = restoreStreams(store, service, keys, store.listStreams(), log);
+  service.resumeTotals({
+    segments: counters[COUNTER_NAMES.segmentsServed] ?? 0,
+    bytes: counters[COUNTER_NAMES.bytesServed] ?? 0,
+  });
+  if (streams > 0 || sessions.length > 0) {
+    log?.info({ streams, sessions: sessions.length }, 'restored streams and viewer sessions');
+  }
+  return { streams, sessions };
+}
+
+/**
+ * Brings stored stream records into the service, as recoverState does for every stored one and
+ * rebuildLostStreams for those rebuilt from their files: each with its sessions, counters and
+ * publish key; one ended past its retention stays out, one that fails is logged and skipped.
+ */
+export function restoreStreams(
+  store: RecorderStore,
+  service: DistributionService,
+  keys: PublishKeyChecks,
+  records: readonly StreamRecord[],
+  log?: RecoveryLog,
+): RecoveryResult {
   const now = service.now();
   const counters = store.readCounters();
   const sessions: RestoredSessionInfo[] = [];
   let streams = 0;
-  for (const record of store.listStreams()) {
+  for (const record of records) {
     if (record.endedAt !== undefined && now - record.endedAt > record.settings.retentionMs) {
       continue;
     }
@@ -63,13 +87,6 @@ export function recoverState(
         'a stored stream could not be restored',
       );
     }
-  }
-  service.resumeTotals({
-    segments: counters[COUNTER_NAMES.segmentsServed] ?? 0,
-    bytes: counters[COUNTER_NAMES.bytesServed] ?? 0,
-  });
-  if (streams > 0 || sessions.length > 0) {
-    log?.info({ streams, sessions: sessions.length }, 'restored streams and viewer sessions');
   }
   return { streams, sessions };
 }

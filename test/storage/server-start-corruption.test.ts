@@ -29,6 +29,8 @@ const KEY = 'corruption-publish-key';
 const LIVE = 'lecture';
 const ENDED = 'seminar';
 const SEGMENTS = 4;
+/** The warning a stream the database lost is rebuilt from its files with. */
+const REBUILT = 'stream rebuilt from its segment files (the state database had lost it)';
 /** Bytes of a write-ahead log's header and of a frame's header (SQLite's file format). */
 const WAL_HEADER = 32;
 const FRAME_HEADER = 24;
@@ -147,6 +149,15 @@ async function stopCleanly(cli: Cli): Promise<void> {
     logLines(cli).filter((l) => l.level >= 60),
     [],
   );
+}
+
+/** Every stream the server holds, as [recording_id, status], sorted. */
+async function streamStatuses(cli: Cli): Promise<[string, string][]> {
+  const streams = await call(`${cli.url}/api/v1/streams`, 'GET', undefined, ADMIN);
+  assert.equal(streams.status, 200);
+  return (streams.body.streams as { recording_id: string; status: string }[])
+    .map((s): [string, string] => [s.recording_id, s.status])
+    .sort();
 }
 
 function overwrite(file: string, offset: number, bytes: Buffer): void {
@@ -318,14 +329,83 @@ describe('a server started on a damaged data directory', { timeout: 240_000 }, (
         [],
       );
 
-      // The streams lived in the database: they are gone, and the live one is no longer live.
-      const streams = await call(`${cli.url}/api/v1/streams`, 'GET', undefined, ADMIN);
-      assert.equal(streams.status, 200);
-      assert.deepEqual(streams.body.streams, []);
-      assert.equal((await fetch(`${liveBase(cli.url, 'Low')}index.m3u8`)).status, 404);
+      // The streams lived in the database, and come back from their segment files, one warning
+      // each, in their own incarnations. Both were written to within the retention (600 s), so
+      // both come back live: the files cannot tell that the seminar had ended minutes before
+      // rather than its encoder pausing, so it is live again until the encoder timeout ends it.
+      const liveInc = incarnations.get(LIVE) as string;
+      const endedInc = incarnations.get(ENDED) as string;
+      const rebuilt = lines.filter((l) => l.msg === REBUILT);
+      assert.deepEqual(
+        rebuilt.map((l) => [l.level, l.recordingId, l.incarnation, l.status, l.segments]).sort(),
+        [
+          [40, ENDED, endedInc, 'live', SEGMENTS * ALL_PROFILES.length],
+          [40, LIVE, liveInc, 'live', SEGMENTS * ALL_PROFILES.length],
+        ].sort(),
+      );
+      for (const line of rebuilt) {
+        assert.match(String(line.publishKey), /own publish key.* is lost.*need no key now/);
+      }
+      assert.deepEqual(
+        await streamStatuses(cli),
+        [
+          [ENDED, 'live'],
+          [LIVE, 'live'],
+        ].sort(),
+      );
 
-      // Every segment lives in its own file with its own record: both recordings are listed,
-      // whole, and play from disk byte for byte (the live stream's as a complete recording).
+      // The lecture's live playlists continue where they were: the same numbers and URLs (its
+      // old incarnation), nothing marked.
+      for (const profile of ALL_PROFILES) {
+        assert.deepEqual(await playlist(liveBase(cli.url, profile)), live.entries.get(profile));
+      }
+      // Its encoder pushes again (restarted, from seg_0): the stream continues after the old
+      // numbers with a discontinuity, in the same incarnation; the old segments are still served.
+      const more = 2;
+      for (const profile of ALL_PROFILES) {
+        await pushSegments(cli.url, LIVE, profile, 0, more, `?key=${KEY}`, pushed());
+      }
+      const continued = await served(cli.url, liveBase);
+      for (const profile of ALL_PROFILES) {
+        const was = live.entries.get(profile) as Entry[];
+        assert.deepEqual(
+          continued.entries.get(profile)?.map((e) => [e.sequence, e.uri, e.gap, e.discontinuity]),
+          [
+            ...was.map((e) => [e.sequence, e.uri, false, false]),
+            ...Array.from({ length: more }, (_, k) => [
+              SEGMENTS + k,
+              `${liveInc}-${SEGMENTS + k}.ts`,
+              false,
+              k === 0,
+            ]),
+          ],
+          profile,
+        );
+      }
+      for (const [key, bytes] of live.bytes) assert.deepEqual(continued.bytes.get(key), bytes, key);
+      // Its recording is the same one, grown by what was pushed, none of it replaced.
+      const pushedBytes =
+        ALL_PROFILES.length *
+        media.slice(0, more).reduce((sum, segment) => sum + segment.bytes.length, 0);
+      const growing = await call(`${cli.url}/api/v1/recordings/${LIVE}`, 'GET');
+      assert.equal(growing.status, 200);
+      assert.equal(growing.body.status, 'recording');
+      assert.equal(growing.body.bytes, (recordings.get(LIVE)?.bytes as number) + pushedBytes);
+      assert.deepEqual(
+        logLines(cli).filter((l) => l.msg === 'recording removed'),
+        [],
+        'no recording was replaced',
+      );
+
+      // Nobody pushes to either now: the encoder timeout ends both, and each recording is
+      // complete, whole and byte for byte what was accepted (the seminar's as before the damage,
+      // the lecture's its old segments, then the new ones after a discontinuity).
+      await waitFor(
+        async () =>
+          (await streamStatuses(cli)).every(([, status]) => status === 'ended') ? true : undefined,
+        60_000,
+        'both rebuilt streams ended by the encoder timeout',
+      );
       const listed = await call(`${cli.url}/api/v1/recordings`, 'GET');
       assert.equal(listed.status, 200);
       const byId = new Map(
@@ -334,24 +414,37 @@ describe('a server started on a damaged data directory', { timeout: 240_000 }, (
         ),
       );
       assert.deepEqual([...byId.keys()].sort(), [ENDED, LIVE].sort());
-      for (const [id, before] of recordings) {
-        assert.equal(byId.get(id)?.bytes, before.bytes, id);
-        assert.equal(byId.get(id)?.status, 'complete', id);
-      }
+      assert.equal(byId.get(ENDED)?.bytes, recordings.get(ENDED)?.bytes);
+      assert.equal(byId.get(LIVE)?.bytes, (recordings.get(LIVE)?.bytes as number) + pushedBytes);
+      for (const id of [ENDED, LIVE]) assert.equal(byId.get(id)?.status, 'complete', id);
       const vodEnded = await served(cli.url, vodBase);
       assert.deepEqual(vodEnded.entries, ended.entries);
       assert.deepEqual(vodEnded.bytes, ended.bytes);
       const vodLive = await served(cli.url, vodOf(LIVE));
       for (const profile of ALL_PROFILES) {
         assert.deepEqual(
-          vodLive.entries.get(profile)?.map((e) => [e.sequence, e.uri]),
-          live.entries.get(profile)?.map((e) => [e.sequence, e.uri]),
+          vodLive.entries.get(profile)?.map((e) => [e.sequence, e.uri, e.discontinuity]),
+          continued.entries.get(profile)?.map((e) => [e.sequence, e.uri, e.discontinuity]),
           profile,
         );
       }
-      assert.deepEqual(vodLive.bytes, live.bytes);
+      for (const [key, bytes] of live.bytes) assert.deepEqual(vodLive.bytes.get(key), bytes, key);
+      for (const profile of ALL_PROFILES) {
+        for (let k = 0; k < more; k++) {
+          assert.deepEqual(
+            new Uint8Array(vodLive.bytes.get(`${profile}/${liveInc}-${SEGMENTS + k}.ts`) ?? []),
+            (media[k] as EncodedSegment).bytes,
+          );
+        }
+      }
+      assert.deepEqual(
+        logLines(cli).filter((l) => l.msg === 'recording removed'),
+        [],
+        'no recording was replaced',
+      );
 
-      // The new database works: a stream started now survives the next restart.
+      // The new database works: the rebuilt streams and a stream started now survive the next
+      // restart, which restores them from their rows and rebuilds nothing.
       const started = await call(
         `${cli.url}/api/v1/streams/start`,
         'POST',
@@ -363,16 +456,20 @@ describe('a server started on a damaged data directory', { timeout: 240_000 }, (
       const again = await startCli(serverArgs(dir));
       running.push(again);
       await assertUp(again);
-      const restored = await call(`${again.url}/api/v1/streams`, 'GET', undefined, ADMIN);
       assert.deepEqual(
-        (restored.body.streams as { recording_id: string }[]).map((s) => s.recording_id),
-        ['after-recovery'],
+        await streamStatuses(again),
+        [
+          ['after-recovery', 'live'],
+          [LIVE, 'ended'],
+          [ENDED, 'ended'],
+        ].sort(),
       );
       assert.equal(
         logLines(again).filter((l) => l.movedTo !== undefined).length,
         0,
         'a healthy database is opened as it is',
       );
+      assert.equal(logLines(again).filter((l) => l.msg === REBUILT).length, 0);
       await stopCleanly(again);
     });
   }
@@ -429,6 +526,8 @@ describe('a server started on a damaged data directory', { timeout: 240_000 }, (
     assert.equal(await readFile(path.join(dir, `${badRecordTo}.json`), 'utf8'), damagedRecord);
     const scanned = lines.find((l) => l.msg === 'segment files scanned');
     assert.equal(scanned?.problems, 2);
+    // The database is intact and holds both streams: nothing is rebuilt from files.
+    assert.equal(lines.filter((l) => l.msg === REBUILT).length, 0);
     assert.deepEqual(
       lines.filter((l) => l.level >= 50),
       [],
@@ -541,21 +640,33 @@ describe('a server started on a damaged data directory', { timeout: 240_000 }, (
       [],
     );
 
-    // What the first server wrote to vtp.db when it stopped is intact and comes back; the
-    // third stream, committed only in the damaged log, does not, but its segment files do.
-    const streams = await call(`${cli.url}/api/v1/streams`, 'GET', undefined, ADMIN);
-    const status = new Map(
-      (streams.body.streams as { recording_id: string; status: string }[]).map((s) => [
-        s.recording_id,
-        s.status,
-      ]),
+    // What the first server wrote to vtp.db when it stopped is intact and comes back. The
+    // third stream, committed only in the damaged log, is lost with it and rebuilt from its
+    // segment files: written seconds ago, it is live again in its own incarnation; nobody pushes,
+    // so the encoder timeout ends it, and its recording plays whole.
+    const thirdInc = await incarnationOf(dir, 'third');
+    assert.deepEqual(
+      lines
+        .filter((l) => l.msg === REBUILT)
+        .map((l) => [l.level, l.recordingId, l.incarnation, l.status, l.segments]),
+      [[40, 'third', thirdInc, 'live', SEGMENTS]],
     );
     assert.deepEqual(
-      [...status].sort(),
+      await streamStatuses(cli),
       [
         [LIVE, 'live'],
         [ENDED, 'ended'],
+        ['third', 'live'],
       ].sort(),
+    );
+    assert.equal(
+      (await call(`${cli.url}/api/v1/recordings/third`, 'GET')).body.status,
+      'recording',
+    );
+    await waitFor(
+      async () => (new Map(await streamStatuses(cli)).get('third') === 'ended' ? true : undefined),
+      60_000,
+      'the rebuilt third stream ended by the encoder timeout',
     );
     const third = await call(`${cli.url}/api/v1/recordings/third`, 'GET');
     assert.equal(third.status, 200);
