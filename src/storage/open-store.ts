@@ -40,7 +40,7 @@ export function openStoreOrRecover(
       lostCommits === undefined ? 'whatever it held after them' : `the ${lostCommits} after it`;
     log.error(
       { file: wal, copiedTo, reason, keptCommits, lostCommits },
-      `state database write-ahead log ${wal} is damaged: ${reason}; SQLite replays the ${keptCommits} commits before it and drops ${dropped}, so the streams, viewer sessions, counters and encoder jobs written last before the stop are lost (a copy of the damaged log is kept as ${copiedTo})`,
+      `state database write-ahead log ${wal} is damaged: ${reason}; SQLite replays the ${keptCommits} commits before it and drops ${dropped}, so the viewer sessions, counters, encoder jobs and stream settings written last before the stop are lost; streams whose segments are on disk are rebuilt from them (a copy of the damaged log is kept as ${copiedTo})`,
     );
   }
   try {
@@ -62,7 +62,7 @@ export function openStoreOrRecover(
     // lost, and what is not (segment files have records of their own and become recordings).
     log.error(
       { file, movedTo, ...(alsoMoved.length > 0 && { alsoMoved }), reason: error.message },
-      `${error.message}; moved it aside and started an empty one (the damaged file is kept as ${movedTo}): the streams, viewer sessions, counters and encoder jobs it held are lost; segment files are not, and are listed as recordings (starting or pushing to a stream of one of their ids replaces its recording)`,
+      `${error.message}; moved it aside and started an empty one (the damaged file is kept as ${movedTo}): the viewer sessions, counters, encoder jobs, publish keys and stream settings it held are lost; segment files are not, and are listed as recordings, their streams rebuilt from them (a recent one live, an older one ended)`,
     );
     return new SqliteStore(file, options);
   }
