@@ -10,6 +10,7 @@ import { waitFor } from '../helpers/wait.js';
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
 
 let server: TestServer;
+const ENCODER_TIMEOUT_MS = 8000;
 
 async function mediaPlaylist(
   stream: string,
@@ -22,7 +23,9 @@ async function mediaPlaylist(
 describe('encoder lifecycle', { timeout: 120_000 }, () => {
   before(async () => {
     server = await startTestServer({ cleanupIntervalMs: 250 }, 200, {
-      ingest: { probe: ffprobeMedia(), encoderTimeoutMs: 3000 },
+      // Longer than a second ladder takes to publish its first segment on a busy machine:
+      // the stream must still be live when the encoder comes back.
+      ingest: { probe: ffprobeMedia(), encoderTimeoutMs: ENCODER_TIMEOUT_MS },
     });
   });
   after(() => server?.close());
@@ -76,7 +79,7 @@ describe('encoder lifecycle', { timeout: 120_000 }, () => {
         const playlist = await mediaPlaylist('restart', 'Low');
         return playlist.parsed.endlist ? playlist : undefined;
       },
-      10_000,
+      ENCODER_TIMEOUT_MS + 7000,
       'EXT-X-ENDLIST after the encoder timeout',
     );
     assert.ok(ended.text.trimEnd().endsWith('#EXT-X-ENDLIST'));
