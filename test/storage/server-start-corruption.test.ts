@@ -318,9 +318,10 @@ describe('a server started on a damaged data directory', { timeout: 240_000 }, (
       assert.match(report.msg, /corrupt or truncated/);
       assert.match(
         report.msg,
-        /streams, viewer sessions, counters and encoder jobs it held are lost/,
+        /viewer sessions, counters, encoder jobs, publish keys and stream settings it held are lost/,
       );
       assert.match(report.msg, /segment files are not, and are listed as recordings/);
+      assert.match(report.msg, /their streams rebuilt from them/);
       assert.match(String(report.reason), /corrupt or truncated/);
       assert.deepEqual(await readFile(movedTo), damaged, 'kept as it was, for inspection');
       // No other error: the damage is explained once, not by a stack trace.
