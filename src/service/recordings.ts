@@ -28,20 +28,30 @@ export const RECORDINGS_DEFAULTS = {
   sweepIntervalMs: 60_000,
 } as const;
 
-/** What a stored segment's record says (the storage layer's record, as far as playlists need). */
-export type RecordedMeta =
-  | {
-      readonly kind: 'segment';
-      readonly sequence: number;
-      readonly durationSec: number;
-      readonly discontinuity: boolean;
-      readonly programDateTime: number;
-      readonly initId?: string | undefined;
-      readonly gapBefore?: readonly number[] | undefined;
-      readonly contentType: string;
-      readonly createdAt: number;
-    }
-  | { readonly kind: 'init'; readonly contentType: string; readonly createdAt: number };
+/**
+ * What a stored segment's record says, as far as playlists need: the storage layer's record
+ * (storage/segment-file-record.ts) extends it.
+ */
+export interface RecordedSegmentMeta {
+  readonly kind: 'segment';
+  readonly sequence: number;
+  readonly durationSec: number;
+  readonly discontinuity: boolean;
+  readonly programDateTime: number;
+  readonly initId?: string | undefined;
+  readonly gapBefore?: readonly number[] | undefined;
+  readonly contentType: string;
+  readonly createdAt: number;
+}
+
+/** What a stored init section's record says. */
+export interface RecordedInitMeta {
+  readonly kind: 'init';
+  readonly contentType: string;
+  readonly createdAt: number;
+}
+
+export type RecordedMeta = RecordedSegmentMeta | RecordedInitMeta;
 
 /** One stored segment or init section. */
 export interface RecordedFile {

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { InitSection, Segment } from '../core/segment.js';
+import type { RecordedInitMeta, RecordedSegmentMeta } from '../service/recordings.js';
 
 /**
  * The record written beside every stored segment or init section (`{file}.json`): what start-up
@@ -8,25 +9,16 @@ import type { InitSection, Segment } from '../core/segment.js';
  * rest) catches a damaged record, which JSON alone might still parse.
  */
 
-/** What a segment's record says about it besides its bytes. */
-export interface SegmentFileMeta {
-  readonly kind: 'segment';
-  readonly sequence: number;
-  readonly durationSec: number;
-  readonly discontinuity: boolean;
+/**
+ * What a segment's record says about it besides its bytes: what recordings read
+ * (RecordedSegmentMeta, which the service layer declares and this layer may use), and where it
+ * stands among its rendition's discontinuities, for restart recovery.
+ */
+export interface SegmentFileMeta extends RecordedSegmentMeta {
   readonly discontinuitySequence: number;
-  readonly programDateTime: number;
-  readonly initId?: string | undefined;
-  readonly gapBefore?: readonly number[] | undefined;
-  readonly contentType: string;
-  readonly createdAt: number;
 }
 
-export interface InitFileMeta {
-  readonly kind: 'init';
-  readonly contentType: string;
-  readonly createdAt: number;
-}
+export type InitFileMeta = RecordedInitMeta;
 
 export type StoredMeta = SegmentFileMeta | InitFileMeta;
 

@@ -109,34 +109,12 @@ export class SegmentFiles {
     meta: StoredMeta,
   ): Promise<StoredFile> {
     const file = this.file(recordingId, incarnation, profile, fileName);
-    // No await between the last look at `exclusive` and joining `pending`: a removal or scan
-    // that starts later then waits for this write, one running now is waited for.
-    for (;;) {
-      const blocking = this.exclusive.get(recordingId) ?? this.exclusive.get('');
-      if (!blocking) break;
-      await blocking.catch(() => undefined);
-    }
-    const key = `${incarnation}/${profile}/${fileName}`;
-    const pending = this.pendingOf(recordingId);
-    const job = (async () => {
-      while (this.writing.has(file)) await this.writing.get(file)?.catch(() => undefined);
-      const run = this.writeNow(file, { recordingId, incarnation, profile, fileName }, bytes, meta);
-      this.writing.set(file, run);
-      try {
-        const stored = await run;
-        this.remember(stored, key);
-        return stored;
-      } finally {
-        this.writing.delete(file);
-      }
-    })();
-    pending.add(job);
-    try {
-      return await job;
-    } finally {
-      pending.delete(job);
-      if (pending.size === 0) this.pending.delete(recordingId);
-    }
+    return this.writeInTurn(recordingId, file, async () => {
+      const where = { recordingId, incarnation, profile, fileName };
+      const stored = await this.writeNow(file, where, bytes, meta);
+      this.remember(stored, `${incarnation}/${profile}/${fileName}`);
+      return stored;
+    });
   }
 
   /**
@@ -194,36 +172,16 @@ export class SegmentFiles {
     if (!isMediaInfo(media))
       throw new TypeError(`refusing to store ${file}: not a media description`);
     const text = encodeMediaRecord(media);
-    for (;;) {
-      const blocking = this.exclusive.get(recordingId) ?? this.exclusive.get('');
-      if (!blocking) break;
-      await blocking.catch(() => undefined);
-    }
-    const pending = this.pendingOf(recordingId);
-    const job = (async () => {
-      while (this.writing.has(file)) await this.writing.get(file)?.catch(() => undefined);
+    return this.writeInTurn(recordingId, file, async () => {
       const recording = this.index.get(recordingId);
       const held = [...(recording?.files.values() ?? [])].some(
         (f) => f.incarnation === incarnation && f.profile === profile,
       );
       if (!recording || !held) return false;
-      const run = this.replaceFile(file, text);
-      this.writing.set(file, run);
-      try {
-        await run;
-        recording.media.set(`${incarnation}/${profile}`, media);
-        return true;
-      } finally {
-        this.writing.delete(file);
-      }
-    })();
-    pending.add(job);
-    try {
-      return await job;
-    } finally {
-      pending.delete(job);
-      if (pending.size === 0) this.pending.delete(recordingId);
-    }
+      await this.replaceFile(file, text);
+      recording.media.set(`${incarnation}/${profile}`, media);
+      return true;
+    });
   }
 
   /**
@@ -462,13 +420,45 @@ export class SegmentFiles {
     return dir;
   }
 
-  private pendingOf(recordingId: string): Set<Promise<unknown>> {
-    let set = this.pending.get(recordingId);
-    if (!set) {
-      set = new Set();
-      this.pending.set(recordingId, set);
+  /**
+   * Runs `write`, a write of `file` in `recordingId`, in its turn: after a removal or scan of the
+   * recording running now, and after an earlier write of the same file. Meanwhile it is pending,
+   * so a removal or scan that starts later, and `settled`, wait for it.
+   */
+  private async writeInTurn<T>(
+    recordingId: string,
+    file: string,
+    write: () => Promise<T>,
+  ): Promise<T> {
+    // No await between the last look at `exclusive` and joining `pending`: a removal or scan
+    // that starts later then waits for this write, one running now is waited for.
+    for (;;) {
+      const blocking = this.exclusive.get(recordingId) ?? this.exclusive.get('');
+      if (!blocking) break;
+      await blocking.catch(() => undefined);
     }
-    return set;
+    let pending = this.pending.get(recordingId);
+    if (!pending) {
+      pending = new Set();
+      this.pending.set(recordingId, pending);
+    }
+    const job = (async () => {
+      while (this.writing.has(file)) await this.writing.get(file)?.catch(() => undefined);
+      const run = write();
+      this.writing.set(file, run);
+      try {
+        return await run;
+      } finally {
+        this.writing.delete(file);
+      }
+    })();
+    pending.add(job);
+    try {
+      return await job;
+    } finally {
+      pending.delete(job);
+      if (pending.size === 0) this.pending.delete(recordingId);
+    }
   }
 
   /**

@@ -2,53 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ATTENDANCE_CSV_HEADER, attendanceCsv } from '../../src/service/attendance-csv.js';
 import { attendanceReport } from '../../src/service/attendance-report.js';
-import type { SessionRecord, StreamRecord } from '../../src/storage/store.js';
-
-const T0 = Date.UTC(2024, 0, 15, 10, 0, 0);
-const s = (seconds: number) => T0 + seconds * 1000;
-
-const stream: StreamRecord = {
-  recordingId: 'lecture-1',
-  incarnation: 'inc-now',
-  startedAt: T0,
-  endedAt: s(600),
-  settings: { maxViewers: 100, retentionMs: 60_000 },
-  publishKeyHash: undefined,
-  targetDurationSec: 2,
-  nextSequence: 300,
-  discontinuitySequences: {},
-};
-
-let seq = 0;
-function sessionRecord(over: Partial<SessionRecord>): SessionRecord {
-  seq++;
-  return {
-    sessionId: `vs-SECRETSESSION-${seq}`,
-    recordingId: 'lecture-1',
-    incarnation: 'inc-now',
-    viewerId: `viewer-${seq}`,
-    anonymous: false,
-    joinSeq: seq,
-    joinedAt: T0,
-    leftAt: undefined,
-    leaveReason: undefined,
-    lastSeenAt: T0,
-    currentProfile: 'Low',
-    targetProfile: 'Low',
-    lastSequence: -1,
-    segmentsReceived: 0,
-    bytesReceived: 0,
-    bufferHealth: 50,
-    throughputKbps: 0,
-    lowBufferEvents: 0,
-    stalls: 0,
-    switchCount: 0,
-    profileMs: {},
-    bitrateHistory: [],
-    qualityHistory: [],
-    ...over,
-  };
-}
+import type { SessionRecord } from '../../src/storage/store.js';
+import { s, sessionRecord, streamRecord } from './attendance-fixtures.js';
 
 const HEADER =
   'viewer_id,anonymous,joined_at,left_at,leave_reason,watch_seconds,segments_received,' +
@@ -56,7 +11,7 @@ const HEADER =
   'share_Low,share_Medium,share_High,switches,low_buffer_events,stalls';
 
 const csvOf = (sessions: SessionRecord[]) =>
-  attendanceCsv(attendanceReport(stream, sessions, s(900)));
+  attendanceCsv(attendanceReport(streamRecord(), sessions, s(900)));
 
 describe('attendance CSV', () => {
   it('has a header row and one CRLF-ended row per viewer, nulls as empty cells', () => {

@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import HLS from 'hls-parser';
 import { DistributionService } from '../../src/service/distribution-service.js';
 import { Recordings } from '../../src/service/recordings.js';
-import { type SegmentFileMeta, SegmentFiles } from '../../src/storage/segment-files.js';
+import { segmentMeta, tempSegmentFiles } from '../helpers/segment-files.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
 
 const INC = '9d2b4e6f8a01';
-
-function meta(sequence: number): SegmentFileMeta {
-  return {
-    kind: 'segment',
-    sequence,
-    durationSec: 2,
-    discontinuity: false,
-    discontinuitySequence: 0,
-    programDateTime: 1_700_000_000_000 + sequence * 2000,
-    contentType: 'video/mp2t',
-    createdAt: 1_700_000_002_000 + sequence * 2000,
-  };
-}
 
 /**
  * An encoder's last pushes can still be on their way to disk when its stream ends (ffmpeg exits
@@ -31,20 +15,12 @@ function meta(sequence: number): SegmentFileMeta {
  * which caches keep a minute, must still list them.
  */
 describe('a recording whose last segments are still being written', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'vtp-in-flight-'));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
-
-  it('lists them in its playlists once their writes finished', async () => {
-    const files = new SegmentFiles(await mkdtemp(path.join(root, 'data-')));
-    await files.write('talk', INC, 'Low', `${INC}-0.ts`, Buffer.from('zero'), meta(0));
+  it('lists them in its playlists once their writes finished', async (t) => {
+    const files = await tempSegmentFiles(t);
+    await files.write('talk', INC, 'Low', `${INC}-0.ts`, Buffer.from('zero'), segmentMeta(0));
     // The stream has ended (it is not in the service); two writes are still running.
     const writes = [1, 2].map((s) =>
-      files.write('talk', INC, 'Low', `${INC}-${s}.ts`, Buffer.from(`seg ${s}`), meta(s)),
+      files.write('talk', INC, 'Low', `${INC}-${s}.ts`, Buffer.from(`seg ${s}`), segmentMeta(s)),
     );
     assert.equal(files.list('talk').length, 1, 'the writes have not finished yet');
     const recordings = new Recordings(files, new DistributionService());

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { DistributionService } from '../../src/service/distribution-service.js';
 import { Recordings, type RecordingsOptions } from '../../src/service/recordings.js';
 import { SegmentFiles } from '../../src/storage/segment-files.js';
@@ -10,7 +8,8 @@ import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import { STORAGE_DEFAULTS } from '../../src/storage/store.js';
 import { startCli, stopCli } from '../helpers/cli.js';
 import { call } from '../helpers/http.js';
-import { streamRecord } from '../storage/store-fixtures.js';
+import { segmentMeta, tempSegmentFiles } from '../helpers/segment-files.js';
+import { streamRecord, tempDir } from '../storage/store-fixtures.js';
 
 /**
  * Retention of recordings (README "Recordings"): past `--recordings-max-age` they go, then the
@@ -41,38 +40,22 @@ async function record(
       'Low',
       `${incarnation}-${sequence}.ts`,
       Buffer.alloc(SIZE / 2, sequence),
-      {
-        kind: 'segment',
-        sequence,
-        durationSec: 2,
-        discontinuity: false,
-        discontinuitySequence: 0,
-        programDateTime: createdAt - 2000,
-        contentType: 'video/mp2t',
-        createdAt,
-      },
+      segmentMeta(sequence, { programDateTime: createdAt - 2000, createdAt }),
     );
   }
 }
 
 describe('recordings retention', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'vtp-retention-'));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
-
   /**
    * Recordings over fresh segment files: `live` is the stream being written (its files in the
    * live stream's incarnation), the others ended, each last written the given time ago.
    */
   async function library(
+    t: TestContext,
     ages: Record<string, number>,
     limits: Pick<RecordingsOptions, 'maxAgeSeconds' | 'maxBytes'>,
   ) {
-    const files = new SegmentFiles(await mkdtemp(path.join(root, 'data-')), { durable: false });
+    const files = await tempSegmentFiles(t, { durable: false });
     const service = new DistributionService({ clock: () => NOW });
     for (const [id, ageMs] of Object.entries(ages)) {
       const incarnation =
@@ -89,8 +72,9 @@ describe('recordings retention', () => {
     return { files, recordings, removed, left };
   }
 
-  it('by age: removes those last written before the limit, oldest first, keeps younger ones and the one being written', async () => {
+  it('by age: removes those last written before the limit, oldest first, keeps younger ones and the one being written', async (t) => {
     const { recordings, removed, left, files } = await library(
+      t,
       { live: 30 * DAY_MS, a: 10 * DAY_MS, b: 8 * DAY_MS, c: DAY_MS },
       { maxAgeSeconds: 7 * 86_400, maxBytes: 0 },
     );
@@ -102,8 +86,9 @@ describe('recordings retention', () => {
     assert.equal(recordings.get('live').status, 'recording');
   });
 
-  it('by size: removes the oldest ended ones until all fit, never the one being written even when it is the oldest', async () => {
+  it('by size: removes the oldest ended ones until all fit, never the one being written even when it is the oldest', async (t) => {
     const { recordings, removed, left, files } = await library(
+      t,
       { live: 4 * HOUR_MS, a: 3 * HOUR_MS, b: 2 * HOUR_MS, c: HOUR_MS },
       { maxAgeSeconds: 0, maxBytes: 2.5 * SIZE },
     );
@@ -114,8 +99,9 @@ describe('recordings retention', () => {
     assert.equal(files.totalBytes(), 2 * SIZE);
   });
 
-  it('by both: the age limit first, then the oldest while still over the size limit', async () => {
+  it('by both: the age limit first, then the oldest while still over the size limit', async (t) => {
     const { recordings, removed, left } = await library(
+      t,
       { a: 9 * DAY_MS, live: 8 * DAY_MS, b: 2 * HOUR_MS, c: HOUR_MS },
       { maxAgeSeconds: 7 * 86_400, maxBytes: 2.5 * SIZE },
     );
@@ -124,8 +110,9 @@ describe('recordings retention', () => {
     assert.deepEqual(left(), ['live', 'c']);
   });
 
-  it('keeps everything with both limits off (0)', async () => {
+  it('keeps everything with both limits off (0)', async (t) => {
     const { recordings, removed, left } = await library(
+      t,
       { live: 400 * DAY_MS, a: 300 * DAY_MS, b: DAY_MS },
       { maxAgeSeconds: 0, maxBytes: 0 },
     );
@@ -134,10 +121,10 @@ describe('recordings retention', () => {
     assert.deepEqual(left(), ['live', 'a', 'b']);
   });
 
-  it('runs at start-up with --recordings-max-age and --recordings-max-bytes, before anything is served', async () => {
+  it('runs at start-up with --recordings-max-age and --recordings-max-bytes, before anything is served', async (t) => {
     // A data directory as a stopped server left it: three ended recordings and a live stream
     // (in the state database) whose files are the oldest of all.
-    const dataDir = await mkdtemp(path.join(root, 'cli-'));
+    const dataDir = await tempDir(t, 'vtp-retention-');
     const now = Date.now();
     const files = new SegmentFiles(dataDir);
     await record(files, 'onair', 'inc-onair', 20 * DAY_MS, now);

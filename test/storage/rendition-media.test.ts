@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { MediaInfo } from '../../src/core/media-info.js';
 import { DistributionService } from '../../src/service/distribution-service.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
@@ -12,26 +11,17 @@ import {
   MEDIA_RECORD_NAME,
 } from '../../src/storage/rendition-media-record.js';
 import { sha256Of } from '../../src/storage/segment-file-record.js';
-import { type SegmentFileMeta, SegmentFiles } from '../../src/storage/segment-files.js';
+import { SegmentFiles } from '../../src/storage/segment-files.js';
 import { recoverState, restoreSegmentWindows } from '../../src/storage/state-recovery.js';
+import { segmentMeta, tempSegmentFiles } from '../helpers/segment-files.js';
 import { streamRecord } from './store-fixtures.js';
 
 const INC = '5c1e7a90b2d4';
 const LOW: MediaInfo = { width: 426, height: 240, frameRate: 15, codecs: 'avc1.42c01e,mp4a.40.2' };
 const HIGH: MediaInfo = { width: 854, height: 480, frameRate: 15, codecs: 'avc1.42c01f,mp4a.40.2' };
 
-function meta(sequence: number, createdAt = 1_700_000_000_500): SegmentFileMeta {
-  return {
-    kind: 'segment',
-    sequence,
-    durationSec: 2,
-    discontinuity: false,
-    discontinuitySequence: 0,
-    programDateTime: createdAt - 500,
-    contentType: 'video/mp2t',
-    createdAt,
-  };
-}
+const meta = (sequence: number, createdAt = 1_700_000_000_500) =>
+  segmentMeta(sequence, { programDateTime: createdAt - 500, createdAt });
 
 const exists = (file: string) =>
   access(file).then(
@@ -40,19 +30,11 @@ const exists = (file: string) =>
   );
 
 describe("a rendition's media description beside its segments", () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'vtp-rendition-media-'));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
-  const fresh = async () => new SegmentFiles(await mkdtemp(path.join(root, 'data-')));
   const profileDir = (files: SegmentFiles, profile: string, id = 'talk') =>
     path.join(files.segmentsDir, id, INC, profile);
 
-  it('is written as media.json beside the files and read back by a fresh scan', async () => {
-    const files = await fresh();
+  it('is written as media.json beside the files and read back by a fresh scan', async (t) => {
+    const files = await tempSegmentFiles(t);
     await files.write('talk', INC, 'Low', `${INC}-0.ts`, Buffer.from('low'), meta(0));
     await files.write('talk', INC, 'High', `${INC}-0.ts`, Buffer.from('high'), meta(0));
     assert.equal(await files.writeMedia('talk', INC, 'Low', LOW), true);
@@ -76,8 +58,8 @@ describe("a rendition's media description beside its segments", () => {
     assert.equal(restarted.list('talk').length, 2, 'media.json is not a stored file');
   });
 
-  it('is not written for a rendition with no stored file, nor brought back for a removed one', async () => {
-    const files = await fresh();
+  it('is not written for a rendition with no stored file, nor brought back for a removed one', async (t) => {
+    const files = await tempSegmentFiles(t);
     assert.equal(await files.writeMedia('talk', INC, 'Low', LOW), false);
     assert.equal(await exists(path.join(files.segmentsDir, 'talk')), false);
 
@@ -90,8 +72,8 @@ describe("a rendition's media description beside its segments", () => {
     assert.equal(await exists(path.join(files.segmentsDir, 'talk', INC)), false);
   });
 
-  it('waits for a removal running at the time, then stores nothing', async () => {
-    const files = await fresh();
+  it('waits for a removal running at the time, then stores nothing', async (t) => {
+    const files = await tempSegmentFiles(t);
     await files.write('talk', INC, 'Low', `${INC}-0.ts`, Buffer.from('low'), meta(0));
     const removed = files.removeIncarnation('talk', INC);
     const written = files.writeMedia('talk', INC, 'Low', LOW);
@@ -100,8 +82,8 @@ describe("a rendition's media description beside its segments", () => {
     assert.equal(await exists(path.join(files.segmentsDir, 'talk', INC)), false);
   });
 
-  it('quarantines a damaged media.json at start-up and keeps the recording', async () => {
-    const files = await fresh();
+  it('quarantines a damaged media.json at start-up and keeps the recording', async (t) => {
+    const files = await tempSegmentFiles(t);
     await files.write('talk', INC, 'Low', `${INC}-0.ts`, Buffer.from('low'), meta(0));
     await files.writeMedia('talk', INC, 'Low', LOW);
     const file = path.join(profileDir(files, 'Low'), MEDIA_RECORD_NAME);
@@ -120,8 +102,8 @@ describe("a rendition's media description beside its segments", () => {
     );
   });
 
-  it('refuses a description that could break out of the playlist, writing or reading it', async () => {
-    const files = await fresh();
+  it('refuses a description that could break out of the playlist, writing or reading it', async (t) => {
+    const files = await tempSegmentFiles(t);
     await files.write('talk', INC, 'Low', `${INC}-0.ts`, Buffer.from('low'), meta(0));
     const hostile = { ...LOW, codecs: 'avc1.42c01e"\n#EXT-X-ENDLIST' };
     await assert.rejects(files.writeMedia('talk', INC, 'Low', hostile), TypeError);
@@ -137,8 +119,8 @@ describe("a rendition's media description beside its segments", () => {
     assert.equal(decodeMediaRecord('{"v":1'), 'media record is not JSON');
   });
 
-  it('comes back with a live stream restored after a restart, before the encoder pushes again', async () => {
-    const files = await fresh();
+  it('comes back with a live stream restored after a restart, before the encoder pushes again', async (t) => {
+    const files = await tempSegmentFiles(t);
     const now = Date.now();
     await files.write('talk', INC, 'Low', `${INC}-0.ts`, Buffer.from('low'), meta(0, now));
     await files.write('talk', INC, 'High', `${INC}-0.ts`, Buffer.from('high'), meta(0, now));

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { SegmentFiles } from '../../src/storage/segment-files.js';
 import { type CrashReport, crashContent } from './segment-files-crash-content.js';
+import { tempDir } from './store-fixtures.js';
 
 const CHILD = path.join(import.meta.dirname, 'segment-files-crash-child.ts');
 const ROUNDS = 5;
@@ -29,15 +29,8 @@ async function startWriter(dataDir: string, incarnation: string, resolved: Crash
 }
 
 describe('SegmentFiles after SIGKILL', () => {
-  let dataDir: string;
-  before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'vtp-segment-crash-'));
-  });
-  after(async () => {
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
   it('never keeps a partial file and keeps every write that resolved before the kill', async (t) => {
+    const dataDir = await tempDir(t, 'vtp-segment-crash-');
     let leftovers = 0;
     for (let round = 0; round < ROUNDS; round++) {
       // A new incarnation per run, as a restarted server draws one.

@@ -1,48 +1,24 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { contentTag } from '../../src/service/content-tag.js';
 import {
-  type SegmentFileMeta,
   SegmentFiles,
   StoredFileExistsError,
   segmentFileMeta,
 } from '../../src/storage/segment-files.js';
+import { segmentMeta, tempSegmentFiles } from '../helpers/segment-files.js';
 
 const INC = '3f9a0c2d1e4b';
 
-function meta(sequence: number, extra: Partial<SegmentFileMeta> = {}): SegmentFileMeta {
-  return {
-    kind: 'segment',
-    sequence,
-    durationSec: 2,
-    discontinuity: false,
-    discontinuitySequence: 0,
-    programDateTime: 1_700_000_000_000 + sequence * 2000,
-    contentType: 'video/mp2t',
-    createdAt: 1_700_000_000_500 + sequence * 2000,
-    ...extra,
-  };
-}
-
 describe('SegmentFiles', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'vtp-segment-files-'));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
-  const fresh = async () => new SegmentFiles(await mkdtemp(path.join(root, 'data-')));
-
-  it('writes a segment under segments/{recording}/{incarnation}/{profile} with a record beside it', async () => {
-    const files = await fresh();
+  it('writes a segment under segments/{recording}/{incarnation}/{profile} with a record beside it', async (t) => {
+    const files = await tempSegmentFiles(t);
     const bytes = randomBytes(250_000);
-    const stored = await files.write('lecture-1', INC, 'Low', `${INC}-7.ts`, bytes, meta(7));
+    const stored = await files.write('lecture-1', INC, 'Low', `${INC}-7.ts`, bytes, segmentMeta(7));
     const dir = path.join(files.dataDir, 'segments', 'lecture-1', INC, 'Low');
     assert.deepEqual((await readdir(dir)).sort(), [`${INC}-7.ts`, `${INC}-7.ts.json`]);
     assert.deepEqual(await readFile(path.join(dir, `${INC}-7.ts`)), bytes);
@@ -53,11 +29,11 @@ describe('SegmentFiles', () => {
     const record = JSON.parse(await readFile(path.join(dir, `${INC}-7.ts.json`), 'utf8'));
     assert.equal(record.size, 250_000);
     assert.equal(record.meta.sequence, 7);
-    assert.equal(record.meta.programDateTime, meta(7).programDateTime);
+    assert.equal(record.meta.programDateTime, segmentMeta(7).programDateTime);
   });
 
-  it('reads back what a fresh instance scans: bytes, sizes and the fields playlists need', async () => {
-    const writer = await fresh();
+  it('reads back what a fresh instance scans: bytes, sizes and the fields playlists need', async (t) => {
+    const writer = await tempSegmentFiles(t);
     const init = randomBytes(900);
     await writer.write('lec', INC, 'High', `init-${INC}-0.mp4`, init, {
       kind: 'init',
@@ -72,7 +48,7 @@ describe('SegmentFiles', () => {
         'High',
         `${INC}-${i}.m4s`,
         data,
-        meta(i, {
+        segmentMeta(i, {
           contentType: 'video/mp4',
           initId: `init-${INC}-0.mp4`,
           discontinuity: i === 2,
@@ -133,10 +109,17 @@ describe('SegmentFiles', () => {
     });
   });
 
-  it('finds a truncated file and a file with flipped bytes, moves both aside and keeps the rest', async () => {
-    const files = await fresh();
+  it('finds a truncated file and a file with flipped bytes, moves both aside and keeps the rest', async (t) => {
+    const files = await tempSegmentFiles(t);
     for (let i = 0; i < 4; i++) {
-      await files.write('lec', INC, 'Medium', `${INC}-${i}.ts`, randomBytes(10_000), meta(i));
+      await files.write(
+        'lec',
+        INC,
+        'Medium',
+        `${INC}-${i}.ts`,
+        randomBytes(10_000),
+        segmentMeta(i),
+      );
     }
     const dir = path.join(files.dataDir, 'segments', 'lec', INC, 'Medium');
     await truncate(path.join(dir, `${INC}-1.ts`), 4_000);
@@ -173,10 +156,10 @@ describe('SegmentFiles', () => {
     assert.deepEqual((await new SegmentFiles(files.dataDir).scan()).problems, []);
   });
 
-  it('checks only sizes when asked to, catching truncation but not flipped bytes', async () => {
-    const files = await fresh();
+  it('checks only sizes when asked to, catching truncation but not flipped bytes', async (t) => {
+    const files = await tempSegmentFiles(t);
     for (let i = 0; i < 3; i++) {
-      await files.write('lec', INC, 'Low', `${INC}-${i}.ts`, randomBytes(1000), meta(i));
+      await files.write('lec', INC, 'Low', `${INC}-${i}.ts`, randomBytes(1000), segmentMeta(i));
     }
     const dir = path.join(files.dataDir, 'segments', 'lec', INC, 'Low');
     await truncate(path.join(dir, `${INC}-0.ts`), 10);
@@ -193,9 +176,9 @@ describe('SegmentFiles', () => {
     assert.equal(problems.length, 1);
   });
 
-  it('deletes temporary files and bytes without a record, which no resolved write left', async () => {
-    const files = await fresh();
-    await files.write('lec', INC, 'VeryLow', `${INC}-0.ts`, randomBytes(100), meta(0));
+  it('deletes temporary files and bytes without a record, which no resolved write left', async (t) => {
+    const files = await tempSegmentFiles(t);
+    await files.write('lec', INC, 'VeryLow', `${INC}-0.ts`, randomBytes(100), segmentMeta(0));
     const dir = path.join(files.dataDir, 'segments', 'lec', INC, 'VeryLow');
     await writeFile(path.join(dir, `.${INC}-1.ts.a1b2c3.tmp`), randomBytes(50));
     await writeFile(path.join(dir, `${INC}-2.ts`), randomBytes(50));
@@ -214,8 +197,8 @@ describe('SegmentFiles', () => {
     assert.deepEqual((await readdir(dir)).sort(), [`${INC}-0.ts`, `${INC}-0.ts.json`]);
   });
 
-  it('rejects a damaged record, a record without its file, and a segment whose init section is gone', async () => {
-    const files = await fresh();
+  it('rejects a damaged record, a record without its file, and a segment whose init section is gone', async (t) => {
+    const files = await tempSegmentFiles(t);
     const init = `init-${INC}-0.mp4`;
     await files.write('lec', INC, 'High', init, randomBytes(10), {
       kind: 'init',
@@ -223,7 +206,7 @@ describe('SegmentFiles', () => {
       createdAt: 0,
     });
     for (let i = 0; i < 3; i++) {
-      await files.write('lec', INC, 'High', `${INC}-${i}.m4s`, randomBytes(100), meta(i));
+      await files.write('lec', INC, 'High', `${INC}-${i}.m4s`, randomBytes(100), segmentMeta(i));
     }
     await files.write(
       'lec',
@@ -231,7 +214,7 @@ describe('SegmentFiles', () => {
       'Low',
       `${INC}-0.m4s`,
       randomBytes(100),
-      meta(0, { initId: init }),
+      segmentMeta(0, { initId: init }),
     );
     await files.write(
       'lec',
@@ -239,7 +222,7 @@ describe('SegmentFiles', () => {
       'High',
       `${INC}-3.m4s`,
       randomBytes(100),
-      meta(3, { initId: init }),
+      segmentMeta(3, { initId: init }),
     );
     const high = path.join(files.dataDir, 'segments', 'lec', INC, 'High');
     // A record still valid JSON but with one digit changed: its check catches it.
@@ -262,21 +245,21 @@ describe('SegmentFiles', () => {
     ]);
   });
 
-  it('keeps a name bound to its bytes: the same bytes again are a no-op, other bytes an error', async () => {
-    const files = await fresh();
+  it('keeps a name bound to its bytes: the same bytes again are a no-op, other bytes an error', async (t) => {
+    const files = await tempSegmentFiles(t);
     const bytes = randomBytes(100);
-    await files.write('lec', INC, 'Low', `${INC}-0.ts`, bytes, meta(0));
-    await files.write('lec', INC, 'Low', `${INC}-0.ts`, bytes, meta(0));
+    await files.write('lec', INC, 'Low', `${INC}-0.ts`, bytes, segmentMeta(0));
+    await files.write('lec', INC, 'Low', `${INC}-0.ts`, bytes, segmentMeta(0));
     await assert.rejects(
-      files.write('lec', INC, 'Low', `${INC}-0.ts`, randomBytes(100), meta(0)),
+      files.write('lec', INC, 'Low', `${INC}-0.ts`, randomBytes(100), segmentMeta(0)),
       StoredFileExistsError,
     );
     assert.deepEqual(await files.read('lec', INC, 'Low', `${INC}-0.ts`), bytes);
     assert.equal(files.bytes('lec'), 100);
   });
 
-  it('refuses a record that would not scan back, before writing anything', async () => {
-    const files = await fresh();
+  it('refuses a record that would not scan back, before writing anything', async (t) => {
+    const files = await tempSegmentFiles(t);
     await assert.rejects(
       files.write(
         'lec',
@@ -284,19 +267,19 @@ describe('SegmentFiles', () => {
         'Low',
         `${INC}-0.ts`,
         randomBytes(10),
-        meta(0, { durationSec: Number.NaN }),
+        segmentMeta(0, { durationSec: Number.NaN }),
       ),
       TypeError,
     );
     assert.deepEqual(await readdir(files.dataDir), []);
   });
 
-  it('removes a stream or one incarnation and counts the bytes per stream for retention', async () => {
-    const files = await fresh();
+  it('removes a stream or one incarnation and counts the bytes per stream for retention', async (t) => {
+    const files = await tempSegmentFiles(t);
     const other = 'a1a1a1a1a1a1';
-    await files.write('lec', INC, 'Low', `${INC}-0.ts`, randomBytes(1000), meta(0));
-    await files.write('lec', other, 'Low', `${other}-1.ts`, randomBytes(500), meta(1));
-    await files.write('keep', INC, 'High', `${INC}-0.ts`, randomBytes(300), meta(0));
+    await files.write('lec', INC, 'Low', `${INC}-0.ts`, randomBytes(1000), segmentMeta(0));
+    await files.write('lec', other, 'Low', `${other}-1.ts`, randomBytes(500), segmentMeta(1));
+    await files.write('keep', INC, 'High', `${INC}-0.ts`, randomBytes(300), segmentMeta(0));
     assert.equal(files.bytes('lec'), 1500);
     assert.equal(files.totalBytes(), 1800);
     assert.deepEqual(
@@ -318,7 +301,7 @@ describe('SegmentFiles', () => {
     assert.deepEqual(await readdir(path.join(files.dataDir, 'trash')), []);
     // Removing what is not there frees nothing; writing again afterwards works.
     assert.equal(await files.removeStream('lec'), 0);
-    await files.write('lec', INC, 'Low', `${INC}-5.ts`, randomBytes(10), meta(5));
+    await files.write('lec', INC, 'Low', `${INC}-5.ts`, randomBytes(10), segmentMeta(5));
     const rescanned = await new SegmentFiles(files.dataDir).scan();
     assert.deepEqual(
       rescanned.files.map((f) => `${f.recordingId}/${f.fileName}`),
@@ -326,10 +309,10 @@ describe('SegmentFiles', () => {
     );
   });
 
-  it('waits for writes in flight before removing a stream, so none recreates it half', async () => {
-    const files = await fresh();
+  it('waits for writes in flight before removing a stream, so none recreates it half', async (t) => {
+    const files = await tempSegmentFiles(t);
     const writes = Array.from({ length: 8 }, (_, i) =>
-      files.write('lec', INC, 'Low', `${INC}-${i}.ts`, randomBytes(200_000), meta(i)),
+      files.write('lec', INC, 'Low', `${INC}-${i}.ts`, randomBytes(200_000), segmentMeta(i)),
     );
     const removed = files.removeStream('lec');
     await Promise.all(writes);
@@ -339,9 +322,9 @@ describe('SegmentFiles', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('finishes a removal a crash interrupted: the trash is emptied at start-up', async () => {
-    const files = await fresh();
-    await files.write('lec', INC, 'Low', `${INC}-0.ts`, randomBytes(10), meta(0));
+  it('finishes a removal a crash interrupted: the trash is emptied at start-up', async (t) => {
+    const files = await tempSegmentFiles(t);
+    await files.write('lec', INC, 'Low', `${INC}-0.ts`, randomBytes(10), segmentMeta(0));
     const trashed = path.join(files.dataDir, 'trash', 'deadbeef', INC, 'Low');
     await mkdir(trashed, { recursive: true });
     await writeFile(path.join(trashed, `${INC}-0.ts`), 'left by a crash');

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import pino from 'pino';
 import type { ProfileName } from '../../src/core/profiles.js';
 import { rfc3339 } from '../../src/core/timestamp.js';
@@ -18,6 +16,7 @@ import {
 import { recoverState } from '../../src/storage/state-recovery.js';
 import { rebuildLostStreams, streamFromFiles } from '../../src/storage/streams-from-files.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
+import { segmentMeta, tempSegmentFiles } from '../helpers/segment-files.js';
 import { streamRecord } from './store-fixtures.js';
 
 /*
@@ -41,16 +40,12 @@ interface Written {
 
 function meta(w: Written): SegmentFileMeta {
   const durationSec = w.durationSec ?? 2;
-  return {
-    kind: 'segment',
-    sequence: w.sequence,
+  return segmentMeta(w.sequence, {
     durationSec,
-    discontinuity: false,
     discontinuitySequence: w.discontinuitySequence ?? 0,
     programDateTime: w.createdAt - durationSec * 1000,
-    contentType: 'video/mp2t',
     createdAt: w.createdAt,
-  };
+  });
 }
 
 /** Writes segments of one incarnation and rendition, each a few distinct bytes. */
@@ -92,28 +87,22 @@ function rebuild(
 const REBUILT = 'stream rebuilt from its segment files (the state database had lost it)';
 
 describe('streams rebuilt from their segment files', () => {
-  let root: string;
-  before(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'vtp-streams-from-files-'));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
   /** Files written by one SegmentFiles, read back by a fresh one as a restarted server scans. */
   async function scanned(
+    t: TestContext,
     fill: (files: SegmentFiles) => Promise<void>,
   ): Promise<{ files: SegmentFiles; problems: ScanProblem[] }> {
-    const writer = new SegmentFiles(await mkdtemp(path.join(root, 'data-')));
+    const writer = await tempSegmentFiles(t);
     await fill(writer);
     const files = new SegmentFiles(writer.dataDir);
     const { problems } = await files.scan();
     return { files, problems };
   }
 
-  it('an old recording (last segment older than the retention) comes back ended at its end, saved, never live', async () => {
+  it('an old recording (last segment older than the retention) comes back ended at its end, saved, never live', async (t) => {
     const now = Date.now();
     const lastAt = now - 2 * HOUR;
-    const { files, problems } = await scanned(async (files) => {
+    const { files, problems } = await scanned(t, async (files) => {
       for (const profile of ['Low', 'High'] as const) {
         await write(files, 'old', OLD, profile, [
           { sequence: 0, createdAt: lastAt - 4000 },
@@ -160,9 +149,9 @@ describe('streams rebuilt from their segment files', () => {
     assert.throws(() => next.getDistributor('old'), { name: 'StreamNotFoundError' });
   });
 
-  it('a recent recording comes back live in its newest incarnation, its numbering and timeline continued', async () => {
+  it('a recent recording comes back live in its newest incarnation, its numbering and timeline continued', async (t) => {
     const now = Date.now();
-    const { files, problems } = await scanned(async (files) => {
+    const { files, problems } = await scanned(t, async (files) => {
       // An older incarnation of the id (a reused id whose replaced files were still there).
       await write(files, 'talk', OLD, 'Low', [{ sequence: 0, createdAt: now - HOUR }]);
       await write(files, 'talk', NEW, 'Low', [
@@ -252,9 +241,9 @@ describe('streams rebuilt from their segment files', () => {
     assert.equal(streamFromFiles('r', [init], [], SETTINGS, now), undefined);
   });
 
-  it('leaves an id the store knows alone, whatever its files', async () => {
+  it('leaves an id the store knows alone, whatever its files', async (t) => {
     const now = Date.now();
-    const { files, problems } = await scanned(async (files) => {
+    const { files, problems } = await scanned(t, async (files) => {
       await write(files, 'known', NEW, 'Low', [{ sequence: 5, createdAt: now }]);
     });
     const store = new MemoryStore();
@@ -267,13 +256,12 @@ describe('streams rebuilt from their segment files', () => {
   });
 
   describe('in a server started on a data directory without its database', () => {
-    let server: TestServer | undefined;
-    after(() => server?.close());
-
-    it('lists the old recording complete (its stream ended) and the recent one live, its window served', async () => {
+    it('lists the old recording complete (its stream ended) and the recent one live, its window served', async (t) => {
+      let server: TestServer | undefined;
+      // Registered first, so it runs before the data directory is removed.
+      t.after(() => server?.close());
       const now = Date.now();
-      const dir = await mkdtemp(path.join(root, 'server-'));
-      const writer = new SegmentFiles(dir);
+      const writer = await tempSegmentFiles(t);
       await write(writer, 'old', OLD, 'Low', [
         { sequence: 0, createdAt: now - 2 * HOUR - 2000 },
         { sequence: 1, createdAt: now - 2 * HOUR },
@@ -283,7 +271,10 @@ describe('streams rebuilt from their segment files', () => {
         { sequence: 1, createdAt: now },
       ]);
       const { logger, lines } = capture();
-      server = await startTestServer({ retentionMs: RETENTION_MS }, 200, { dataDir: dir, logger });
+      server = await startTestServer({ retentionMs: RETENTION_MS }, 200, {
+        dataDir: writer.dataDir,
+        logger,
+      });
       const url = server.url;
       assert.deepEqual(
         lines

@@ -1,7 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { rfc3339 } from '../../core/timestamp.js';
-import { RecordingNotFoundError, type RecordingSummary } from '../../service/recordings.js';
+import {
+  RecordingNotFoundError,
+  type RecordingSummary,
+  type Recordings,
+} from '../../service/recordings.js';
 import type { RouteDeps } from '../app.js';
 import { tagged } from '../operation-docs.js';
 import { Recording, RecordingDeleted, RecordingList } from '../response-schemas.js';
@@ -9,6 +13,15 @@ import { envelope } from '../responses.js';
 import { Id } from '../schemas.js';
 
 const RecordingParams = Type.Object({ recording_id: Id });
+
+/**
+ * The server's recordings, to look `recordingId` up in; without a data directory there are none,
+ * so it is not found.
+ */
+export function recordingsFor(recordings: Recordings | undefined, recordingId: string): Recordings {
+  if (!recordings) throw new RecordingNotFoundError(recordingId);
+  return recordings;
+}
 
 function recordingJson(recording: RecordingSummary) {
   const base = `/vod/${encodeURIComponent(recording.recordingId)}`;
@@ -59,8 +72,8 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => {
       const id = request.params.recording_id;
-      if (!recordings) throw new RecordingNotFoundError(id);
-      return envelope(recordingJson(recordings.get(id)), 'Recording retrieved successfully');
+      const recording = recordingsFor(recordings, id).get(id);
+      return envelope(recordingJson(recording), 'Recording retrieved successfully');
     },
   );
 
@@ -77,8 +90,7 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request) => {
       const id = request.params.recording_id;
-      if (!recordings) throw new RecordingNotFoundError(id);
-      const freed = await recordings.delete(id);
+      const freed = await recordingsFor(recordings, id).delete(id);
       return envelope(
         { recording_id: id, status: 'deleted' as const, bytes_freed: freed },
         'Recording deleted successfully',

@@ -3,13 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { SegmentNotFoundError } from '../../core/errors.js';
-import { RecordingNotFoundError } from '../../service/recordings.js';
 import type { RouteDeps } from '../app.js';
 import { type ByteRange, RangeNotSatisfiableError, requestedRange } from '../byte-range.js';
 import { ifNoneMatchHits } from '../entity-tag.js';
 import { tagged } from '../operation-docs.js';
 import { noBody, streamedMedia, text } from '../response-schemas.js';
 import { Id, Profile } from '../schemas.js';
+import { recordingsFor } from './recordings.js';
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const RecordingParams = Type.Object({ recording_id: Id });
@@ -25,10 +25,6 @@ const PLAYLIST_MAX_AGE_SEC = 60;
 
 /** VOD of recordings (README "Recordings"): playlists and segments served from disk. */
 export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { recordings }) => {
-  const library = (recordingId: string) => {
-    if (!recordings) throw new RecordingNotFoundError(recordingId);
-    return recordings;
-  };
   const playlist = (reply: FastifyReply, body: string) =>
     reply
       .header('content-type', PLAYLIST_TYPE)
@@ -47,7 +43,7 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { rec
     },
     async (request, reply) => {
       const id = request.params.recording_id;
-      return playlist(reply, await library(id).multivariant(id));
+      return playlist(reply, await recordingsFor(recordings, id).multivariant(id));
     },
   );
 
@@ -63,7 +59,7 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { rec
     },
     async (request, reply) => {
       const { recording_id: id, profile } = request.params;
-      return playlist(reply, await library(id).mediaPlaylist(id, profile));
+      return playlist(reply, await recordingsFor(recordings, id).mediaPlaylist(id, profile));
     },
   );
 
@@ -83,7 +79,7 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { rec
     },
     async (request, reply) => {
       const { recording_id: id, profile, file } = request.params;
-      const object = library(id).object(id, profile, file);
+      const object = recordingsFor(recordings, id).object(id, profile, file);
       if (!object) throw new SegmentNotFoundError(file, profile);
       const { size, etag } = object;
       reply.header('accept-ranges', 'bytes');
