@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { launchChromium } from '../helpers/browser.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
+import { startPageOrigin } from '../helpers/page-origin.js';
 import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
-
-const require = createRequire(import.meta.url);
-const HLS_JS = readFileSync(require.resolve('hls.js/dist/hls.min.js'));
 
 /**
  * The learning platform's page: hls.js from the package, playing the `src` it is given. CMCD
@@ -34,33 +27,6 @@ const PAGE = `<!doctype html>
   hls.attachMedia(video);
 </script>
 </body></html>`;
-
-/** A second origin (another port on the loopback) serving the page and hls.js. */
-async function startPageOrigin(): Promise<{ origin: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/hls.min.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(HLS_JS);
-    } else if (path === '/favicon.ico') {
-      res.writeHead(204).end();
-    } else if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 function currentTime(page: Page): Promise<number> {
   return page.evaluate(() => (document.querySelector('video') as HTMLVideoElement).currentTime);
@@ -83,7 +49,7 @@ describe('hls.js on a page of another origin', { timeout: 120_000 }, () => {
       duration_seconds: 60,
     });
     assert.equal(started.status, 201, JSON.stringify(started.body));
-    pages = await startPageOrigin();
+    pages = await startPageOrigin(PAGE);
     chromium = await launchChromium();
     await waitFor(
       async () => {

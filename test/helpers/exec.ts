@@ -19,3 +19,18 @@ export function run(
     );
   });
 }
+
+/** ffprobe's duration of `input` (a file or playlist URL): the container's, in seconds. */
+export async function probedDuration(input: string): Promise<number> {
+  const probed = await run('ffprobe', [
+    '-v',
+    'error',
+    '-show_entries',
+    'format=duration',
+    '-of',
+    'csv=p=0',
+    input,
+  ]);
+  if (probed.code !== 0) throw new Error(`ffprobe ${input} failed: ${probed.stderr}`);
+  return Number(probed.stdout.trim());
+}

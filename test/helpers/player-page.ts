@@ -1,12 +1,5 @@
-import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import type { BrowserContext, Page, Request } from 'playwright-core';
-
-const require = createRequire(import.meta.url);
-const HLS_JS = readFileSync(require.resolve('hls.js/dist/hls.min.js'));
+import { startPageOrigin } from './page-origin.js';
 
 /**
  * A plain hls.js player configured as the player page (src/web/watch.js) configures it: CMCD in
@@ -99,28 +92,8 @@ export interface Played {
 }
 
 /** An origin on the loopback serving the player page and hls.js. */
-export async function startPlayerPages(): Promise<{ origin: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/hls.min.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(HLS_JS);
-    } else if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+export function startPlayerPages(): Promise<{ origin: string; close(): Promise<void> }> {
+  return startPageOrigin(PAGE);
 }
 
 /** One request the page sent to the media server, with the CMCD it carried. */

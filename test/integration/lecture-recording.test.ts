@@ -8,7 +8,7 @@ import { PROFILE_NAMES, type ProfileName } from '../../src/core/profiles.js';
 import { LADDER_PRESETS } from '../../src/ingest/ffmpeg-ladder.js';
 import { INGEST_DEFAULTS } from '../../src/ingest/ingest-service.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
-import { run } from '../helpers/exec.js';
+import { probedDuration, run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { startLadder } from '../helpers/ladder.js';
 import { waitFor } from '../helpers/wait.js';
@@ -26,21 +26,6 @@ type Accepted = Map<number, number>;
 
 /** Seconds of media a playlist or a list of durations adds up to. */
 const sum = (durations: Iterable<number>) => [...durations].reduce((a, b) => a + b, 0);
-
-/** ffprobe's duration of `input` (a playlist URL): the container's, in seconds. */
-async function probedDuration(input: string): Promise<number> {
-  const probed = await run('ffprobe', [
-    '-v',
-    'error',
-    '-show_entries',
-    'format=duration',
-    '-of',
-    'csv=p=0',
-    input,
-  ]);
-  assert.equal(probed.code, 0, probed.stderr);
-  return Number(probed.stdout.trim());
-}
 
 /**
  * Media time of the video `input` really holds: from its first packet's timestamp to the end

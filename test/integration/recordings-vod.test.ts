@@ -8,7 +8,7 @@ import { PROFILE_NAMES, type ProfileName } from '../../src/core/profiles.js';
 import { LADDER_PRESETS } from '../../src/ingest/ffmpeg-ladder.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { SERVICE_DEFAULTS } from '../../src/service/distribution-service.js';
-import { run } from '../helpers/exec.js';
+import { probedDuration, run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { startLadder } from '../helpers/ladder.js';
 import { waitFor } from '../helpers/wait.js';
@@ -104,17 +104,7 @@ describe('a real ladder becomes a VOD recording', { timeout: 90_000 }, () => {
     );
 
     const master = `${server.url}/vod/talk/master.m3u8`;
-    const probed = await run('ffprobe', [
-      '-v',
-      'error',
-      '-show_entries',
-      'format=duration',
-      '-of',
-      'csv=p=0',
-      master,
-    ]);
-    assert.equal(probed.code, 0, probed.stderr);
-    const duration = Number(probed.stdout.trim());
+    const duration = await probedDuration(master);
     assert.ok(
       Math.abs(duration - 2 * RUN_SEC) <= segmentSec,
       `ffprobe reads ${duration} s of ${2 * RUN_SEC} s pushed`,
