@@ -241,8 +241,11 @@ export class Recordings {
     return this.removeAll(recordingId);
   }
 
-  /** The multivariant playlist of an ended recording. */
-  async multivariant(recordingId: string): Promise<string> {
+  /**
+   * The multivariant playlist of an ended recording; `variantQuery` (such as `?token=...`) is
+   * appended to its variant URIs.
+   */
+  async multivariant(recordingId: string, variantQuery = ''): Promise<string> {
     const files = await this.settledPlayable(recordingId);
     const incarnation = files[0]?.incarnation;
     const stream = this.incarnationOf(recordingId, incarnation);
@@ -260,7 +263,7 @@ export class Recordings {
       // What ingest probed: from the ended stream while memory holds it, else as stored beside
       // the files (a stream retired, a restart); without either, no CODECS nor RESOLUTION.
       media: stream?.mediaInfo(profile) ?? this.storedMedia(recordingId, incarnation, profile),
-      uri: `${profile}/index.m3u8`,
+      uri: `${profile}/index.m3u8${variantQuery}`,
     }));
     return writeVodMultivariantPlaylist(renditions);
   }

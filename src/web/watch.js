@@ -180,7 +180,9 @@
    * been recorded when the server keeps a data directory). False when there is none.
    */
   async function playRecording() {
-    const url = `/vod/${encodeURIComponent(recordingId)}/master.m3u8`;
+    // A recording needs the same playback token as its live stream.
+    const query = token ? `?token=${encodeURIComponent(token)}` : '';
+    const url = `/vod/${encodeURIComponent(recordingId)}/master.m3u8${query}`;
     const found = await fetch(url).catch(() => null);
     if (!found?.ok) return false;
     state.mode = 'recording';

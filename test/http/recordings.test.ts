@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import HLS from 'hls-parser';
+import { PlaybackTokens } from '../../src/service/playback-tokens.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { fakeSegment, pushSegments } from '../helpers/push.js';
 
@@ -203,5 +204,45 @@ describe('recordings', () => {
     // a and b go (oldest first) until c and the live d fit; d is never a candidate.
     assert.deepEqual(left, ['c', 'd']);
     assert.ok((s.segmentFiles?.totalBytes() ?? 0) <= budget);
+  });
+
+  it('with a playback secret a recording needs the token of its stream, carried to its variants', async () => {
+    const secret = 'playback-secret-of-24-chars';
+    const s = await startTestServer({}, 200, {
+      dataDir: await dataDir(),
+      playbackSecret: secret,
+      recordings: { sweepIntervalMs: 3_600_000 },
+    });
+    servers.push(s);
+    await pushSegments(s.url, 'guarded', 'Low', 0, 2);
+    await end(s.url, 'guarded');
+    const tokens = new PlaybackTokens(secret);
+    const vod = `${s.url}/vod/guarded`;
+    for (const path of ['master.m3u8', 'Low/index.m3u8']) {
+      const none = await fetch(`${vod}/${path}`);
+      assert.equal(none.status, 401, path);
+      assert.equal(((await none.json()) as any).error.code, 'PLAYBACK_TOKEN_REQUIRED');
+      const other = await fetch(`${vod}/${path}?token=${await tokens.issue('another')}`);
+      assert.equal(other.status, 403, path);
+      await other.body?.cancel();
+    }
+    const token = await tokens.issue('guarded');
+    const master = await fetch(`${vod}/master.m3u8?token=${encodeURIComponent(token)}`);
+    assert.equal(master.status, 200);
+    const variants = (
+      HLS.parse(await master.text()) as InstanceType<typeof HLS.types.MasterPlaylist>
+    ).variants;
+    assert.deepEqual(
+      variants.map((v) => v.uri),
+      [`Low/index.m3u8?token=${encodeURIComponent(token)}`],
+    );
+    const media = await fetch(`${vod}/${variants[0]?.uri}`);
+    assert.equal(media.status, 200);
+    const segments = (HLS.parse(await media.text()) as InstanceType<typeof HLS.types.MediaPlaylist>)
+      .segments;
+    assert.equal(segments.length, 2);
+    const segment = await fetch(`${vod}/Low/${segments[0]?.uri}`);
+    assert.equal(segment.status, 200);
+    assert.equal((await segment.arrayBuffer()).byteLength, fakeSegment('Low', 0).byteLength);
   });
 });

@@ -15,6 +15,7 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const RecordingParams = Type.Object({ recording_id: Id });
 const RenditionParams = Type.Object({ recording_id: Id, profile: Profile });
 const ObjectParams = Type.Object({ recording_id: Id, profile: Profile, file: Id });
+const PlaylistQuery = Type.Object({ token: Type.Optional(Type.String({ maxLength: 4096 })) });
 
 /**
  * A recording's playlists never change once its stream ended, but deleting it (or a new stream
@@ -24,7 +25,17 @@ const ObjectParams = Type.Object({ recording_id: Id, profile: Profile, file: Id 
 const PLAYLIST_MAX_AGE_SEC = 60;
 
 /** VOD of recordings (README "Recordings"): playlists and segments served from disk. */
-export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { recordings }) => {
+export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { recordings, playback },
+) => {
+  /**
+   * With a playback secret a recording's playlists need a token for its stream, as the live ones
+   * do; segments need none (their names are not guessable without a playlist, as live).
+   */
+  const checkPlayback = async (recordingId: string, token: string | undefined) => {
+    if (playback) await playback.check(token, recordingId);
+  };
   const playlist = (reply: FastifyReply, body: string) =>
     reply
       .header('content-type', PLAYLIST_TYPE)
@@ -38,12 +49,16 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { rec
         summary: 'Multivariant playlist of a recording',
         tags: tagged('recordings'),
         params: RecordingParams,
+        querystring: PlaylistQuery,
         response: { 200: text('the VOD multivariant playlist', PLAYLIST_TYPE) },
       },
     },
     async (request, reply) => {
       const id = request.params.recording_id;
-      return playlist(reply, await recordingsFor(recordings, id).multivariant(id));
+      const { token } = request.query;
+      await checkPlayback(id, token);
+      const variantQuery = playback && token ? `?token=${encodeURIComponent(token)}` : '';
+      return playlist(reply, await recordingsFor(recordings, id).multivariant(id, variantQuery));
     },
   );
 
@@ -54,11 +69,13 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { rec
         summary: 'VOD media playlist of a rendition of a recording',
         tags: tagged('recordings'),
         params: RenditionParams,
+        querystring: PlaylistQuery,
         response: { 200: text('the VOD media playlist', PLAYLIST_TYPE) },
       },
     },
     async (request, reply) => {
       const { recording_id: id, profile } = request.params;
+      await checkPlayback(id, request.query.token);
       return playlist(reply, await recordingsFor(recordings, id).mediaPlaylist(id, profile));
     },
   );
