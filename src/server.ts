@@ -120,8 +120,12 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     new Recordings(segmentFiles, service, {
       ...options.recordings,
       onError: (err) => log?.error({ err }, 'recording housekeeping failed'),
-      onRemoved: (recordingId, reason, bytes) =>
-        log?.info({ recordingId, reason, bytes }, 'recording removed'),
+      onRemoved: (recordingId, reason, bytes) => {
+        log?.info({ recordingId, reason, bytes }, 'recording removed');
+        // The lecture's attendance goes with its recording (a replaced incarnation is not the
+        // lecture: the id's records now belong to the stream that replaced it).
+        if (reason !== 'replaced') store.recorder.forget(recordingId);
+      },
     });
   const store = openState(options.dataDir, service, ingest, log);
   // Ingest probes the media: a master playlist waits briefly for a probe still running.

@@ -144,7 +144,7 @@ export interface RecordingsOptions {
   readonly onError?: (error: unknown) => void;
   readonly onRemoved?: (
     recordingId: string,
-    reason: 'age' | 'size' | 'replaced',
+    reason: 'age' | 'size' | 'replaced' | 'deleted',
     bytes: number,
   ) => void;
 }
@@ -238,7 +238,9 @@ export class Recordings {
   async delete(recordingId: string): Promise<number> {
     const summary = this.get(recordingId);
     if (summary.status === 'recording') throw new RecordingInProgressError(recordingId);
-    return this.removeAll(recordingId);
+    const freed = await this.removeAll(recordingId);
+    this.options.onRemoved?.(recordingId, 'deleted', freed);
+    return freed;
   }
 
   /**

@@ -232,6 +232,17 @@ export class StateRecorder implements AttendanceSource {
     return stream && { stream, sessions: this.store.listSessions(recordingId) };
   }
 
+  /**
+   * Deletes a stream's stored records and its sessions' attendance (its recording was deleted,
+   * by the API or retention), and stops following its sessions so none is written back.
+   */
+  forget(recordingId: string): void {
+    for (const [key, tracked] of this.tracked) {
+      if (tracked.recordingId === recordingId) this.tracked.delete(key);
+    }
+    this.store.deleteStream(recordingId);
+  }
+
   /** Writes the sessions that changed since their last write, and the totals. */
   tick(): void {
     try {

@@ -137,6 +137,24 @@ describe('recordings', () => {
     assert.equal((await call(`${s.url}/api/v1/recordings`, 'GET')).body.count, 0);
   });
 
+  it("deleting a recording deletes its lecture's attendance with it", async () => {
+    const s = await server();
+    await pushSegments(s.url, 'kept', 'Low', 0, 2);
+    const joined = await call(`${s.url}/api/v1/streams/kept`, 'POST', { viewer_id: 'ada' });
+    assert.equal(joined.status, 201);
+    await end(s.url, 'kept');
+    const report = await call(`${s.url}/api/v1/streams/kept/report`, 'GET');
+    assert.equal(report.status, 200);
+    assert.deepEqual(
+      report.body.viewers.map((v: { viewer_id: string }) => v.viewer_id),
+      ['ada'],
+    );
+    assert.equal((await call(`${s.url}/api/v1/recordings/kept`, 'DELETE')).status, 200);
+    const gone = await call(`${s.url}/api/v1/streams/kept/report`, 'GET');
+    assert.equal(gone.status, 404);
+    assert.equal(gone.body.error.code, 'STREAM_NOT_FOUND');
+  });
+
   it('replaces the recording of an id when a stream with that id starts again', async () => {
     const s = await server();
     await pushSegments(s.url, 'again', 'Low', 0, 3);
