@@ -5,28 +5,35 @@ import {
 } from '../core/distributor.js';
 import {
   DistributionError,
-  SegmentNotFoundError,
   StreamEndedError,
   StreamExistsError,
   StreamFullError,
   StreamNotFoundError,
 } from '../core/errors.js';
-import { DEFAULT_MAX_VIEWERS, PROFILES, type ProfileName } from '../core/profiles.js';
+import { DEFAULT_MAX_VIEWERS, type ProfileName } from '../core/profiles.js';
 import type { AdaptationPolicy } from '../core/quality.js';
 import type { Segment, SegmentInput } from '../core/segment.js';
 import type { ViewerSession, ViewerSessionState } from '../core/viewer-session.js';
-import { CdnForwarder, type CdnUpload } from './cdn.js';
+import type { CacheCounts } from './cache-counts.js';
+import type { CdnUpload } from './cdn.js';
 import { contentTag, newIncarnation } from './content-tag.js';
-import {
-  type BackoffOptions,
-  DEFAULT_BACKOFF,
-  DeliveryPool,
-  type DeliveryPoolStats,
-  type DeliveryStatus,
+import { DEFAULT_PRIORITY, Deliveries, type QueuedDelivery } from './deliveries.js';
+import { deliveryHealth, type HealthReport } from './delivery-health.js';
+import type {
+  BackoffOptions,
+  DeliveryPoolStats,
+  DeliveryStatus,
+  DeliveryTask,
 } from './delivery-pool.js';
+import { LiveEdgeWaiters } from './live-edge-waiters.js';
 import { randomIdGenerator } from './random-ids.js';
-import { DeliveryNotFoundError } from './service-errors.js';
+import { SessionIndex, type SessionRef } from './session-index.js';
+import { type AdmissionHost, SharedAdmission } from './shared-admission.js';
+import { type AudienceHost, LocalAudience, type SharedAudience } from './shared-audience.js';
 import { type LeaveReason, StreamEvents } from './stream-events.js';
+
+// Callers import these from here, where they were declared before the service was split up.
+export { DEFAULT_PRIORITY, type HealthReport, type QueuedDelivery, type SessionRef };
 
 export interface DistributionServiceOptions {
   readonly workers?: number;
@@ -48,6 +55,13 @@ export interface DistributionServiceOptions {
   readonly maxStreams?: number;
   /** Where an event listener's error goes (it never reaches the code that emitted). */
   readonly onListenerError?: (error: unknown) => void;
+  /**
+   * The audience shared with other origins (`--state-url`); LocalAudience (the default) shares
+   * nothing: sessions, caps and counters are this process's alone.
+   */
+  readonly audience?: SharedAudience;
+  /** Where problems of the shared audience go (an exchange that failed, say). */
+  readonly onSharedStateWarning?: (message: string, error: unknown) => void;
 }
 
 export const SERVICE_DEFAULTS = {
@@ -79,12 +93,6 @@ export class TooManyStreamsError extends DistributionError {
 }
 
 /** A stream as restart recovery brings it back (see DistributionService.restoreStream). */
-/** A seated session and the stream it watches. */
-export interface SessionRef {
-  readonly recordingId: string;
-  readonly session: ViewerSession;
-}
-
 export interface RestoredStream {
   readonly recordingId: string;
   readonly incarnation: string;
@@ -102,9 +110,6 @@ export interface RestoredStream {
   readonly viewers: readonly ViewerSessionState[];
 }
 
-/** Priority of a delivery when the request names none (0 lowest, 10 highest). */
-export const DEFAULT_PRIORITY = 5;
-
 export interface SystemMetrics {
   readonly totalDistributors: number;
   readonly liveStreams: number;
@@ -121,63 +126,46 @@ export interface SystemMetrics {
   readonly uptimeMs: number;
 }
 
-export interface HealthReport {
-  readonly status: 'healthy' | 'degraded';
-  readonly accepting: boolean;
-  readonly reasons: string[];
-}
-
-export interface QueuedDelivery {
-  readonly deliveryId: string;
-  readonly priority: number;
-  readonly profile: ProfileName;
-}
-
-/** Failure share of recent delivery attempts above which health reports degraded. */
-const DEGRADED_FAILURE_RATE = 0.1;
-/** Queue fill above which health reports degraded. */
-const DEGRADED_QUEUE_FILL = 0.9;
-
 /**
- * Runs many live streams: their distributors, the delivery worker pool, the cleanup timer and
- * the CDN, with time and concurrency kept out of the core.
+ * Runs many live streams: the registry of their distributors and the cleanup timer, with time
+ * and concurrency kept out of the core. The rest is delegated, one job per file: the session
+ * index (session-index.ts), deliveries through the pool and the CDN (deliveries.ts), requests
+ * waiting at the live edge (live-edge-waiters.ts) and the health rule (delivery-health.ts).
  */
 export class DistributionService {
   private readonly streams = new Map<string, LiveDistributor>();
-  /**
-   * Every seated session by its id, with its stream: the lookup every HLS request makes. Only
-   * this class seats and removes viewers (join, restore, leave, idle expiry, retire), and each
-   * path keeps this map in step, so a hit is a live session without asking its distributor.
-   */
-  private readonly sessions = new Map<string, SessionRef>();
-  private readonly publishWaiters = new Map<string, Set<() => void>>();
+  private readonly sessions = new SessionIndex();
+  private readonly waiters = new LiveEdgeWaiters();
   private readonly retiredListeners: Array<(recordingId: string) => void> = [];
   /** Streams started and ended, viewers joined and left, caps reached. */
   readonly events: StreamEvents;
-  private readonly pool: DeliveryPool;
-  private readonly cdn: CdnForwarder;
+  private readonly deliveries: Deliveries;
   private readonly clock: () => number;
   private readonly newSessionId = randomIdGenerator('vs-');
-  private readonly newDeliveryId = randomIdGenerator('dl-');
   private readonly newAnonymousId = randomIdGenerator('anon-');
   private readonly startedAt: number;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private closing = false;
   /** Totals of streams already removed, so system totals never go backwards. */
   private retired = { segments: 0, bytes: 0 };
+  private readonly audience: SharedAudience;
+  private readonly admission: SharedAdmission;
 
   constructor(private readonly options: DistributionServiceOptions = {}) {
     this.clock = options.clock ?? Date.now;
     this.events = new StreamEvents(options.onListenerError);
     this.startedAt = this.clock();
-    this.pool = new DeliveryPool({
+    this.deliveries = new Deliveries({
       workers: options.workers ?? SERVICE_DEFAULTS.workers,
       queueCapacity: options.queueCapacity ?? SERVICE_DEFAULTS.queueCapacity,
-      backoff: options.backoff ?? DEFAULT_BACKOFF,
-      isPermanent: (error) => error instanceof DistributionError,
+      backoff: options.backoff,
+      cdnBaseUrl: options.cdnBaseUrl,
+      cdnUpload: options.cdnUpload,
+      clock: this.clock,
     });
-    this.cdn = new CdnForwarder(options.cdnUpload);
-    if (options.cdnBaseUrl) this.cdn.enable(options.cdnBaseUrl);
+    this.audience = options.audience ?? new LocalAudience();
+    this.audience.attach(this.audienceHost());
+    this.admission = new SharedAdmission(this.audience, this.admissionHost());
   }
 
   /** Starts the cleanup timer that expires segments and retires ended streams. */
@@ -206,26 +194,36 @@ export class DistributionService {
     if (existing) this.retire(recordingId, existing);
     const maxStreams = this.options.maxStreams ?? SERVICE_DEFAULTS.maxStreams;
     if (this.streams.size >= maxStreams) throw new TooManyStreamsError(maxStreams);
+    // Another origin may hold this stream: its URLs and cap are the ones agreed (prepareStream).
+    const agreed = this.audience.identity(recordingId);
     const dvrSeconds = Math.min(
       MAX_DVR_SECONDS,
-      settings.dvrSeconds ?? this.options.dvrSeconds ?? SERVICE_DEFAULTS.dvrSeconds,
+      settings.dvrSeconds ??
+        agreed?.dvrSeconds ??
+        this.options.dvrSeconds ??
+        SERVICE_DEFAULTS.dvrSeconds,
     );
     const retentionMs =
       settings.retentionMs ?? this.options.retentionMs ?? SERVICE_DEFAULTS.retentionMs;
     const distributor = new LiveDistributor(recordingId, {
       startedAt: this.clock(),
-      maxViewers: settings.maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
+      maxViewers:
+        settings.maxViewers ??
+        agreed?.maxViewers ??
+        this.options.defaultMaxViewers ??
+        DEFAULT_MAX_VIEWERS,
       // A segment leaves a DVR playlist dvrSeconds after it was published and stays fetchable
       // for the usual retention after that, as any segment leaving a playlist does
       // (docs/architecture.md, "Delivery rules").
       retentionMs: retentionMs + dvrSeconds * 1000,
       dvrSeconds,
       newSessionId: this.newSessionId,
-      incarnation: newIncarnation(),
+      incarnation: agreed?.incarnation ?? newIncarnation(),
       ...(this.options.policy && { policy: this.options.policy }),
       ...(this.options.maxBacklog !== undefined && { maxBacklog: this.options.maxBacklog }),
     });
     this.streams.set(recordingId, distributor);
+    this.admission.follow(distributor, agreed === undefined);
     this.events.publish('stream_started', {
       recordingId,
       maxViewers: distributor.maxViewers,
@@ -256,10 +254,33 @@ export class DistributionService {
     distributor.restore(stream, this.clock());
     for (const viewer of stream.viewers) {
       const session = distributor.restoreViewer(viewer);
-      this.sessions.set(viewer.sessionId, { recordingId: stream.recordingId, session });
+      this.sessions.add(stream.recordingId, session);
     }
     this.streams.set(stream.recordingId, distributor);
+    this.admission.follow(distributor, false);
     return distributor;
+  }
+
+  /**
+   * Before a stream is created here by a push or a start (`exclusive`: refused with
+   * StreamExistsError when live on another origin): agrees its identity with the other origins,
+   * so every origin names its segments alike. Nothing to do without a shared state.
+   */
+  async prepareStream(
+    recordingId: string,
+    settings: { maxViewers?: number | undefined; dvrSeconds?: number | undefined },
+    exclusive: boolean,
+  ): Promise<void> {
+    if (!this.admission.shared || this.streams.get(recordingId)?.status === 'live') return;
+    const proposal = {
+      incarnation: newIncarnation(),
+      maxViewers: settings.maxViewers ?? this.options.defaultMaxViewers ?? DEFAULT_MAX_VIEWERS,
+      dvrSeconds: Math.min(
+        MAX_DVR_SECONDS,
+        settings.dvrSeconds ?? this.options.dvrSeconds ?? SERVICE_DEFAULTS.dvrSeconds,
+      ),
+    };
+    await this.admission.claimStream(recordingId, proposal, exclusive);
   }
 
   /**
@@ -313,7 +334,10 @@ export class DistributionService {
     return segment;
   }
 
-  /** Joins a viewer; `sessionId` keeps one handed out before the viewer took its seat. */
+  /**
+   * Joins a viewer; `sessionId` keeps one handed out before the viewer took its seat. With a
+   * shared audience the seat must have been admitted first (reserveSeat, or admitViewer).
+   */
   joinStream(
     recordingId: string,
     viewerId: string,
@@ -326,6 +350,66 @@ export class DistributionService {
   /** Joins a viewer that came without an identity (a player opening the playlist). */
   joinAnonymous(recordingId: string, sessionId?: string): ViewerSession {
     return this.join(recordingId, this.newAnonymousId(), 'Low', sessionId, true);
+  }
+
+  /** Whether the audience is shared with other origins (`--state-url`). */
+  get sharesAudience(): boolean {
+    return this.admission.shared;
+  }
+
+  /** Joins a viewer, admitted under the stream's cap across every origin when they share one. */
+  async admitViewer(
+    recordingId: string,
+    viewerId: string,
+    initialBitrate: ProfileName = 'Low',
+  ): Promise<ViewerSession> {
+    await this.reserveSeat(recordingId, viewerId, initialBitrate);
+    return this.joinStream(recordingId, viewerId, initialBitrate);
+  }
+
+  /**
+   * With a shared audience: admits a viewer about to join under the stream's cap across every
+   * origin and seats it here, for the joinStream that follows to take (it announces the join).
+   * A seat never taken goes with releaseSeat. Without a shared audience, nothing to do.
+   */
+  reserveSeat(recordingId: string, viewerId: string, initialBitrate: ProfileName = 'Low') {
+    return this.admission.reserve(recordingId, viewerId, initialBitrate);
+  }
+
+  /** Gives back a seat reserveSeat admitted that no joinStream took (the join failed after). */
+  releaseSeat(recordingId: string, viewerId: string): void {
+    this.admission.release(recordingId, viewerId);
+  }
+
+  /**
+   * With a shared audience: seats an anonymous session handed out by a playlist at its first
+   * segment, under the stream's cap across every origin, and announces it.
+   */
+  admitAnonymous(recordingId: string, sessionId: string): Promise<ViewerSession> {
+    return this.admission.admitAnonymous(recordingId, sessionId);
+  }
+
+  /**
+   * A request names a session unknown here: with a shared audience, brings its stream's
+   * audience up to date (it is seated here afterwards if another origin seated it).
+   */
+  lookUpSession(recordingId: string, sessionId: string): Promise<void> {
+    return this.admission.lookUp(recordingId, sessionId);
+  }
+
+  /** With a shared audience: whether another origin handed out this anonymous session for the stream. */
+  handedOutElsewhere(recordingId: string, sessionId: string): Promise<boolean> {
+    return this.admission.handedOutElsewhere(recordingId, sessionId);
+  }
+
+  /** With a shared audience: brings a stream's audience up to date now (a viewer unknown here). */
+  refreshAudience(recordingId: string): Promise<void> {
+    return this.admission.refresh(recordingId);
+  }
+
+  /** An anonymous session handed out here: other origins may see its first segment. */
+  handOutSession(recordingId: string, sessionId: string): Promise<void> {
+    return this.admission.handOut(recordingId, sessionId);
   }
 
   /** The error refusing a new viewer of a full stream, announced as `viewer_cap_reached`. */
@@ -347,6 +431,8 @@ export class DistributionService {
     anonymous: boolean,
   ): ViewerSession {
     const distributor = this.getDistributor(recordingId);
+    // With a shared audience the seat was admitted across origins before (reserveSeat).
+    if (this.admission.shared) return this.admission.take(recordingId, viewerId, sessionId);
     let session: ViewerSession;
     try {
       session = distributor.joinViewer(viewerId, initialBitrate, this.clock(), sessionId);
@@ -354,15 +440,19 @@ export class DistributionService {
       if (error instanceof StreamFullError) throw this.streamFull(recordingId);
       throw error;
     }
-    this.sessions.set(session.sessionId, { recordingId, session });
+    this.sessions.add(recordingId, session);
+    this.announceJoin(recordingId, session, anonymous);
+    return session;
+  }
+
+  private announceJoin(recordingId: string, session: ViewerSession, anonymous: boolean): void {
     this.events.publish('viewer_joined', {
       recordingId,
-      viewerId,
+      viewerId: session.viewerId,
       anonymous,
       profile: session.currentBitrate,
       at: session.joinedAt,
     });
-    return session;
   }
 
   /** Makes an unguessable session id (for a viewer that will take its seat later). */
@@ -384,7 +474,8 @@ export class DistributionService {
     const ended: string[] = [];
     for (const [recordingId, distributor] of this.streams) {
       if (distributor.status !== 'live' || now - distributor.lastActivityAt() <= quietMs) continue;
-      this.endLiveStream(recordingId);
+      // Each origin ends its own copy when its feed stops: the others may still be fed.
+      this.end(recordingId, false);
       ended.push(recordingId);
     }
     return ended;
@@ -393,12 +484,13 @@ export class DistributionService {
   leaveStream(recordingId: string, viewerId: string): ViewerSession {
     const session = this.getDistributor(recordingId).leaveViewer(viewerId);
     this.forgetSession(recordingId, session, 'left');
+    this.audience.left(recordingId, session.sessionId);
     return session;
   }
 
   /** Finds a session by its id, or undefined when it is unknown or has left. */
   findSession(sessionId: string): SessionRef | undefined {
-    return this.sessions.get(sessionId);
+    return this.sessions.find(sessionId);
   }
 
   /**
@@ -412,27 +504,26 @@ export class DistributionService {
     segmentId: string,
     priority: number = DEFAULT_PRIORITY,
   ): QueuedDelivery {
-    const distributor = this.getDistributor(recordingId);
-    const session = distributor.session(viewerId);
-    const profile = PROFILES[session.currentBitrate];
-    if (!distributor.window(profile.name).get(segmentId)) {
-      throw new SegmentNotFoundError(segmentId, profile.name);
-    }
-    const deliveryId = this.newDeliveryId();
-    this.pool.submit({
-      id: deliveryId,
+    return this.deliveries.deliverSegmentToViewer(
+      this.getDistributor(recordingId),
+      viewerId,
+      segmentId,
       priority,
-      retries: profile.retryAttempts,
-      timeoutMs: profile.timeoutMs,
-      run: (signal) => this.deliver(distributor, viewerId, segmentId, signal),
-    });
-    return { deliveryId, priority, profile: profile.name };
+    );
+  }
+
+  /** Queues a task on the delivery pool; throws QueueFullError / ShuttingDownError as submit does. */
+  submitDelivery(task: DeliveryTask): void {
+    this.deliveries.submit(task);
+  }
+
+  /** Takes the CDN's hit and miss counts from `source` (undefined: the forwarder's own). */
+  useCacheCounts(source: CacheCounts | undefined): void {
+    this.deliveries.useCacheCounts(source);
   }
 
   deliveryStatus(deliveryId: string): DeliveryStatus {
-    const status = this.pool.status(deliveryId);
-    if (!status) throw new DeliveryNotFoundError(deliveryId);
-    return status;
+    return this.deliveries.status(deliveryId);
   }
 
   /** Records buffer health and adapts the viewer's bitrate (the seed's AdaptViewerQuality). */
@@ -489,16 +580,22 @@ export class DistributionService {
       if (distributor.status === 'ended' || remaining <= 0 || signal?.aborted || this.closing) {
         return undefined;
       }
-      await this.nextPublish(recordingId, remaining, signal);
+      await this.waiters.next(recordingId, remaining, signal);
     }
   }
 
   /** Ends a stream (the seed's EndLiveStream); it stays readable until its segments expire. */
   endLiveStream(recordingId: string): DistributionStats {
+    return this.end(recordingId, true);
+  }
+
+  /** Ends a stream here; `everywhere`: every origin holding it ends it too. */
+  private end(recordingId: string, everywhere: boolean): DistributionStats {
     const distributor = this.getDistributor(recordingId);
     if (distributor.status === 'ended') throw new StreamEndedError(recordingId);
     const now = this.clock();
     distributor.end(now);
+    if (everywhere) this.audience.ended(recordingId, now);
     this.wake(recordingId);
     const stats = distributor.getStats();
     this.events.publish('stream_ended', {
@@ -511,16 +608,16 @@ export class DistributionService {
   }
 
   enableCDN(baseUrl: string): void {
-    this.cdn.enable(baseUrl);
+    this.deliveries.enableCdn(baseUrl);
   }
 
   disableCDN(): void {
-    this.cdn.disable();
+    this.deliveries.disableCdn();
   }
 
   /** Base URL segments are served from when a CDN is enabled. */
   get cdnBaseUrl(): string | undefined {
-    return this.cdn.baseUrl;
+    return this.deliveries.cdnBaseUrl;
   }
 
   /** The service clock (ms). */
@@ -541,8 +638,8 @@ export class DistributionService {
       bytes += served.bytes;
       if (distributor.status === 'live') live++;
     }
-    const queue = this.pool.stats();
-    const cdnCounts = this.cdn.counts();
+    const queue = this.deliveries.stats();
+    const cdn = this.deliveries.cdnFigures();
     return {
       totalDistributors: this.streams.size,
       liveStreams: live,
@@ -550,34 +647,26 @@ export class DistributionService {
       totalSegmentsServed: segments,
       totalBytesServed: bytes,
       totalDeliveryFailures: queue.failedAttempts,
-      cdnEnabled: this.cdn.enabled,
-      cdnBaseUrl: this.cdn.baseUrl,
-      cdnCacheHitRate: this.cdn.hitRate(),
-      cdnHits: cdnCounts.hits,
-      cdnMisses: cdnCounts.misses,
+      cdnEnabled: cdn.enabled,
+      cdnBaseUrl: cdn.baseUrl,
+      cdnCacheHitRate: cdn.hitRate,
+      cdnHits: cdn.hits,
+      cdnMisses: cdn.misses,
       deliveryQueue: queue,
       uptimeMs: this.clock() - this.startedAt,
     };
   }
 
-  /** Healthy unless draining, the delivery queue is nearly full, or recent deliveries fail. */
+  /**
+   * Healthy unless draining, the delivery queue is nearly full, recent deliveries fail, or the
+   * state shared with other origins cannot be reached.
+   */
   health(): HealthReport {
-    const queue = this.pool.stats();
-    const reasons: string[] = [];
-    if (!this.pool.isAccepting) reasons.push('shutting down');
-    if (queue.queued >= queue.queueCapacity * DEGRADED_QUEUE_FILL) {
-      reasons.push(`delivery queue ${queue.queued}/${queue.queueCapacity}`);
-    }
-    if (queue.recentFailureRate > DEGRADED_FAILURE_RATE) {
-      reasons.push(
-        `${Math.round(queue.recentFailureRate * 100)}% of recent delivery attempts failed`,
-      );
-    }
-    return {
-      status: reasons.length ? 'degraded' : 'healthy',
-      accepting: this.pool.isAccepting,
-      reasons,
-    };
+    return deliveryHealth(
+      this.deliveries.stats(),
+      this.deliveries.isAccepting,
+      this.audience.problems(),
+    );
   }
 
   /**
@@ -588,9 +677,14 @@ export class DistributionService {
     const now = this.clock();
     const idleMs = this.options.idleTimeoutMs ?? SERVICE_DEFAULTS.idleTimeoutMs;
     for (const [recordingId, distributor] of this.streams) {
-      for (const segment of distributor.expireSegments(now)) this.cdn.forget(recordingId, segment);
-      for (const session of distributor.expireIdleViewers(now, idleMs))
-        this.forgetSession(recordingId, session, 'idle');
+      for (const segment of distributor.expireSegments(now)) {
+        this.deliveries.forget(recordingId, segment);
+      }
+      // A shared audience expires idle viewers for every origin (by their last request anywhere).
+      if (this.audience.expiresIdleLocally) {
+        for (const session of distributor.expireIdleViewers(now, idleMs))
+          this.forgetSession(recordingId, session, 'idle');
+      }
       const ended = distributor.endedAtMs;
       if (ended !== undefined && now - ended > distributor.retentionMs) {
         this.retire(recordingId, distributor);
@@ -603,40 +697,45 @@ export class DistributionService {
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
     this.closing = true;
-    for (const recordingId of [...this.publishWaiters.keys()]) this.wake(recordingId);
-    return this.pool.drain(deadlineMs);
+    this.waiters.wakeAll();
+    return this.deliveries.drain(deadlineMs);
   }
 
-  private async deliver(
-    distributor: LiveDistributor,
-    viewerId: string,
-    segmentId: string,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const profile = distributor.session(viewerId).currentBitrate;
-    const segment = distributor.window(profile).get(segmentId);
-    if (!segment) throw new SegmentNotFoundError(segmentId, profile);
-    const viaCdn = this.cdn.enabled;
-    const hit = viaCdn && this.cdn.holds(distributor.recordingId, segment);
-    if (viaCdn && !hit) await this.cdn.push(distributor.recordingId, segment, signal);
-    signal.throwIfAborted();
-    distributor.deliverSegment(viewerId, segmentId, this.clock());
-    if (viaCdn) this.cdn.recordDelivery(hit);
+  /** Connects to the state shared with other origins (start-up; throws naming the setting). */
+  async connectShared(): Promise<void> {
+    await this.audience.connect();
+    this.audience.start();
+  }
+
+  /** Sends the last counts to the shared state and disconnects (after the requests finished). */
+  async closeShared(): Promise<void> {
+    await this.audience.close();
   }
 
   private retire(recordingId: string, distributor: LiveDistributor): void {
     const served = distributor.served;
     this.retired.segments += served.segments;
     this.retired.bytes += served.bytes;
-    for (const session of distributor.getAllViewerSessions())
-      this.forgetSession(recordingId, session, 'stream_removed');
+    // With a shared audience, the origin that admitted a viewer announces its leave.
+    for (const session of distributor.getAllViewerSessions()) {
+      if (this.audience.announces(session.sessionId)) {
+        this.forgetSession(recordingId, session, 'stream_removed');
+      } else {
+        this.sessions.remove(session.sessionId);
+      }
+    }
+    this.audience.unfollow(recordingId);
     this.streams.delete(recordingId);
     this.wake(recordingId);
     for (const listener of this.retiredListeners) listener(recordingId);
   }
 
   private forgetSession(recordingId: string, session: ViewerSession, reason: LeaveReason): void {
-    this.sessions.delete(session.sessionId);
+    this.sessions.remove(session.sessionId);
+    this.announceLeave(recordingId, session, reason);
+  }
+
+  private announceLeave(recordingId: string, session: ViewerSession, reason: LeaveReason): void {
     this.events.publish('viewer_left', {
       recordingId,
       viewerId: session.viewerId,
@@ -649,31 +748,53 @@ export class DistributionService {
     });
   }
 
-  private nextPublish(recordingId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let waiters = this.publishWaiters.get(recordingId);
-      if (!waiters) {
-        waiters = new Set();
-        this.publishWaiters.set(recordingId, waiters);
-      }
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        waiters.delete(done);
-        if (waiters.size === 0 && this.publishWaiters.get(recordingId) === waiters) {
-          this.publishWaiters.delete(recordingId);
-        }
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener('abort', done, { once: true });
-      waiters.add(done);
-    });
+  private wake(recordingId: string): void {
+    this.waiters.wake(recordingId);
   }
 
-  private wake(recordingId: string): void {
-    const waiters = this.publishWaiters.get(recordingId);
-    if (!waiters) return;
-    for (const done of [...waiters]) done();
+  private warn(message: string, error: unknown): void {
+    if (this.options.onSharedStateWarning) this.options.onSharedStateWarning(message, error);
+    else process.emitWarning(`${message}: ${error instanceof Error ? error.message : error}`);
+  }
+
+  /** What shared admission may do here: find, seat, announce and give back seats. */
+  private admissionHost(): AdmissionHost {
+    return {
+      distributor: (recordingId) => this.streams.get(recordingId),
+      streamFull: (recordingId) => this.streamFull(recordingId),
+      findSession: (sessionId) => this.sessions.find(sessionId),
+      announceJoin: (recordingId, session, anonymous) =>
+        this.announceJoin(recordingId, session, anonymous),
+      unseat: (recordingId, viewerId, sessionId) => {
+        const distributor = this.streams.get(recordingId);
+        if (distributor?.hasViewer(viewerId)) distributor.leaveViewer(viewerId);
+        this.sessions.remove(sessionId);
+      },
+      newSessionId: () => this.newSessionId(),
+      newAnonymousId: () => this.newAnonymousId(),
+      handOutTtlMs: this.options.idleTimeoutMs ?? SERVICE_DEFAULTS.idleTimeoutMs,
+      warn: (message, error) => this.warn(message, error),
+    };
+  }
+
+  /** What the shared audience may do to this service: seat, remove and end what it is told. */
+  private audienceHost(): AudienceHost {
+    return {
+      now: () => this.clock(),
+      newAnonymousId: () => this.newAnonymousId(),
+      idleTimeoutMs: this.options.idleTimeoutMs ?? SERVICE_DEFAULTS.idleTimeoutMs,
+      distributor: (recordingId) => this.streams.get(recordingId),
+      seated: (recordingId, session) => this.sessions.add(recordingId, session),
+      unseated: (recordingId, session, reason) => {
+        this.sessions.remove(session.sessionId);
+        // A seat admitted for a join whose request never finished goes with its session.
+        this.admission.forget(recordingId, session);
+        if (reason) this.announceLeave(recordingId, session, reason);
+      },
+      endedElsewhere: (recordingId) => {
+        if (this.streams.get(recordingId)?.status === 'live') this.end(recordingId, false);
+      },
+      warn: (message, error) => this.warn(message, error),
+    };
   }
 }
