@@ -236,6 +236,12 @@ export const ERROR_CODES = {
     ...busy,
     meaning: 'ingest holds its server-wide budget',
   },
+  SHARED_STATE_UNAVAILABLE: {
+    status: 503,
+    ...busy,
+    meaning:
+      'the state shared with other origins (`--state-url`) cannot be reached; joins and new anonymous seats wait for it',
+  },
   // 507 (Insufficient Storage, RFC 4918) rather than 503: a full or failing disk is not a
   // moment's load that Retry-After could promise to clear, and the segment is already live.
   STORAGE_FAILED: {

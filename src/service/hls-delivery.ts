@@ -8,6 +8,7 @@ import { writeMultivariantPlaylist } from '../hls/multivariant-playlist.js';
 import { PlaylistTemplate } from '../hls/playlist-template.js';
 import { AnonymousSeats } from './anonymous-seats.js';
 import { type DistributionService, SERVICE_DEFAULTS } from './distribution-service.js';
+import { SharedStateUnavailableError } from './shared-audience.js';
 
 export interface HlsOptions {
   /** Segments a media playlist lists (the sliding window players see). */
@@ -26,6 +27,17 @@ export interface HlsOptions {
   readonly probeWaitMs?: number;
   /** Smallest segment response whose timing is taken as a throughput sample (shorter ones mislead). */
   readonly minThroughputSampleBytes?: number;
+  /**
+   * With a shared audience: session ids found nowhere that are remembered, so a client repeating
+   * one costs no further look-up (a valid id is in the shared state before any client has it).
+   */
+  readonly unknownSessionsRemembered?: number;
+  /**
+   * Behind caching edges (the edge tier): a segment may be answered from an edge's cache and
+   * never reach the origin, so a media playlist takes an anonymous session's seat and stands for
+   * the rendition a viewer plays, as behind a push CDN.
+   */
+  readonly seatAtPlaylist?: boolean;
 }
 
 export const HLS_DEFAULTS = {
@@ -34,6 +46,7 @@ export const HLS_DEFAULTS = {
   maxPendingAnonymous: 10_000,
   probeWaitMs: 2000,
   minThroughputSampleBytes: 16 * 1024,
+  unknownSessionsRemembered: 10_000,
 } as const satisfies HlsOptions;
 
 /** What a player reports about itself on a request (decoded CMCD). */
@@ -79,6 +92,8 @@ interface CachedPlaylist {
 export class HlsDelivery {
   private readonly playlists = new Map<string, CachedPlaylist>();
   private readonly seats: AnonymousSeats;
+  /** Session ids no origin knows (see HlsOptions.unknownSessionsRemembered), oldest first. */
+  private readonly unknown = new Set<string>();
 
   constructor(
     private readonly service: DistributionService,
@@ -129,6 +144,8 @@ export class HlsDelivery {
       }
       sessionId = this.service.newSession();
       this.seats.issue(report.client ?? '', recordingId, sessionId, this.service.now());
+      // Its next request may reach another origin: they must know it waits for a seat.
+      await this.service.handOutSession(recordingId, sessionId);
     }
     const params = new URLSearchParams();
     if (sessionId !== undefined) params.set('session', sessionId);
@@ -173,8 +190,46 @@ export class HlsDelivery {
   }
 
   /**
+   * With an audience shared by several origins, before a request of `kind` is handled: a
+   * session it names that this origin does not know is looked up (seated by another origin, or
+   * handed out by one and waiting: it then waits here too, so this origin's playlists carry
+   * it), and a waiting anonymous session takes its seat across origins where claimSeat would
+   * (its first segment; behind a CDN, a media playlist). Nothing to do without one.
+   */
+  async prepare(
+    recordingId: string,
+    report: Pick<ClientReport, 'sessionId' | 'client'>,
+    kind: 'master' | 'media' | 'segment',
+  ): Promise<void> {
+    const sessionId = report.sessionId;
+    if (!this.service.sharesAudience || sessionId === undefined) return;
+    if (this.service.findSession(sessionId) || this.unknown.has(sessionId)) return;
+    if (!this.service.streamDistributors().some((d) => d.recordingId === recordingId)) return;
+    if (this.waitingSession(recordingId, sessionId) === undefined) {
+      try {
+        await this.service.lookUpSession(recordingId, sessionId);
+        if (this.service.findSession(sessionId)) return;
+        if (!(await this.service.handedOutElsewhere(recordingId, sessionId))) {
+          this.rememberUnknown(sessionId);
+          return;
+        }
+      } catch (error) {
+        // The shared state is away: the request is served as one naming no known session.
+        if (error instanceof SharedStateUnavailableError) return;
+        throw error;
+      }
+      this.seats.issue(report.client ?? '', recordingId, sessionId, this.service.now());
+    }
+    const seating = kind === 'segment' || (kind === 'media' && this.segmentsHidden());
+    if (!seating) return;
+    await this.service.admitAnonymous(recordingId, sessionId);
+    this.seats.seat(sessionId);
+  }
+
+  /**
    * Seats the anonymous session a segment request names, if it is still waiting: its first
-   * segment is where it takes a viewer's place (503 when the stream is full).
+   * segment is where it takes a viewer's place (503 when the stream is full). With a shared
+   * audience, prepare() seated it already.
    */
   claimSeat(recordingId: string, report: ClientReport): void {
     const sessionId = this.waitingSession(recordingId, report.sessionId);
@@ -189,14 +244,17 @@ export class HlsDelivery {
     const window = distributor.window(profile);
     if (window.size === 0) throw new NoMediaYetError(recordingId);
     const cdnBase = this.service.cdnBaseUrl;
-    // Behind a CDN the origin never sees segment requests: the playlist is where a seat is taken.
-    if (cdnBase) this.claimSeat(recordingId, report);
+    // Behind a CDN or edges the origin may never see segment requests: the playlist is where a
+    // seat is taken.
+    const hidden = this.segmentsHidden();
+    if (hidden) this.claimSeat(recordingId, report);
     const session = this.sessionFor(recordingId, report.sessionId);
     const waiting = session ? undefined : this.waitingSession(recordingId, report.sessionId);
     if (session) {
       // Segment fetches show the bitrate a player really takes (players such as ffmpeg open every
-      // variant's playlist); only when a CDN hides those fetches does the playlist stand in.
-      if (cdnBase) distributor.observeBitrate(session.viewerId, profile, this.service.now());
+      // variant's playlist); only when a CDN or an edge hides those fetches does the playlist
+      // stand in.
+      if (hidden) distributor.observeBitrate(session.viewerId, profile, this.service.now());
       this.report(distributor, session, report);
     }
     const key = `${recordingId}/${profile}`;
@@ -291,6 +349,20 @@ export class HlsDelivery {
     if (elapsedMs > 0 && bytes >= minSample) session.recordThroughput((bytes * 8) / elapsedMs);
     this.report(distributor, session, report);
     return session;
+  }
+
+  private rememberUnknown(sessionId: string): void {
+    this.unknown.add(sessionId);
+    const limit = this.options.unknownSessionsRemembered ?? HLS_DEFAULTS.unknownSessionsRemembered;
+    for (const oldest of this.unknown) {
+      if (this.unknown.size <= limit) break;
+      this.unknown.delete(oldest);
+    }
+  }
+
+  /** Whether segment requests may not reach this origin (a CDN serves them, or edges cache them). */
+  private segmentsHidden(): boolean {
+    return this.service.cdnBaseUrl !== undefined || this.options.seatAtPlaylist === true;
   }
 
   /** Drops anonymous sessions that waited too long for their first segment. */
