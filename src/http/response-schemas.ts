@@ -276,6 +276,38 @@ export const DistributionMetrics = reply('system metrics', {
     OPEN,
   ),
   encoders: Type.Object({ running: Count, behind_real_time: Count }, OPEN),
+  cdn_push: Type.Optional(
+    Type.Object(
+      {
+        targets: Type.Array(
+          Type.Object(
+            {
+              target: Type.String({ description: 'the URL, credentials and query values masked' }),
+              up: Type.Boolean({
+                description: 'false from an upload that gave up to one that succeeds',
+              }),
+              segments_pushed: Count,
+              playlists_pushed: Count,
+              bytes_pushed: Count,
+              deleted: Count,
+              failed_attempts: Count,
+              failures: Type.Integer({ minimum: 0, description: 'pushes given up after retries' }),
+              dropped: Type.Integer({
+                minimum: 0,
+                description: 'pushes dropped from a full backlog',
+              }),
+              backlog: Count,
+              in_flight: Count,
+              last_error: Type.Union([Type.String(), Type.Null()]),
+              last_success_at: Type.Union([Timestamp, Type.Null()]),
+            },
+            OPEN,
+          ),
+        ),
+      },
+      { ...OPEN, description: 'push delivery to each --cdn-push-targets target; absent without' },
+    ),
+  ),
   uptime_seconds: Count,
 });
 

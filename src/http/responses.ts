@@ -2,6 +2,7 @@ import type { StreamSummary, ViewerPage } from '../core/distributor.js';
 import { formatDuration } from '../core/duration.js';
 import { rfc3339 } from '../core/timestamp.js';
 import type { ViewerSession } from '../core/viewer-session.js';
+import type { CdnPushTargetStatus } from '../service/cdn-push-metrics.js';
 
 /** Adds the `message` and `timestamp` every response carries. */
 export function envelope<T extends object>(
@@ -31,6 +32,27 @@ export function viewerRow(session: ViewerSession, now: number) {
       to: change.to,
       at: rfc3339(change.at),
       reason: change.reason,
+    })),
+  };
+}
+
+/** The metrics' `cdn_push`: each push target's figures (its URL already masked). */
+export function cdnPushMetrics(targets: readonly CdnPushTargetStatus[]) {
+  return {
+    targets: targets.map((t) => ({
+      target: t.target,
+      up: t.up,
+      segments_pushed: t.segmentsPushed,
+      playlists_pushed: t.playlistsPushed,
+      bytes_pushed: t.bytesPushed,
+      deleted: t.deleted,
+      failed_attempts: t.failedAttempts,
+      failures: t.failures,
+      dropped: t.dropped,
+      backlog: t.backlog,
+      in_flight: t.inFlight,
+      last_error: t.lastError ?? null,
+      last_success_at: t.lastSuccessAt === undefined ? null : rfc3339(t.lastSuccessAt),
     })),
   };
 }

@@ -14,6 +14,15 @@ export interface DeliveryTask {
   /** Deadline of one attempt. */
   readonly timeoutMs: number;
   run(signal: AbortSignal): Promise<void>;
+  /** Called after every failed attempt (the last one included), with its 1-based number. */
+  readonly onAttemptFailed?: (error: unknown, attempt: number) => void;
+  /** Called once with the final status: delivered, or failed (given up, or abandoned at shutdown). */
+  readonly onSettled?: (status: DeliveryStatus) => void;
+  /**
+   * False keeps no status for lookup by id: for work whose submitter follows it through the hooks
+   * (CDN pushes), so it does not crowd viewers' deliveries out of the bounded status history.
+   */
+  readonly keepStatus?: boolean;
 }
 
 export type DeliveryState = 'queued' | 'running' | 'delivered' | 'failed';
@@ -65,6 +74,8 @@ export class DeliveryPool {
   private readonly queue: PQueue;
   private readonly statuses = new Map<string, DeliveryStatus>();
   private readonly running = new Set<AbortController>();
+  /** Tasks accepted and not yet started, so a shutdown can settle the ones it abandons. */
+  private readonly waiting = new Set<DeliveryTask>();
   private accepting = true;
   private delivered = 0;
   private failed = 0;
@@ -81,7 +92,8 @@ export class DeliveryPool {
     if (this.queue.size >= this.options.queueCapacity) {
       throw new QueueFullError(this.options.queueCapacity);
     }
-    this.setStatus({ id: task.id, state: 'queued', attempts: 0 });
+    this.setStatus(task, { id: task.id, state: 'queued', attempts: 0 });
+    this.waiting.add(task);
     this.queue
       .add(() => this.execute(task), { priority: task.priority })
       .catch(() => {
@@ -124,17 +136,23 @@ export class DeliveryPool {
     clearTimeout(timer);
     if (!drained) {
       this.queue.clear();
-      for (const status of this.statuses.values()) {
-        if (status.state !== 'queued') continue;
+      for (const task of this.waiting) {
         this.failed++;
-        this.setStatus({ ...status, state: 'failed', error: 'abandoned at shutdown' });
+        this.settle(task, {
+          id: task.id,
+          state: 'failed',
+          attempts: 0,
+          error: 'abandoned at shutdown',
+        });
       }
+      this.waiting.clear();
       for (const controller of this.running) controller.abort(new ShuttingDownError());
     }
     return drained;
   }
 
   private async execute(task: DeliveryTask): Promise<void> {
+    this.waiting.delete(task);
     let attempts = 0;
     const controller = new AbortController();
     this.running.add(controller);
@@ -142,7 +160,7 @@ export class DeliveryPool {
       await pRetry(
         async () => {
           attempts++;
-          this.setStatus({ id: task.id, state: 'running', attempts });
+          this.setStatus(task, { id: task.id, state: 'running', attempts });
           // Each attempt gets its own signal so a timed-out attempt stops without ending the task.
           const attempt = new AbortController();
           try {
@@ -161,19 +179,20 @@ export class DeliveryPool {
           maxTimeout: this.options.backoff.maxMs,
           factor: this.options.backoff.factor,
           signal: controller.signal,
-          onFailedAttempt: () => {
+          onFailedAttempt: ({ error, attemptNumber }) => {
             this.failedAttempts++;
             this.recent.record(true);
+            guarded(() => task.onAttemptFailed?.(error, attemptNumber));
           },
           shouldRetry: ({ error }) => !this.options.isPermanent?.(error),
         },
       );
       this.recent.record(false);
       this.delivered++;
-      this.setStatus({ id: task.id, state: 'delivered', attempts });
+      this.settle(task, { id: task.id, state: 'delivered', attempts });
     } catch (error) {
       this.failed++;
-      this.setStatus({
+      this.settle(task, {
         id: task.id,
         state: 'failed',
         attempts,
@@ -184,7 +203,14 @@ export class DeliveryPool {
     }
   }
 
-  private setStatus(status: DeliveryStatus): void {
+  /** Records the final status and tells the task's submitter. */
+  private settle(task: DeliveryTask, status: DeliveryStatus): void {
+    this.setStatus(task, status);
+    guarded(() => task.onSettled?.(status));
+  }
+
+  private setStatus(task: DeliveryTask, status: DeliveryStatus): void {
+    if (task.keepStatus === false) return;
     // Re-inserting keeps the Map in recency order, so the oldest entry is the first key.
     this.statuses.delete(status.id);
     this.statuses.set(status.id, status);
@@ -193,5 +219,14 @@ export class DeliveryPool {
       const oldest = this.statuses.keys().next().value;
       if (oldest !== undefined) this.statuses.delete(oldest);
     }
+  }
+}
+
+/** Runs a submitter's hook: its error must not end the task's bookkeeping or reach a worker. */
+function guarded(hook: () => void): void {
+  try {
+    hook();
+  } catch {
+    // The hook's owner reports its own errors; the pool's counts stay right regardless.
   }
 }

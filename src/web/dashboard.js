@@ -72,6 +72,24 @@
     ].join('');
   }
 
+  // Push delivery (--cdn-push-targets): one row per target, the section hidden without any.
+  function renderPush(push) {
+    $('push').hidden = !push;
+    if (!push) return;
+    $('push-targets').innerHTML = push.targets
+      .map((t) => {
+        const state = t.up ? 'up' : '<span class="badge alert">down</span>';
+        const success = t.last_success_at ? new Date(t.last_success_at).toLocaleTimeString() : '–';
+        return `<tr><th scope="row">${esc(t.target)}</th><td>${state}</td>
+          <td class="num">${t.segments_pushed}</td><td class="num">${t.playlists_pushed}</td>
+          <td class="num">${mb(t.bytes_pushed)}</td><td class="num">${t.failed_attempts}</td>
+          <td class="num${t.failures > 0 ? ' alert' : ''}">${t.failures}</td>
+          <td class="num${t.dropped > 0 ? ' alert' : ''}">${t.dropped}</td><td class="num">${t.backlog}</td>
+          <td>${esc(success)}</td><td>${esc(t.last_error ?? '–')}</td></tr>`;
+      })
+      .join('');
+  }
+
   function encoderCell(encoder) {
     if (!encoder) return '–';
     const speed = encoder.speed === null ? '–' : `${encoder.speed.toFixed(2)}×`;
@@ -185,6 +203,7 @@
         get('/api/v1/streams'),
       ]);
       renderSystem(metrics, health);
+      renderPush(metrics.cdn_push);
       renderStreams(list.streams);
       const stream = list.streams.find((s) => s.recording_id === selected);
       if (stream) {

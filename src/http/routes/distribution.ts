@@ -7,13 +7,13 @@ import { watchTargetDurationRaises } from '../../service/target-raises.js';
 import type { RouteDeps } from '../app.js';
 import { tagged } from '../operation-docs.js';
 import { CdnSettings, DistributionMetrics, Health } from '../response-schemas.js';
-import { envelope } from '../responses.js';
+import { cdnPushMetrics, envelope } from '../responses.js';
 import { CdnBody } from '../schemas.js';
 
 /** System metrics, health and CDN settings. */
 export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { service, encoders, admin },
+  { service, encoders, admin, cdnPush },
 ) => {
   // Registered with the app, before the server listens: no segment is published before it.
   const targetRaisedAt = watchTargetDurationRaises(service);
@@ -52,6 +52,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
           running: encoderCounts.running,
           behind_real_time: encoderCounts.behindRealTime,
         },
+        ...(cdnPush && { cdn_push: cdnPushMetrics(cdnPush.status()) }),
         uptime_seconds: Math.floor(m.uptimeMs / 1000),
       },
       'Metrics retrieved successfully',
