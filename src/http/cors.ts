@@ -64,8 +64,9 @@ interface CorsShape {
 const HLS_CORS: CorsShape = {
   methods: 'GET, HEAD',
   allowedHeaders: 'CMCD-Request, CMCD-Object, CMCD-Status, CMCD-Session, Range',
+  // X-Cache-Status is the edge tier's (README "Edge tier"): an edge passes these headers on.
   exposedHeaders:
-    'Content-Length, Content-Range, Accept-Ranges, ETag, Age, Retry-After, X-VTP-Session',
+    'Content-Length, Content-Range, Accept-Ranges, ETag, Age, Retry-After, X-VTP-Session, X-Cache-Status',
 };
 
 /** The control API: every method it has, a bearer token and a JSON body. */

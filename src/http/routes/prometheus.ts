@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerEdgeMetrics } from '../../edge/edge-metrics.js';
 import { registerEncoderMetrics } from '../../ingest/encoder-metrics.js';
+import { registerCdnPushMetrics } from '../../service/cdn-push-metrics.js';
 import { registerStreamMetrics } from '../../service/stream-metrics.js';
 import type { RouteDeps } from '../app.js';
 import { tagged } from '../operation-docs.js';
@@ -39,12 +41,14 @@ function processRegistry(): Registry {
  */
 export function installMetrics(
   app: FastifyInstance,
-  { service, encoders, maxLongPollMs }: RouteDeps,
+  { service, encoders, maxLongPollMs, edgeReports, cdnPush }: RouteDeps,
 ): void {
   const registry = new Registry();
   observeRequestDurations(app, registry, maxLongPollMs);
   registerStreamMetrics(registry, service);
   registerEncoderMetrics(registry, encoders);
+  if (edgeReports) registerEdgeMetrics(registry, edgeReports);
+  if (cdnPush) registerCdnPushMetrics(registry, cdnPush);
   const scrape = Registry.merge([processRegistry(), registry]);
   // In a plugin, like every route, so the plugins watching routes (OpenAPI) see it.
   app.register(async (scope) => {
