@@ -91,6 +91,16 @@ export const DISTRIBUTOR_DEFAULTS = {
 /** The segment duration the ladder is encoded for (the longest of the profiles'). */
 const NOMINAL_SEGMENT_SEC = Math.max(...PROFILE_NAMES.map((p) => PROFILES[p].segmentDurationSec));
 
+/** A segment fetch as another process reports it (see LiveDistributor.recordRemoteFetch). */
+export interface RemoteFetch {
+  readonly profile: ProfileName;
+  readonly sequence: number;
+  /** Bytes sent: the whole segment, or a byte range of it. */
+  readonly bytes: number;
+  /** Whether every byte of the segment was sent (a range short of it counts bytes only). */
+  readonly whole: boolean;
+}
+
 /** One page of a stream's viewers, in join order. */
 export interface ViewerPage {
   readonly sessions: readonly ViewerSession[];
@@ -495,6 +505,45 @@ export class LiveDistributor {
     session.bytesReceived += bytes;
     this.bytesServed += bytes;
     return session;
+  }
+
+  /**
+   * Counts a segment fetch another process served and reported (a cluster worker's batch,
+   * src/cluster/): what recordFetch (`whole`) or recordPartialFetch would have counted at `now`,
+   * the time of the request, from the fetch's figures; to the stream alone when the viewer has
+   * left meanwhile (as a request naming a gone session is).
+   */
+  recordRemoteFetch(viewerId: string, fetch: RemoteFetch, now: number): ViewerSession | undefined {
+    if (!this.viewers.has(viewerId)) {
+      this.recordUnattributedFetch(fetch.bytes, fetch.whole);
+      return undefined;
+    }
+    const session = this.observeBitrate(viewerId, fetch.profile, now);
+    if (fetch.whole) {
+      session.segmentsReceived++;
+      if (fetch.sequence > session.lastSequence) session.lastSequence = fetch.sequence;
+      this.segmentsServed++;
+    }
+    session.bytesReceived += fetch.bytes;
+    this.bytesServed += fetch.bytes;
+    return session;
+  }
+
+  /**
+   * A cluster worker's copy of this stream (src/cluster/): puts a segment another process
+   * published into its rendition's window exactly as it was published there (number, URL,
+   * duration, date-time, discontinuity, gaps, ETag, creation time), with the init section it
+   * names and that process's target duration, so playlists render here as they do there.
+   */
+  replicateSegment(
+    segment: Segment,
+    init: InitSection | undefined,
+    targetDurationSec: number,
+  ): void {
+    if (init !== undefined && this.windows[segment.profile].getInit(init.id) === undefined) {
+      this.windows[segment.profile].putInit(init);
+    }
+    this.restoreMedia({ segments: [segment], inits: [], targetDurationSec });
   }
 
   /**

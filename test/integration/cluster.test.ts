@@ -1,0 +1,298 @@
+import assert from 'node:assert/strict';
+import { type IncomingHttpHeaders, request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { type Cli, startCli, stopCli } from '../helpers/cli.js';
+import { call } from '../helpers/http.js';
+import { type RunningLadder, startLadder } from '../helpers/ladder.js';
+import { waitFor } from '../helpers/wait.js';
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * A GET on a connection of its own (no keep-alive pool): the cluster hands each new connection
+ * to the next worker, so a series of these lands on every worker.
+ */
+function freshGet(url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Worker ids and pids the primary logged as listening, in order. */
+function listeningWorkers(cli: Cli): { id: number; pid: number }[] {
+  return cli.output.flatMap((line) => {
+    if (!line.includes('HLS worker') || !line.includes('listening')) return [];
+    const parsed = JSON.parse(line) as { worker?: number; pid?: number };
+    return parsed.worker === undefined || parsed.pid === undefined
+      ? []
+      : [{ id: parsed.worker, pid: parsed.pid }];
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Segment URIs of a media playlist, in order. */
+function segmentUris(playlist: string): string[] {
+  return playlist.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }, () => {
+  let cli: Cli;
+  let origin: string;
+  let ladder: RunningLadder | undefined;
+  let live: string;
+  /** The first anonymous session admitted. */
+  let session: string;
+
+  before(async () => {
+    cli = await startCli(
+      ['--processes', '2', '--anonymous-per-client', '20', '--log-level', 'info'],
+      {},
+      { built: true },
+    );
+    const listening = cli.output.map((line) => JSON.parse(line) as { origin?: string });
+    origin = listening.find((line) => line.origin)?.origin as string;
+    assert.ok(origin, 'the primary names its own loopback listener');
+    live = `${cli.url}/live/lecture`;
+    const started = await call(`${cli.url}/api/v1/streams/start`, 'POST', {
+      recording_id: 'lecture',
+      max_viewers: 5,
+    });
+    assert.equal(started.status, 201);
+    ladder = startLadder(`${cli.url}/ingest/lecture`, 120);
+    await waitFor(
+      async () => {
+        const stats = (await call(`${cli.url}/api/v1/streams/lecture`, 'GET')).body;
+        return Object.values(stats.segments_available as Record<string, number>).every(
+          (n) => n >= 3,
+        )
+          ? true
+          : undefined;
+      },
+      45_000,
+      'three segments in every rendition',
+    );
+  });
+
+  after(async () => {
+    await ladder?.stop();
+    if (cli) await stopCli(cli);
+  });
+
+  it('two workers listen on the one public port', () => {
+    assert.equal(listeningWorkers(cli).length, 2);
+  });
+
+  it('renders the same media playlist on every worker as on the primary', async () => {
+    const url = '/live/lecture/Low/index.m3u8';
+    await waitFor(
+      async () => {
+        const answers = await Promise.all(
+          Array.from({ length: 6 }, () => freshGet(`${cli.url}${url}`)),
+        );
+        const primary = await freshGet(`${origin}${url}`);
+        const servedBy = new Set(answers.map((a) => a.headers['x-served-by']));
+        const texts = new Set([...answers, primary].map((a) => a.body.toString()));
+        // A segment published between two requests changes the playlist: ask again then.
+        return servedBy.size === 2 && !servedBy.has(undefined) && texts.size === 1
+          ? true
+          : undefined;
+      },
+      20_000,
+      'one playlist text from both workers and the primary',
+    );
+    const compressed = await freshGet(`${cli.url}${url}`, { 'accept-encoding': 'gzip, br' });
+    const plain = await freshGet(`${origin}${url}`);
+    assert.equal(compressed.headers['content-encoding'], 'gzip');
+    assert.equal(compressed.headers.vary, 'accept-encoding');
+    assert.equal(compressed.headers['cache-control'], 'public, max-age=1');
+    assert.equal(compressed.headers['access-control-allow-origin'], '*');
+    const text = gunzipSync(compressed.body).toString();
+    // Equal unless a segment came in between: then the newer one lists one more.
+    assert.equal(segmentUris(text).length, segmentUris(plain.body.toString()).length);
+  });
+
+  it('serves segment bytes equal to the primary’s, with the same headers', async () => {
+    const playlist = (await freshGet(`${origin}/live/lecture/Medium/index.m3u8`)).body.toString();
+    const uri = segmentUris(playlist).at(-1) as string;
+    const fromPrimary = await freshGet(`${origin}/live/lecture/Medium/${uri}`);
+    assert.equal(fromPrimary.status, 200);
+    const seen = new Set<string>();
+    for (let i = 0; i < 8 && seen.size < 2; i++) {
+      const answer = await freshGet(`${live}/Medium/${uri}`);
+      assert.equal(answer.status, 200);
+      assert.ok(answer.body.equals(fromPrimary.body), 'the same bytes');
+      for (const name of [
+        'etag',
+        'content-type',
+        'content-length',
+        'cache-control',
+        'accept-ranges',
+        'access-control-allow-origin',
+        'access-control-expose-headers',
+      ]) {
+        assert.equal(answer.headers[name], fromPrimary.headers[name], name);
+      }
+      seen.add(String(answer.headers['x-served-by']));
+    }
+    assert.deepEqual(
+      [...seen].sort(),
+      listeningWorkers(cli)
+        .map((w) => `worker-${w.id}`)
+        .sort(),
+    );
+    const ranged = await freshGet(`${live}/Medium/${uri}`, { range: 'bytes=10-99' });
+    assert.equal(ranged.status, 206);
+    assert.ok(ranged.body.equals(fromPrimary.body.subarray(10, 100)));
+    const cached = await freshGet(`${live}/Medium/${uri}`, {
+      'if-none-match': String(fromPrimary.headers.etag),
+    });
+    assert.equal(cached.status, 304);
+  });
+
+  it('admits exactly max_viewers anonymous players across both workers', async () => {
+    const masters = await Promise.all(
+      Array.from({ length: 6 }, () => freshGet(`${live}/master.m3u8`)),
+    );
+    const sessions = masters.map((m) => {
+      assert.equal(m.status, 200);
+      return String(m.headers['x-vtp-session']);
+    });
+    assert.equal(new Set(sessions).size, 6);
+    const playlist = (await freshGet(`${origin}/live/lecture/Low/index.m3u8`)).body.toString();
+    const first = segmentUris(playlist).at(-1) as string;
+    // Each player's first segment, on connections of their own: that is where seats are taken.
+    const firsts = await Promise.all(
+      sessions.map((s) => freshGet(`${live}/Low/${first}?session=${s}`)),
+    );
+    const statuses = firsts.map((f) => f.status).sort();
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 503]);
+    const refused = firsts.find((f) => f.status === 503) as Answer;
+    assert.equal(JSON.parse(refused.body.toString()).error.code, 'STREAM_FULL');
+    session = sessions[firsts.findIndex((f) => f.status === 200)] as string;
+    const seventh = await freshGet(`${live}/master.m3u8`);
+    assert.equal(seventh.status, 503);
+    assert.equal(JSON.parse(seventh.body.toString()).error.code, 'STREAM_FULL');
+    const stats = (await call(`${cli.url}/api/v1/streams/lecture`, 'GET')).body;
+    assert.equal(stats.active_viewers, 5);
+  });
+
+  it('renders the same multivariant playlist for a seated session on both workers', async () => {
+    const url = `/live/lecture/master.m3u8?session=${session}`;
+    const primary = await freshGet(`${origin}${url}`);
+    assert.equal(primary.status, 200);
+    assert.equal(primary.headers['x-vtp-session'], session);
+    assert.equal((primary.body.toString().match(/CODECS=/g) ?? []).length, 4);
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 8 && servedBy.size < 2; i++) {
+      const answer = await freshGet(`${cli.url}${url}`);
+      assert.equal(answer.body.toString(), primary.body.toString());
+      assert.equal(answer.headers['x-vtp-session'], session);
+      assert.equal(answer.headers['cache-control'], 'private, no-store');
+      servedBy.add(String(answer.headers['x-served-by']));
+    }
+    assert.deepEqual(
+      [...servedBy].sort(),
+      listeningWorkers(cli)
+        .map((w) => `worker-${w.id}`)
+        .sort(),
+    );
+  });
+
+  it('counts a session whose requests land on both workers exactly once each', async () => {
+    const auth = { authorization: `Bearer ${session}` };
+    const row = async () => {
+      const stats = await call(`${cli.url}/api/v1/streams/lecture`, 'GET', undefined, auth);
+      assert.equal(stats.status, 200);
+      assert.equal(stats.body.viewers.length, 1);
+      return stats.body.viewers[0] as { segments_received: number; bytes_received: number };
+    };
+    const before = await row();
+    const playlist = await freshGet(`${live}/Low/index.m3u8?session=${session}`);
+    const uris = segmentUris(playlist.body.toString()).slice(-3);
+    assert.ok(
+      uris.every((u) => u.endsWith(`?session=${session}`)),
+      'segment URIs carry the session',
+    );
+    const servedBy = new Set<string>();
+    let segments = 0;
+    let bytes = 0;
+    for (let round = 0; round < 6 && (round < 2 || servedBy.size < 2); round++) {
+      for (const uri of uris) {
+        const answer = await freshGet(`${live}/Low/${uri}`);
+        assert.equal(answer.status, 200);
+        servedBy.add(String(answer.headers['x-served-by']));
+        segments++;
+        bytes += answer.body.byteLength;
+      }
+    }
+    assert.ok(servedBy.has('worker-1') && servedBy.has('worker-2'), [...servedBy].join());
+    const after = await row();
+    assert.equal(after.segments_received - before.segments_received, segments);
+    assert.equal(after.bytes_received - before.bytes_received, bytes);
+  });
+
+  it('a worker killed with SIGKILL loses no session, and a new worker serves it', async () => {
+    const [victim, survivor] = listeningWorkers(cli) as [
+      { id: number; pid: number },
+      { id: number; pid: number },
+    ];
+    process.kill(victim.pid, 'SIGKILL');
+    const replacement = await waitFor(
+      async () => listeningWorkers(cli).find((w) => w.id !== victim.id && w.id !== survivor.id),
+      30_000,
+      'a replacement worker listening',
+    );
+    const auth = { authorization: `Bearer ${session}` };
+    const stats = await call(`${cli.url}/api/v1/streams/lecture`, 'GET', undefined, auth);
+    assert.equal(stats.status, 200);
+    assert.equal(stats.body.viewers.length, 1, 'the session is still seated');
+    assert.equal(stats.body.active_viewers, 5);
+    const playlist = await freshGet(`${live}/Low/index.m3u8?session=${session}`);
+    const uri = segmentUris(playlist.body.toString()).at(-1) as string;
+    await waitFor(
+      async () => {
+        const answer = await freshGet(`${live}/Low/${uri}`);
+        assert.equal(answer.status, 200);
+        return answer.headers['x-served-by'] === `worker-${replacement.id}` ? true : undefined;
+      },
+      10_000,
+      'the replacement serving the session',
+      0,
+    );
+  });
+
+  it('SIGTERM stops the workers and the primary, which exits 0', async () => {
+    const workers = listeningWorkers(cli).filter((w) => alive(w.pid));
+    assert.equal(workers.length, 2);
+    await ladder?.stop();
+    await stopCli(cli);
+    assert.equal(cli.child.exitCode, 0);
+    await waitFor(
+      async () => (workers.every((w) => !alive(w.pid)) ? true : undefined),
+      5000,
+      'every worker gone',
+    );
+  });
+});
