@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system programs VTP Live needs from Debian packages when they are missing.
-# Usage: scripts/ensure-system-deps.sh ffmpeg [nginx] [chromium]
+# Usage: scripts/ensure-system-deps.sh ffmpeg [nginx] [chromium] [redis-server]
 set -euo pipefail
 
 package_for() {
   case "$1" in
     ffmpeg | ffprobe) echo ffmpeg ;;
-    nginx) echo nginx-light ;;
+    nginx) echo nginx ;;
     chromium) echo chromium ;;
     *) echo "$1" ;;
   esac

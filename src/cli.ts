@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { runsCluster, serveCluster } from './cluster/serve-cluster.js';
 import { ConfigError, loadConfig, MIN_SECRET_LENGTH, SETTINGS } from './config.js';
 import { runDemo } from './demo/demo.js';
+import {
+  EDGE_CONFIG_FLAGS,
+  type EdgeConfigFlags,
+  EdgeFlagError,
+  edgeConfigFromFlags,
+} from './edge/edge-config-flags.js';
 import { logProcessOutput } from './process-log.js';
 import { SERVER_DEFAULTS, startServer } from './server.js';
 import { PLAYBACK_TOKEN_DEFAULTS, PlaybackTokens } from './service/playback-tokens.js';
@@ -16,6 +23,8 @@ async function serve(flags: Record<string, string | undefined>): Promise<void> {
     console.error(`vtp-live: ${error.message}`);
     process.exit(2);
   }
+  // --processes N > 1: a primary and N HLS workers (src/cluster/), signals handled there.
+  if (runsCluster(config)) return serveCluster(config);
   const server = await startServer(config);
   logProcessOutput(server.app.log);
   process.on('exit', () => server.encoders.killAll());
@@ -81,6 +90,26 @@ program
       console.log(await new PlaybackTokens(secret).issue(flags.stream, flags.viewer, ttl));
     },
   );
+
+const edgeConfigCommand = program
+  .command('edge-config')
+  .description(
+    'print an nginx.conf for a caching edge in front of the origin (README "Edge tier"); run it with nginx -c FILE',
+  )
+  // Any bad input, commander's own (an unknown or valueless flag) included, exits 2.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+for (const row of EDGE_CONFIG_FLAGS) {
+  edgeConfigCommand.option(`--${row.flag} <${row.value}>`, row.description);
+}
+edgeConfigCommand.action((flags: EdgeConfigFlags) => {
+  try {
+    process.stdout.write(edgeConfigFromFlags(flags, process.cwd()));
+  } catch (error) {
+    if (!(error instanceof EdgeFlagError)) throw error;
+    console.error(`vtp-live edge-config: ${error.message}`);
+    process.exit(2);
+  }
+});
 
 program
   .command('demo')

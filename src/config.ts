@@ -1,10 +1,14 @@
 import { isIPv4 } from 'node:net';
+import { CLUSTER_DEFAULTS } from './cluster/cluster-defaults.js';
 import { DEFAULT_MAX_VIEWERS } from './core/profiles.js';
+import { parseHostPort, parseSenders } from './edge/addresses.js';
+import { EDGE_REPORT_DEFAULTS } from './edge/edge-report-receiver.js';
 import { HTTP_DEFAULTS } from './http/app.js';
 import { parseOrigins } from './http/cors.js';
 import { ENCODER_DEFAULTS } from './ingest/encoder-manager.js';
 import { INGEST_DEFAULTS } from './ingest/ingest-service.js';
 import { SERVER_DEFAULTS } from './server.js';
+import { parsePushTargets } from './service/cdn-push-target.js';
 import { MAX_DVR_SECONDS, SERVICE_DEFAULTS } from './service/distribution-service.js';
 import { HLS_DEFAULTS } from './service/hls-delivery.js';
 import { PLAYBACK_TOKEN_DEFAULTS } from './service/playback-tokens.js';
@@ -22,6 +26,8 @@ export interface ServerConfig {
   readonly maxViewers: number;
   readonly dvrSeconds: number;
   readonly cdnBaseUrl: string | undefined;
+  /** Push targets, comma-separated, as given (parsePushTargets reads them). */
+  readonly cdnPushTargets: string | undefined;
   readonly longPollMs: number;
   readonly shutdownTimeoutSeconds: number;
   readonly logLevel: string;
@@ -54,6 +60,14 @@ export interface ServerConfig {
   readonly apiCorsOrigins: string;
   readonly webhookUrl: string | undefined;
   readonly webhookSecret: string | undefined;
+  /** Redis shared with other origins (`redis://HOST:PORT`); undefined = in-process state. */
+  readonly stateUrl: string | undefined;
+  /** HLS worker processes (src/cluster/): 1 is the single process, 0 one per core. */
+  readonly processes: number;
+  /** Where the origin listens (UDP, HOST:PORT) for the edge tier's reports; off when undefined. */
+  readonly edgeReports: string | undefined;
+  /** Addresses and CIDRs, comma-separated, whose edge reports are counted. */
+  readonly edgeReportFrom: string;
 }
 
 /** Shortest secret accepted: publish key and admin token beyond loopback, playback secret always. */
@@ -64,7 +78,14 @@ interface Setting {
   readonly flag: string;
   readonly env: string;
   /** `origins` takes `*`; `listed-origins` takes explicit origins only. */
-  readonly kind: 'int' | 'string' | 'url' | 'origins' | 'listed-origins';
+  readonly kind:
+    | 'int'
+    | 'int-or-auto'
+    | 'string'
+    | 'url'
+    | 'origins'
+    | 'listed-origins'
+    | 'push-targets';
   readonly min?: number;
   readonly max?: number;
   readonly description: string;
@@ -150,6 +171,15 @@ export const SETTINGS: readonly Setting[] = [
     env: 'VTP_CDN_BASE_URL',
     kind: 'url',
     description: 'deliver through this push CDN (http/https)',
+    fallback: undefined,
+  },
+  {
+    key: 'cdnPushTargets',
+    flag: 'cdn-push-targets',
+    env: 'VTP_CDN_PUSH_TARGETS',
+    kind: 'push-targets',
+    description:
+      'PUT every segment and playlist of every live stream to these http(s) URLs, comma-separated; user:password@ and ?token= stay secret (prefer the environment)',
     fallback: undefined,
   },
   {
@@ -453,6 +483,43 @@ export const SETTINGS: readonly Setting[] = [
     fallback: undefined,
   },
   {
+    key: 'edgeReports',
+    flag: 'edge-reports',
+    env: 'VTP_EDGE_REPORTS',
+    kind: 'string',
+    description:
+      "HOST:PORT (an IP) where the origin takes the edges' cache reports (syslog over UDP, `vtp-live edge-config --report-to`); the CDN hit rate then comes from them; off by default",
+    fallback: undefined,
+  },
+  {
+    key: 'edgeReportFrom',
+    flag: 'edge-report-from',
+    env: 'VTP_EDGE_REPORT_FROM',
+    kind: 'string',
+    description: 'addresses or CIDRs, comma-separated, whose edge reports are counted',
+    fallback: EDGE_REPORT_DEFAULTS.from,
+  },
+  {
+    key: 'processes',
+    flag: 'processes',
+    env: 'VTP_PROCESSES',
+    kind: 'int-or-auto',
+    min: 0,
+    max: CLUSTER_DEFAULTS.maxProcesses,
+    description:
+      "processes serving HLS: 1 serves from this one process; N > 1 runs N workers sharing the port beside a primary that keeps the state; 'auto' or 0 is one per core",
+    fallback: CLUSTER_DEFAULTS.processes,
+  },
+  {
+    key: 'stateUrl',
+    flag: 'state-url',
+    env: 'VTP_STATE_URL',
+    kind: 'string',
+    description:
+      'redis://HOST:PORT (or rediss://) of the Redis several origins share their viewers, caps and counters through; a password goes in the URL, so prefer the environment; none = this process alone',
+    fallback: undefined,
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'VTP_LOG_LEVEL',
@@ -529,6 +596,8 @@ export function loadConfig(
     );
   }
   checkWebhook(config.webhookUrl as string | undefined, config.webhookSecret as string | undefined);
+  checkStateUrl(config.stateUrl as string | undefined);
+  checkEdgeReports(config.edgeReports as string | undefined, String(config.edgeReportFrom));
   if (!LOG_LEVELS.has(String(config.logLevel))) {
     throw new ConfigError(
       `log level must be one of ${[...LOG_LEVELS].join(', ')}, got '${config.logLevel}'`,
@@ -562,6 +631,31 @@ function checkWebhook(url: string | undefined, secret: string | undefined): void
   }
 }
 
+/** The edge report address must be an IP and port; the senders addresses or CIDRs. */
+function checkEdgeReports(listen: string | undefined, from: string): void {
+  try {
+    if (listen !== undefined) parseHostPort(listen);
+  } catch (error) {
+    throw new ConfigError(`--edge-reports (VTP_EDGE_REPORTS): ${(error as Error).message}`);
+  }
+  try {
+    parseSenders(from);
+  } catch (error) {
+    throw new ConfigError(`--edge-report-from (VTP_EDGE_REPORT_FROM): ${(error as Error).message}`);
+  }
+}
+
+/** The shared state is a Redis URL (the password, if any, inside it). */
+function checkStateUrl(url: string | undefined): void {
+  if (url === undefined) return;
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || !parsed.host) {
+    throw new ConfigError(
+      `--state-url (VTP_STATE_URL) must be redis://HOST:PORT or rediss://HOST:PORT, got '${parsed ? `${parsed.protocol}//${parsed.host}` : 'not a URL'}'`,
+    );
+  }
+}
+
 /**
  * Only IP literals count as loopback: a name (even `localhost`) resolves however DNS or
  * /etc/hosts say, and `127.evil.com` is a name too.
@@ -572,6 +666,16 @@ export function isLoopback(host: string): boolean {
 }
 
 function parse(setting: Setting, raw: string, source: string): string | number {
+  if (setting.kind === 'int-or-auto') {
+    const { min = 0, max = Number.MAX_SAFE_INTEGER } = setting;
+    if (raw === 'auto') return 0;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new ConfigError(
+        `${source} must be 'auto' or a whole number from ${min} to ${max}, got '${raw}'`,
+      );
+    }
+    return Number(raw);
+  }
   if (setting.kind === 'int') {
     const value = Number(raw);
     const { min = 0, max = Number.MAX_SAFE_INTEGER } = setting;
@@ -582,6 +686,14 @@ function parse(setting: Setting, raw: string, source: string): string | number {
   }
   if (setting.kind === 'url' && !/^https?:\/\/[^\s]+$/.test(raw)) {
     throw new ConfigError(`${source} must be an http:// or https:// URL, got '${raw}'`);
+  }
+  if (setting.kind === 'push-targets') {
+    try {
+      parsePushTargets(raw);
+    } catch (error) {
+      // Its message masks the targets' secrets; the raw value is never repeated.
+      throw new ConfigError(`${source} ${(error as Error).message}`);
+    }
   }
   if (setting.kind === 'origins' || setting.kind === 'listed-origins') {
     try {

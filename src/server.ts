@@ -1,6 +1,10 @@
+import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
 import type { ServerConfig } from './config.js';
 import { DEFAULT_MAX_VIEWERS } from './core/profiles.js';
+import { parseHostPort, parseSenders } from './edge/addresses.js';
+import { EdgeReportReceiver, type EdgeReportReceiverOptions } from './edge/edge-report-receiver.js';
+import { EdgeReports } from './edge/edge-reports.js';
 import { type App, type AppOptions, buildApp } from './http/app.js';
 import { redactingLoggerOptions } from './http/log-redaction.js';
 import {
@@ -10,6 +14,9 @@ import {
 } from './ingest/encoder-manager.js';
 import { type IngestOptions, IngestService } from './ingest/ingest-service.js';
 import { ffprobeMedia } from './ingest/media-probe.js';
+import { MirroredAudience } from './service/audience-mirror.js';
+import { CdnPusher, type CdnPushOptions } from './service/cdn-push.js';
+import { parsePushTargets } from './service/cdn-push-target.js';
 import {
   DistributionService,
   type DistributionServiceOptions,
@@ -19,9 +26,12 @@ import { logEncoderEvent, logStreamEvents } from './service/event-log.js';
 import { HLS_DEFAULTS, HlsDelivery, type HlsOptions } from './service/hls-delivery.js';
 import { PlaybackTokens } from './service/playback-tokens.js';
 import { Recordings, type RecordingsOptions } from './service/recordings.js';
+import { bearerToken } from './service/secrets.js';
+import { type SharedRequest, SharedRequests } from './service/shared-requests.js';
 import { type WebhookOptions, WebhookSender } from './service/webhooks.js';
 import { MemoryStore } from './storage/memory-store.js';
 import { openStoreOrRecover } from './storage/open-store.js';
+import { RedisAudienceStore } from './storage/redis-audience.js';
 import { SegmentFiles } from './storage/segment-files.js';
 import { scanSegmentFilesAtStart } from './storage/segment-files-start.js';
 import { recordEncoderJobs, StateRecorder } from './storage/state-recorder.js';
@@ -65,6 +75,18 @@ export interface RuntimeOptions {
   readonly dataDir?: string | undefined;
   /** Retention of recordings (defaults: RECORDINGS_DEFAULTS); they exist only with segment files. */
   readonly recordings?: Pick<RecordingsOptions, 'maxAgeSeconds' | 'maxBytes' | 'sweepIntervalMs'>;
+  /** Where the edge tier's cache reports are taken (UDP); without, the CDN counts are the push CDN's. */
+  readonly edgeReports?: EdgeReportReceiverOptions | undefined;
+  /**
+   * Redis the audience is shared through with other origins (`redis://HOST:PORT`); without it
+   * sessions, caps and counters are this process's alone.
+   */
+  readonly stateUrl?: string | undefined;
+  /**
+   * Push delivery (`--cdn-push-targets`): targets and bounds; the pool, the streams and their
+   * events are the service's.
+   */
+  readonly cdnPush?: Omit<CdnPushOptions, 'submitter' | 'streams' | 'events'> | undefined;
 }
 
 /** Where and how the server process listens and stops when not told otherwise. */
@@ -89,6 +111,10 @@ export interface Runtime {
   readonly store: Store | undefined;
   /** Recordings of ended streams, from the segment files (none without them). */
   readonly recordings: Recordings | undefined;
+  /** The edge tier's reports (with `edgeReports`): per-edge cache outcomes, the CDN hit rate. */
+  readonly edgeReports: EdgeReportReceiver | undefined;
+  /** Pushes every live stream to the push targets (with `cdnPush` targets); `status()` counts. */
+  readonly cdnPush: CdnPusher | undefined;
   /** Starts listening and points the built-in encoders at this server; resolves its URL. */
   listen(host: string, port: number): Promise<string>;
   /**
@@ -103,7 +129,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const log = options.logger || undefined;
   const service = new DistributionService({
     onListenerError: (err) => log?.error({ err }, 'a stream event listener failed'),
+    onSharedStateWarning: (message, err) => log?.warn({ err }, message),
     ...options.service,
+    ...(options.stateUrl !== undefined && {
+      audience: new MirroredAudience(new RedisAudienceStore(options.stateUrl)),
+    }),
   });
   const webhooks = options.webhooks && new WebhookSender({ ...options.webhooks, logger: log });
   webhooks?.attach(service.events);
@@ -129,7 +159,12 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     });
   const store = openState(options.dataDir, service, ingest, log);
   // Ingest probes the media: a master playlist waits briefly for a probe still running.
-  const hls = new HlsDelivery(service, options.hls ?? HLS_DEFAULTS, ingest);
+  const hls = new HlsDelivery(
+    service,
+    // Edges report their caches: segments served from them never reach this origin.
+    { ...(options.hls ?? HLS_DEFAULTS), ...(options.edgeReports && { seatAtPlaylist: true }) },
+    ingest,
+  );
   const encoders = new EncoderManager({
     mediaDir: ENCODER_DEFAULTS.mediaDir,
     ...options.encoders,
@@ -139,24 +174,34 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   });
   // Running jobs are kept in the store and start again after a restart (in listen).
   recordEncoderJobs(encoders, store.store);
+  const edgeReports =
+    options.edgeReports && new EdgeReportReceiver(new EdgeReports(), options.edgeReports);
+  // Behind an edge tier the CDN hit rate is the edges' own count of segment hits and misses.
+  if (edgeReports) service.useCacheCounts(edgeReports.reports);
+  const cdnPush = createCdnPush(options, service, log);
   const app = buildApp({
     service,
     ingest,
     hls,
     encoders,
+    edgeReports: edgeReports?.reports,
     recordings,
     logger: options.logger ?? false,
     ...(options.longPollMs !== undefined && { longPollMs: options.longPollMs }),
     adminToken: options.adminToken,
     attendance: store.recorder,
+    cdnPush,
     ...options.http,
     playback: options.playbackSecret
       ? new PlaybackTokens(options.playbackSecret, options.playbackTokenTtlSeconds)
       : undefined,
   });
+  // Handlers read sessions from memory: what the shared state must add comes first.
+  if (service.sharesAudience) installSharedRequests(app, new SharedRequests(service, hls));
   service.start();
   ingest.start();
   recordings?.start();
+  cdnPush?.start();
   const pruner = setInterval(() => hls.prune(), 10_000).unref();
   let closing: Promise<boolean> | undefined;
   return {
@@ -169,7 +214,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     segmentFiles,
     store: store.store,
     recordings,
+    edgeReports,
+    cdnPush,
     async listen(host, port) {
+      // Without the state the other origins share, this one must not serve (a clear message).
+      await service.connectShared();
       // What is on disk is checked (and the index rebuilt) before anything can push to it.
       const scanned = segmentFiles && (await scanSegmentFilesAtStart(segmentFiles, log));
       if (segmentFiles && scanned) {
@@ -196,6 +245,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       if (segmentFiles && store) {
         await restoreSegmentWindows(segmentFiles, store.store, service, log);
       }
+      // Edges report from their first viewer on: the receiver listens before they can have one.
+      const reportsAt = await edgeReports?.start();
+      if (reportsAt) log?.info({ edgeReports: reportsAt }, 'taking edge reports');
       await app.listen({ host, port });
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : port;
@@ -213,6 +265,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         clearInterval(pruner);
         recordings?.stop();
         ingest.stop();
+        // No new pushes: the drain below finishes the ones already in the pool.
+        cdnPush?.stop();
         // Refuse new connections and deliveries at once and stop the encoders; all within the
         // deadline, after which connections still open (a slow upload, say) are cut.
         const listenerClosed = app.close();
@@ -222,8 +276,11 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           service.shutdown(deadlineMs),
           listenerClosed,
           encoders.stopAll(),
+          edgeReports?.stop(),
         ]);
         clearTimeout(deadline);
+        // What the finished requests counted goes to the other origins before the state closes.
+        await service.closeShared();
         // Webhook events last: requests finishing above may still announce leaves and ends.
         const flushed = await (webhooks?.flush(Math.max(0, deadlineAt - performance.now())) ??
           true);
@@ -247,7 +304,11 @@ export interface RunningServer extends Omit<Runtime, 'close'> {
 export async function startServer(
   config: ServerConfig,
   /** `inMemory`: keep nothing in the data directory (the demo, which starts afresh each run). */
-  mode: { readonly inMemory?: boolean } = {},
+  mode: {
+    readonly inMemory?: boolean;
+    /** Called with the wired runtime before it listens (the cluster's primary adds a hook). */
+    readonly beforeListen?: (runtime: Runtime) => void;
+  } = {},
 ): Promise<RunningServer> {
   const logger = pino({
     level: config.logLevel,
@@ -257,6 +318,7 @@ export async function startServer(
       config.adminToken,
       config.playbackSecret,
       config.webhookSecret,
+      config.stateUrl && (new URL(config.stateUrl).password || undefined),
     ]),
   });
   const runtime = createRuntime({
@@ -281,6 +343,7 @@ export async function startServer(
     playbackSecret: config.playbackSecret,
     playbackTokenTtlSeconds: config.playbackTokenTtlSeconds,
     dataDir: mode.inMemory ? undefined : config.dataDir,
+    stateUrl: config.stateUrl,
     recordings: {
       maxAgeSeconds: config.recordingsMaxAgeSeconds,
       maxBytes: config.recordingsMaxBytes,
@@ -289,6 +352,12 @@ export async function startServer(
       config.webhookSecret && {
         webhooks: { url: config.webhookUrl, secret: config.webhookSecret },
       }),
+    ...(config.edgeReports && {
+      edgeReports: {
+        listen: parseHostPort(config.edgeReports),
+        from: parseSenders(config.edgeReportFrom),
+      },
+    }),
     service: {
       maxStreams: config.maxStreams,
       workers: config.workers,
@@ -299,6 +368,9 @@ export async function startServer(
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       ...(config.cdnBaseUrl && { cdnBaseUrl: config.cdnBaseUrl }),
     },
+    ...(config.cdnPushTargets && {
+      cdnPush: { targets: parsePushTargets(config.cdnPushTargets) },
+    }),
     encoders: {
       mediaDir: config.mediaDir,
       onEvent: (event, detail) => logEncoderEvent(logger, event, detail),
@@ -319,6 +391,7 @@ export async function startServer(
     },
   });
   logStreamEvents(runtime.service.events, logger);
+  mode.beforeListen?.(runtime);
   const url = await runtime.listen(config.host, config.port);
   const close = () => runtime.close(config.shutdownTimeoutSeconds * 1000);
   return { ...runtime, url, close };
@@ -354,6 +427,51 @@ function openState(
   recorder.resume(recovered.sessions);
   recorder.start();
   return { store, recorder };
+}
+
+/**
+ * With a shared audience, every request first gets from the shared state what its handler
+ * reads from memory (shared-requests.ts); a join admitted and then refused gives its seat back.
+ */
+function installSharedRequests(app: App, shared: SharedRequests): void {
+  const read = (request: FastifyRequest): SharedRequest => ({
+    method: request.method,
+    route: request.routeOptions.url,
+    params: request.params,
+    query: request.query,
+    body: request.body,
+    bearer: bearerToken(request.headers.authorization),
+    client: request.ip,
+  });
+  app.addHook('preHandler', async (request) => shared.before(read(request)));
+  app.addHook('onResponse', async (request) => shared.after(read(request)));
+}
+
+/**
+ * The pusher of every live stream to the push targets, through the service's delivery pool, a
+ * target going down or coming back logged; undefined without targets.
+ */
+function createCdnPush(
+  options: RuntimeOptions,
+  service: DistributionService,
+  log: pino.Logger | undefined,
+): CdnPusher | undefined {
+  if (!options.cdnPush?.targets.length) return undefined;
+  return new CdnPusher({
+    ...(options.hls?.playlistSegments !== undefined && {
+      playlistSegments: options.hls.playlistSegments,
+    }),
+    clock: () => service.now(),
+    onError: (err) => log?.error({ err }, 'CDN push planning failed'),
+    onTargetState: (status) =>
+      status.up
+        ? log?.info({ target: status.target }, 'CDN push target is back')
+        : log?.warn({ target: status.target, error: status.lastError }, 'CDN push target is down'),
+    ...options.cdnPush,
+    submitter: service,
+    streams: service,
+    events: service.events,
+  });
 }
 
 /** `--trust-proxy`: 'true' trusts any proxy; anything else lists the proxies' addresses. */

@@ -6,8 +6,10 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { DistributionError } from '../core/errors.js';
+import type { EdgeReportSource } from '../edge/edge-metrics.js';
 import type { EncoderManager } from '../ingest/encoder-manager.js';
 import type { IngestService } from '../ingest/ingest-service.js';
+import type { CdnPushStatusSource } from '../service/cdn-push-metrics.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
 import type { PlaybackTokens } from '../service/playback-tokens.js';
@@ -48,6 +50,8 @@ export interface AppOptions {
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
+  /** The edge tier's reports (--edge-reports): their vtp_edge_* series on /metrics. */
+  readonly edgeReports?: EdgeReportSource | undefined;
   /** A pino logger, or false for none (tests). */
   readonly logger?: FastifyBaseLogger | false;
   /** Default and largest long-poll wait of GET .../next. */
@@ -75,6 +79,8 @@ export interface AppOptions {
   readonly recordings?: Recordings | undefined;
   /** Stored streams and sessions for attendance reports; without, every report is a 404. */
   readonly attendance?: AttendanceSource | undefined;
+  /** Push delivery's per-target figures (with --cdn-push-targets): `cdn_push` in the metrics. */
+  readonly cdnPush?: CdnPushStatusSource | undefined;
 }
 
 export { HTTP_DEFAULTS };
@@ -168,8 +174,10 @@ export function buildApp(options: AppOptions): App {
     ingest: options.ingest,
     hls: options.hls,
     encoders: options.encoders,
+    edgeReports: options.edgeReports,
     recordings: options.recordings,
     attendance: options.attendance,
+    cdnPush: options.cdnPush,
     admin,
     access,
     sessions: options.service,
@@ -200,8 +208,10 @@ export interface RouteDeps {
   readonly ingest: IngestService;
   readonly hls: HlsDelivery;
   readonly encoders: EncoderManager;
+  readonly edgeReports: EdgeReportSource | undefined;
   readonly recordings: Recordings | undefined;
   readonly attendance: AttendanceSource | undefined;
+  readonly cdnPush: CdnPushStatusSource | undefined;
   /** onRequest hook of the operations that need the admin token. */
   readonly admin: (request: FastifyRequest) => Promise<void>;
   /** Who may see and act for which viewer. */
