@@ -6,6 +6,7 @@ import { clientErrorHandler } from '../http/error-mapping.js';
 import { redactingLoggerOptions } from '../http/log-redaction.js';
 import { PROBE_PATHS } from '../http/routes/probes.js';
 import { logProcessOutput } from '../process-log.js';
+import { SERVER_DEFAULTS } from '../server.js';
 import { PlaybackTokens } from '../service/playback-tokens.js';
 import { CLUSTER_DEFAULTS } from './cluster-defaults.js';
 import { forwardingHeaders } from './forwarded-for.js';
@@ -110,7 +111,10 @@ export async function runWorker(config: ServerConfig): Promise<void> {
   server.on('clientError', clientErrorHandler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: config.host, port: config.port }, () => resolve());
+    server.listen(
+      { host: config.host, port: config.port, backlog: SERVER_DEFAULTS.listenBacklog },
+      () => resolve(),
+    );
   }).catch((err: unknown) => {
     log.fatal({ err }, 'HLS worker could not listen');
     process.exit(1);

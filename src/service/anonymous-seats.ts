@@ -53,7 +53,10 @@ export class AnonymousSeats {
 
   /** Registers a new waiting session for `client`; throws when the client or server is at its bound. */
   issue(client: string, recordingId: string, sessionId: string, now: number): void {
-    const held = this.held(client);
+    // Sessions that left are swept from the client's set only when it looks full: sweeping on
+    // every join costs a pass over all of them, quadratic for many players behind one address.
+    let held = this.byClient.get(client) ?? new Set<string>();
+    if (held.size >= this.options.perClient) held = this.held(client);
     if (held.size >= this.options.perClient)
       throw new TooManyAnonymousError(this.options.perClient);
     if (this.pending.size >= this.options.maxPending) {
