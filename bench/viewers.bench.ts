@@ -1,6 +1,7 @@
 /**
  * Viewer load benchmark: N simulated HLS viewers on loopback against nginx and VTP Live, each
- * serving the same live ladder. Run: node --import tsx bench/viewers.bench.ts [--help].
+ * serving the same live ladder, one row after the other in the same run so every row has an
+ * nginx baseline. Run: node --import tsx bench/viewers.bench.ts [--help].
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -9,7 +10,10 @@ import { hasBinary } from './viewers/child-process.js';
 import { type BenchConfig, ConfigError, loadConfig, usage } from './viewers/config.js';
 import { ensureLadder, loadLadder } from './viewers/ladder-cache.js';
 import { type Measurement, measureTarget } from './viewers/measure-target.js';
+import { raisePriority } from './viewers/priority.js';
 import { markdown, type ResultRow, toRow } from './viewers/report.js';
+import { RowSkipped } from './viewers/row-skipped.js';
+import { TARGET_LABELS } from './viewers/targets.js';
 import { installSignalTeardown } from './viewers/teardown.js';
 
 const CACHE_DIR = fileURLToPath(new URL('./.cache/', import.meta.url));
@@ -43,6 +47,15 @@ async function main(): Promise<number> {
     console.log(usage());
     return 0;
   }
+  if (config.priority !== 0) {
+    try {
+      raisePriority(config.priority);
+    } catch (error) {
+      throw new SetupError(
+        `--priority ${config.priority}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
   installSignalTeardown(log);
   await checkTools(config);
   await mkdir(CACHE_DIR, { recursive: true });
@@ -53,33 +66,47 @@ async function main(): Promise<number> {
   const ladder = await loadLadder(ladderDir);
   const rows: ResultRow[] = [];
   const failures: string[] = [];
-  for (const target of config.targets) {
-    for (const viewers of config.viewerCounts) {
+  const skipped: string[] = [];
+  // A target that cannot start fails (or is skipped) the same way for every viewer count.
+  const excluded = new Set<string>();
+  // Viewer counts outside, targets inside: each row's nginx baseline is measured just before it.
+  for (const viewers of config.viewerCounts) {
+    for (const target of config.targets) {
+      if (excluded.has(target)) continue;
+      const label = TARGET_LABELS[target];
       let measurement: Measurement;
       try {
         measurement = await measureTarget(target, viewers, ladder, config, log);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        failures.push(`${target}: ${reason}`);
-        log(`FAILED ${target} with ${viewers} viewers: ${reason}`);
-        break; // a target that cannot start or take segments fails the same way for every N
+        excluded.add(target);
+        if (error instanceof RowSkipped) {
+          skipped.push(`${label}: ${reason}`);
+          log(`SKIPPED ${label}: ${reason}`);
+        } else {
+          failures.push(`${label}: ${reason}`);
+          log(`FAILED ${label} with ${viewers} viewers: ${reason}`);
+        }
+        continue;
       }
       const row = toRow(measurement);
       rows.push(row);
       log(
-        `${row.target} ${row.viewers}: ${row.requestsPerSec.toFixed(0)} req/s, p99 ${row.p99Ms.toFixed(1)} ms, errors ${row.errors}`,
+        `${row.target} ${row.viewers}: ${row.requestsPerSec.toFixed(0)} req/s, p99 ${row.p99Ms.toFixed(1)} ms, errors ${row.errors}, target CPU ${row.targetCpuPercentOfCore.toFixed(0)} %, generator CPU ${row.generatorCpuPercentOfCore.toFixed(0)} %`,
       );
     }
   }
   console.log(markdown(rows));
+  if (skipped.length > 0) console.log(`\nSkipped: ${skipped.join('; ')}`);
   if (failures.length > 0) console.log(`\nFailed: ${failures.join('; ')}`);
   const result = {
     generatedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version },
     cpuMethod:
-      'origin: utime+stime of the server process tree from /proc/<pid>/stat; generator: process.cpuUsage() of the bench process (all its threads, including the replayer), both over the measured window',
+      'target: utime+stime (reaped children included) of every process of the target (server tree, nginx master and workers, edges) from /proc/<pid>/stat; generator: utime+stime of the load-generator child processes; publisher: process.cpuUsage() of the bench process (live replayer and coordinator); all over the measured window',
     config,
     rows,
+    skipped,
     failures,
   };
   await writeFile(RESULT_PATH, `${JSON.stringify(result, null, 2)}\n`);

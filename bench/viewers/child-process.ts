@@ -2,21 +2,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 
-/** Runs `command` and resolves with its exit code and captured stderr (tail). */
+/** Runs `command` and resolves with its exit code, its stdout and the tail of its stderr. */
 export async function run(
   command: string,
   args: readonly string[],
-): Promise<{ code: number; stderr: string }> {
-  const child = track(spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
-  const stderrOf = child.stderr;
-  if (!stderrOf) throw new Error(`${command}: no stderr pipe`);
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = track(spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const { stdout: stdoutOf, stderr: stderrOf } = child;
+  if (!stdoutOf || !stderrOf) throw new Error(`${command}: no output pipes`);
+  let stdout = '';
   let stderr = '';
+  stdoutOf.setEncoding('utf8');
+  stdoutOf.on('data', (chunk: string) => {
+    stdout += chunk;
+  });
   stderrOf.setEncoding('utf8');
   stderrOf.on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-8000);
   });
   const [code] = (await once(child, 'close')) as [number | null];
-  return { code: code ?? -1, stderr };
+  return { code: code ?? -1, stdout, stderr };
 }
 
 /** True when `command -version`-style probing finds the binary. */

@@ -1,5 +1,5 @@
-/** Keep-alive GETs over a bounded undici Pool, timed to the full body and tallied per kind. */
-import { type Dispatcher, Pool } from 'undici';
+/** Times GETs to the full body and tallies them per kind, inside the measurement window only. */
+import { RequestError, type Requester } from './keep-alive-connection.js';
 import { newLatencyHistogram, recordLatency } from './latency.js';
 import type { KindStats, SwarmStats } from './swarm-protocol.js';
 
@@ -7,11 +7,12 @@ export type RequestKind = 'playlist' | 'segment';
 
 export interface Fetched {
   readonly status: number;
+  readonly bytes: number;
   /** The body as text when asked for (playlists); segment bodies are counted and dropped. */
   readonly text: string | undefined;
 }
 
-/** Milliseconds since the epoch with sub-ms precision, comparable across worker threads. */
+/** Milliseconds since the epoch with sub-ms precision, comparable across processes. */
 export function clock(): number {
   return performance.timeOrigin + performance.now();
 }
@@ -28,30 +29,17 @@ export function newSwarmStats(): SwarmStats {
     latePolls: 0,
     missedSegments: 0,
     viewersPlaying: 0,
+    segmentsChecked: 0,
+    connects: 0,
     loopDelayP99Ms: 0,
   };
 }
 
 export class LoadClient {
-  private readonly pool: Pool;
   readonly stats = newSwarmStats();
   private measureFrom = Number.POSITIVE_INFINITY;
   private measureUntil = Number.NEGATIVE_INFINITY;
   inFlight = 0;
-
-  constructor(
-    readonly origin: string,
-    connections: number,
-    timeoutMs: number,
-  ) {
-    this.pool = new Pool(origin, {
-      connections,
-      pipelining: 1,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      keepAliveTimeout: 30_000,
-    });
-  }
 
   /** Only requests that finish inside [from, until] are counted. */
   setWindow(from: number, until: number): void {
@@ -70,59 +58,45 @@ export class LoadClient {
 
   /** Tallies a failure (inside the window only) under `what`. */
   countError(kind: RequestKind, what: string): void {
-    const at = clock();
-    if (!this.inWindow(at)) return;
+    if (!this.measuring()) return;
     this.stats[kind].errors++;
     this.stats.errorKinds[what] = (this.stats.errorKinds[what] ?? 0) + 1;
   }
 
-  /** GETs `path`; resolves with status (non-200 is counted as an error) or rejects on I/O error. */
-  get(path: string, kind: RequestKind, keepText: boolean): Promise<Fetched> {
+  /**
+   * GETs `path` through `requester`; resolves with the status (non-200 counts as an error).
+   * `label` names the request in the error table (default: its kind).
+   */
+  async get(
+    requester: Requester,
+    path: string,
+    kind: RequestKind,
+    keepText: boolean,
+    label: string = kind,
+  ): Promise<Fetched> {
     const started = clock();
     this.inFlight++;
-    return new Promise<Fetched>((resolve, reject) => {
-      let status = 0;
-      let bytes = 0;
-      const chunks: Buffer[] = [];
-      const fail = (error: Error) => {
-        this.inFlight--;
-        const code = (error as { code?: unknown }).code;
-        this.countError(kind, `${typeof code === 'string' ? code : error.name} (${kind})`);
-        reject(error);
-      };
-      const handler: Dispatcher.DispatchHandler = {
-        // undici treats a handler as the new (controller) kind only if it has onRequestStart.
-        onRequestStart: () => {},
-        onResponseStart: (_controller, statusCode) => {
-          status = statusCode;
-        },
-        onResponseData: (_controller, chunk) => {
-          bytes += chunk.length;
-          if (keepText) chunks.push(chunk);
-        },
-        onResponseEnd: () => {
-          this.inFlight--;
-          const finished = clock();
-          if (this.inWindow(finished)) {
-            const tally = this.stats[kind];
-            tally.requests++;
-            tally.bytes += bytes;
-            recordLatency(tally.latency, finished - started);
-          }
-          if (status !== 200) this.countError(kind, `HTTP ${status} (${kind})`);
-          resolve({ status, text: keepText ? Buffer.concat(chunks).toString('utf8') : undefined });
-        },
-        onResponseError: (_controller, error) => fail(error),
-      };
-      try {
-        this.pool.dispatch({ origin: this.origin, method: 'GET', path }, handler);
-      } catch (error) {
-        fail(error instanceof Error ? error : new Error(String(error)));
+    try {
+      const response = await requester.request(path, keepText);
+      const finished = clock();
+      if (this.inWindow(finished)) {
+        const tally = this.stats[kind];
+        tally.requests++;
+        tally.bytes += response.bytes;
+        recordLatency(tally.latency, finished - started);
       }
-    });
-  }
-
-  close(): Promise<void> {
-    return this.pool.destroy();
+      if (response.status !== 200) this.countError(kind, `HTTP ${response.status} (${label})`);
+      return {
+        status: response.status,
+        bytes: response.bytes,
+        text: response.body?.toString('utf8'),
+      };
+    } catch (error) {
+      const what = error instanceof RequestError ? error.kind : String(error);
+      this.countError(kind, `${what} (${label})`);
+      throw error;
+    } finally {
+      this.inFlight--;
+    }
   }
 }

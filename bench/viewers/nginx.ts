@@ -60,24 +60,42 @@ http {
 /** Starts nginx on `root`; config, pid and error log live in `dir`. */
 export async function startNginx(dir: string, root: string): Promise<NginxServer> {
   const port = await freePort();
-  const confPath = join(dir, 'nginx.conf');
   await mkdir(dir, { recursive: true });
+  const confPath = join(dir, 'nginx.conf');
   await writeFile(confPath, nginxConf(dir, root, port));
-  const errorLog = join(dir, 'error.log');
-  const child: ChildProcess = track(
-    spawn('nginx', ['-p', dir, '-c', confPath, '-e', errorLog], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }),
-  );
+  const origin = `http://127.0.0.1:${port}`;
+  return launchNginx({ dir, confPath, origin, readyUrl: `${origin}/master.m3u8` });
+}
+
+export interface NginxLaunch {
+  /** Prefix directory: the error log goes here. */
+  readonly dir: string;
+  readonly confPath: string;
+  readonly origin: string;
+  /** Polled until nginx answers it (any status below 500 unless `readyStatus` says otherwise). */
+  readonly readyUrl: string;
+  readonly readyStatus?: (status: number) => boolean;
+  /** Main-context directives added with `-g` (for configurations written by someone else). */
+  readonly globals?: string;
+}
+
+/** Runs nginx in the foreground on `confPath` and waits until it answers `readyUrl`. */
+export async function launchNginx(launch: NginxLaunch): Promise<NginxServer> {
+  const errorLog = join(launch.dir, 'error.log');
+  const args = ['-p', launch.dir, '-c', launch.confPath, '-e', errorLog];
+  if (launch.globals) args.push('-g', launch.globals);
+  const child: ChildProcess = track(spawn('nginx', args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
   });
   const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
-  const origin = `http://127.0.0.1:${port}`;
   try {
-    await Promise.race([waitForHttp(`${origin}/master.m3u8`, child, 10_000), spawnFailed]);
+    await Promise.race([
+      waitForHttp(launch.readyUrl, child, 10_000, launch.readyStatus),
+      spawnFailed,
+    ]);
   } catch (error) {
     await stopChild(child);
     const log = await readFile(errorLog, 'utf8').catch(() => '');
@@ -85,5 +103,5 @@ export async function startNginx(dir: string, root: string): Promise<NginxServer
     throw new Error(`nginx did not start: ${reason}\n${stderr}${log}`.trim());
   }
   if (child.pid === undefined) throw new Error('nginx has no pid');
-  return { origin, pid: child.pid, stop: () => stopChild(child) };
+  return { origin: launch.origin, pid: child.pid, stop: () => stopChild(child) };
 }

@@ -28,14 +28,16 @@ function readStat(pid: number): ProcStat | undefined {
   } catch {
     return undefined; // exited meanwhile
   }
-  // Fields after "(comm)": state ppid ... utime(14) stime(15), numbered from pid = 1.
+  // Fields after "(comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17), numbered
+  // from pid = 1. cutime/cstime hold children already reaped (an ffprobe the server ran), so
+  // short-lived helpers count too; live children are counted by their own entries.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const ppid = Number(rest[1]);
-  const ticks = Number(rest[11]) + Number(rest[12]);
+  const ticks = Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
   return { ppid, ticks };
 }
 
-/** utime+stime (seconds) summed over `rootPid` and every live descendant. */
+/** utime+stime (seconds, reaped children included) summed over `rootPid` and its live descendants. */
 export function processTreeCpuSeconds(rootPid: number): number {
   const stats = new Map<number, ProcStat>();
   for (const entry of readdirSync('/proc')) {
@@ -58,6 +60,11 @@ export function processTreeCpuSeconds(rootPid: number): number {
   let ticks = 0;
   for (const pid of inTree) ticks += stats.get(pid)?.ticks ?? 0;
   return ticks / clockTicks();
+}
+
+/** utime+stime (seconds) of one process, all its threads; 0 once it has exited. */
+export function processCpuSeconds(pid: number): number {
+  return (readStat(pid)?.ticks ?? 0) / clockTicks();
 }
 
 /** CPU seconds (user + system, all threads) used so far by this bench process. */

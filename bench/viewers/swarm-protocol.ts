@@ -1,17 +1,24 @@
-/** Messages between the bench's main thread and its viewer-swarm worker threads. */
+/** Messages between the bench's main process and its load-generator child processes. */
 import type { ProfileName } from './profiles.js';
 
-export interface SwarmWorkerData {
-  readonly origin: string;
-  /** Path of the multivariant playlist on `origin`, e.g. `/live/bench/master.m3u8`. */
+/** One keep-alive connection per viewer, as players have, or a pool of N shared by all viewers. */
+export type ConnectionMode = 'per-viewer' | number;
+
+export interface GeneratorData {
+  /** Entry points (`http://127.0.0.1:PORT`); a viewer uses `origins[viewer.origin]`. */
+  readonly origins: readonly string[];
+  /** Path of the multivariant playlist, e.g. `/live/bench/master.m3u8`. */
   readonly masterPath: string;
-  /** One entry per viewer this worker simulates: the rendition it watches. */
-  readonly profiles: readonly ProfileName[];
-  readonly connections: number;
+  /** The viewers this generator simulates. */
+  readonly viewers: readonly { readonly profile: ProfileName; readonly origin: number }[];
+  /** `per-viewer`, or this generator's share of the shared pool, per origin. */
+  readonly connections: ConnectionMode;
   readonly pollMs: number;
   /** Segments a new viewer fetches from the live edge on its first poll. */
   readonly startSegments: number;
   readonly requestTimeoutMs: number;
+  /** Byte sizes of the ladder's segments per profile, indexed by media sequence modulo count. */
+  readonly expectedBytes: Readonly<Record<ProfileName, readonly number[]>>;
 }
 
 /** Absolute times (ms since the epoch, `performance.timeOrigin + now()`) for this run. */
@@ -19,11 +26,13 @@ export interface SwarmSchedule {
   readonly startAt: number;
   readonly measureFrom: number;
   readonly measureUntil: number;
-  /** In-flight requests get this long after `measureUntil` before the pool is destroyed. */
+  /** In-flight requests get this long after `measureUntil` before connections are closed. */
   readonly drainMs: number;
 }
 
-export type ToWorker = { readonly type: 'start'; readonly schedule: SwarmSchedule };
+export type ToGenerator =
+  | { readonly type: 'setup'; readonly data: GeneratorData }
+  | { readonly type: 'start'; readonly schedule: SwarmSchedule };
 
 export interface KindStats {
   requests: number;
@@ -43,11 +52,15 @@ export interface SwarmStats {
   missedSegments: number;
   /** Viewers that got a usable media playlist at least once. */
   viewersPlaying: number;
-  /** Worst worker's p99 event-loop delay (ms) in the window: high means the generator lags. */
+  /** Segment bodies in the window whose byte count equalled the published file's size. */
+  segmentsChecked: number;
+  /** TCP connections opened over the whole run (warm-up included). */
+  connects: number;
+  /** Worst generator's p99 event-loop delay (ms) in the window: high means the generator lags. */
   loopDelayP99Ms: number;
 }
 
-export type FromWorker =
+export type FromGenerator =
   | { readonly type: 'ready' }
   | { readonly type: 'done'; readonly stats: SwarmStats }
   | { readonly type: 'failed'; readonly message: string };
