@@ -21,6 +21,19 @@ export const CLUSTER_DEFAULTS = {
   /** Wait before replacing a worker that died within `quickDeathMs` of its start (a crash loop). */
   restartDelayMs: 1000,
   quickDeathMs: 5000,
+  /**
+   * Bytes written to a worker's IPC channel that it has not taken yet, past which the primary
+   * waits before writing more (a snapshot of a DVR window is gigabytes: it goes in steps).
+   */
+  maxInFlightBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes of updates (segments, seats) a worker may leave unread before it counts as stuck and
+   * is replaced: the backlog keeps segments alive past their retention. About four minutes of
+   * one full ladder; its snapshot does not count.
+   */
+  maxUnsentBytes: 256 * 1024 * 1024,
+  /** Of the shutdown deadline, what a draining worker keeps to send its last counts and exit. */
+  workerExitMs: 250,
 } as const;
 
 /** Worker processes for a `--processes` value: 0 (`auto`) is one per core. */

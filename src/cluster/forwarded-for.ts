@@ -1,13 +1,27 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import proxyAddr from '@fastify/proxy-addr';
 
 /** The loopback address a worker reaches the primary from, and the primary trusts as a proxy. */
 export const INTERNAL_HOST = '127.0.0.1';
 
 /**
+ * The header a worker proves with that a request it passes on is its own: a secret drawn anew at
+ * every start of the primary, known to it and its workers only (given over IPC, never in argv,
+ * the environment or a log). The primary removes it from every request before anything reads it.
+ */
+export const PROXY_SECRET_HEADER = 'x-vtp-proxy-secret';
+
+/** A new per-boot proxy secret: 256 random bits. */
+export function newProxySecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
  * The primary's `--trust-proxy` in a cluster: its workers (on loopback) are its proxy, besides
  * whatever proxies the operator named, so it takes each client's address from the
- * `X-Forwarded-For` a worker sets (forwardedHeaders) and its limits stay per client.
+ * `X-Forwarded-For` a worker sets (forwardedHeaders) and its limits stay per client. Only with
+ * guardForwarding installed: any local process can reach loopback.
  */
 export function primaryTrustProxy(operator: string | undefined): string {
   if (operator === 'true') return 'true';
@@ -44,4 +58,28 @@ export function forwardingHeaders(
     forwarded['x-forwarded-for'] = prior ? `${prior}, ${peer}` : peer;
     return forwarded;
   };
+}
+
+/**
+ * Makes the primary's listener take X-Forwarded-* only from its workers: a request must carry
+ * PROXY_SECRET_HEADER with `secret` (compared in constant time) or its X-Forwarded-* headers are
+ * dropped, so another local process reaching the loopback port cannot pose as any client. The
+ * secret header is dropped from every request. Runs before Fastify's own request listener, so
+ * the client address, rate limits and logs never see what was dropped.
+ */
+export function guardForwarding(server: Server, secret: string): void {
+  const expected = digest(secret);
+  server.prependListener('request', (req: IncomingMessage) => {
+    const given = req.headers[PROXY_SECRET_HEADER];
+    delete req.headers[PROXY_SECRET_HEADER];
+    if (typeof given === 'string' && timingSafeEqual(digest(given), expected)) return;
+    for (const name of Object.keys(req.headers)) {
+      if (name.startsWith('x-forwarded-')) delete req.headers[name];
+    }
+  });
+}
+
+/** Equal-length digests, so the comparison takes as long whatever a client sent. */
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import type { InitSection, Segment } from '../core/segment.js';
+import { IMMUTABLE_CACHE_CONTROL, PLAYLIST_TYPE, playlistMaxAgeSec } from '../hls/http-caching.js';
 import { requestedRange } from '../http/byte-range.js';
 import { clientReport } from '../http/cmcd.js';
 import { ifNoneMatchHits } from '../http/entity-tag.js';
@@ -25,8 +26,6 @@ export interface HlsEdgeOptions {
   readonly clock?: () => number;
 }
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const IMMUTABLE = 'public, max-age=86400, immutable';
 const ID = new RegExp(ID_PATTERN);
 const PROFILES = new Set<string>(PROFILE_NAMES);
 /** Longest `CMCD` and `token` the HLS routes' schema takes. */
@@ -81,7 +80,13 @@ export function hlsEdge(
   const prepare = (object: Segment | InitSection): PreparedObject => {
     let ready = prepared.get(object);
     if (ready) return ready;
-    const cacheable = ['accept-ranges', 'bytes', ...objectHeaders, 'cache-control', IMMUTABLE];
+    const cacheable = [
+      'accept-ranges',
+      'bytes',
+      ...objectHeaders,
+      'cache-control',
+      IMMUTABLE_CACHE_CONTROL,
+    ];
     if (object.etag !== undefined) cacheable.push('etag', object.etag);
     cacheable.push('x-served-by', servedBy);
     const data = object.data;
@@ -201,14 +206,14 @@ export function hlsEdge(
         recordingId: replica.recordingId,
         incarnation: replica.incarnation,
         sessionId: known,
-        // Behind a CDN the media playlist stands for the rendition a player takes.
-        observed: replica.service.cdnBaseUrl ? profile : undefined,
+        // Behind a CDN or edges the media playlist stands for the rendition a player takes, by
+        // the primary's own rule (the replicas' HlsDelivery has its options).
+        observed: replica.hls.segmentsHidden() ? profile : undefined,
         report: usageReport(report),
         at: clock(),
       });
     }
-    // No longer than half a target duration, as the primary's route says.
-    const maxAge = Math.max(1, Math.floor(replica.distributor.targetDurationSec / 2));
+    const maxAge = playlistMaxAgeSec(replica.distributor.targetDurationSec);
     const scope = report.sessionId ? 'private' : 'public';
     sendPlaylist(req, res, text, `${scope}, max-age=${maxAge}`, undefined);
     return true;

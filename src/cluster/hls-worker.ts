@@ -6,7 +6,8 @@ import { clientErrorHandler } from '../http/error-mapping.js';
 import { redactingLoggerOptions } from '../http/log-redaction.js';
 import { PROBE_PATHS } from '../http/routes/probes.js';
 import { logProcessOutput } from '../process-log.js';
-import { SERVER_DEFAULTS } from '../server.js';
+import { loggedSecrets, SERVER_DEFAULTS } from '../server.js';
+import { SERVICE_DEFAULTS } from '../service/distribution-service.js';
 import { PlaybackTokens } from '../service/playback-tokens.js';
 import { CLUSTER_DEFAULTS } from './cluster-defaults.js';
 import { forwardingHeaders } from './forwarded-for.js';
@@ -19,8 +20,6 @@ import { UsageBatch } from './usage.js';
 
 /** Fastify's keep-alive timeout, which the primary's listener has: one server to a client. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-/** How often a worker expires segments of its replicas (the primary's cleanup interval). */
-const CLEANUP_INTERVAL_MS = 1000;
 
 /**
  * One HLS worker (a node:cluster worker of `vtp-live serve --processes N`): asks the primary for
@@ -34,19 +33,19 @@ export async function runWorker(config: ServerConfig): Promise<void> {
     level: config.logLevel,
     name: 'vtp-live',
     base: { pid: process.pid, worker: id },
-    ...redactingLoggerOptions([
-      config.publishKey,
-      config.adminToken,
-      config.playbackSecret,
-      config.webhookSecret,
-    ]),
+    // The primary's list: a worker's log lines are as safe to ship as the primary's.
+    ...redactingLoggerOptions(loggedSecrets(config)),
   });
   logProcessOutput(log);
   const send = (message: WorkerMessage, then?: () => void) => {
     if (!process.connected) return then?.();
     process.send?.(message, undefined, {}, () => then?.());
   };
-  const replicas = new StreamReplicas({ playlistSegments: config.playlistSegments });
+  // Edge reports make the primary seat at the playlist (server.ts): the replicas render alike.
+  const replicas = new StreamReplicas({
+    playlistSegments: config.playlistSegments,
+    seatAtPlaylist: Boolean(config.edgeReports),
+  });
   const usage = new UsageBatch();
   const sendUsage = (then?: () => void) => {
     if (usage.size === 0) return then?.();
@@ -54,14 +53,19 @@ export async function runWorker(config: ServerConfig): Promise<void> {
   };
   let draining: ((deadlineMs: number) => void) | undefined;
   let pendingDrain: number | undefined;
-  const ready = new Promise<{ host: string; port: number }>((resolve) => {
+  let told = false;
+  const ready = new Promise<Extract<PrimaryMessage, { type: 'vtp:ready' }>>((resolve) => {
     process.on('message', (message: unknown) => {
       if (!isVtpMessage(message)) return;
       const m = message as PrimaryMessage;
-      if (m.type === 'vtp:ready') resolve(m.origin);
-      else if (m.type === 'vtp:flush') sendUsage(() => send({ type: 'vtp:flushed', id: m.id }));
+      if (m.type === 'vtp:ready') {
+        told = true;
+        resolve(m);
+      } else if (m.type === 'vtp:flush') sendUsage(() => send({ type: 'vtp:flushed', id: m.id }));
       else if (m.type === 'vtp:drain') {
         if (draining) draining(m.deadlineMs);
+        // Still getting its snapshot: nothing served, nothing to finish (the rest never comes).
+        else if (!told) process.exit(0);
         else pendingDrain = m.deadlineMs;
       } else {
         try {
@@ -77,9 +81,13 @@ export async function runWorker(config: ServerConfig): Promise<void> {
   process.on('SIGINT', () => {});
   process.once('SIGTERM', () => draining?.(config.shutdownTimeoutSeconds * 1000));
   send({ type: 'vtp:hello' });
-  const origin = await ready;
+  const { origin, proxySecret } = await ready;
 
-  const proxy = new OriginProxy({ origin, forwarding: forwardingHeaders(config.trustProxy) });
+  const proxy = new OriginProxy({
+    origin,
+    forwarding: forwardingHeaders(config.trustProxy),
+    proxySecret,
+  });
   const edge = hlsEdge({
     replicas,
     usage,
@@ -123,7 +131,8 @@ export async function runWorker(config: ServerConfig): Promise<void> {
   send({ type: 'vtp:listening', port: typeof address === 'object' && address ? address.port : 0 });
 
   const usageTimer = setInterval(() => sendUsage(), CLUSTER_DEFAULTS.usageIntervalMs);
-  const cleanupTimer = setInterval(() => replicas.cleanup(), CLEANUP_INTERVAL_MS);
+  // Segments expire here when they do on the primary, by its cleanup interval.
+  const cleanupTimer = setInterval(() => replicas.cleanup(), SERVICE_DEFAULTS.cleanupIntervalMs);
   draining = (deadlineMs) => {
     if (closing) return;
     closing = true;

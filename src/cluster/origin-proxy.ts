@@ -1,6 +1,7 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { errorCodeInfo } from '../http/error-codes.js';
 import { errorBody } from '../http/error-mapping.js';
+import { PROXY_SECRET_HEADER } from './forwarded-for.js';
 
 /** Headers of one connection (RFC 9110 7.6.1), not of the request a proxy passes on. */
 const HOP_BY_HOP = new Set([
@@ -24,11 +25,14 @@ export interface OriginProxyOptions {
     headers: IncomingMessage['headers'],
     peer: string,
   ) => Record<string, string>;
+  /** The primary's per-boot secret, proving to it that a request comes from a worker. */
+  readonly proxySecret: string;
 }
 
 /**
  * Passes a request to the primary unchanged and its answer back: method, URL, headers (save the
- * connection's own) and body streamed both ways, with the client's address in X-Forwarded-For.
+ * connection's own) and body streamed both ways, with the client's address in X-Forwarded-For
+ * and the proxy secret that makes the primary believe it.
  * Node's http client is enough for one loopback hop (a proxy library would add its own header
  * and error conventions to translate), and keep-alive connections to the primary are reused.
  */
@@ -42,9 +46,11 @@ export class OriginProxy {
     for (const name in req.headers) {
       const value = req.headers[name];
       if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith('x-forwarded-')) continue;
+      if (name === PROXY_SECRET_HEADER) continue;
       headers[name] = value;
     }
     Object.assign(headers, this.options.forwarding(req.headers, req.socket.remoteAddress ?? ''));
+    headers[PROXY_SECRET_HEADER] = this.options.proxySecret;
     const upstream = request({
       host: this.options.origin.host,
       port: this.options.origin.port,

@@ -32,7 +32,8 @@ export class ReplicaFeed {
 
   constructor(
     private readonly source: ReplicaSource,
-    private readonly broadcast: (message: PrimaryMessage) => void,
+    /** Sends to every worker; `catchUp` marks a whole stream sent again (see WorkerPool.broadcast). */
+    private readonly broadcast: (message: PrimaryMessage, catchUp?: boolean) => void,
     /** Called after each segment went out (the primary renders its playlists then, see serve-cluster). */
     private readonly onSegment: (recordingId: string, profile: ProfileName) => void = () => {},
   ) {
@@ -86,7 +87,10 @@ export class ReplicaFeed {
     });
   }
 
-  /** Everything a starting worker needs, in the order to apply it. */
+  /**
+   * Everything a starting worker needs, in the order to apply it: messages over the segments the
+   * windows hold now (no bytes copied; the worker's outbox sends them a few at a time).
+   */
   snapshot(): PrimaryMessage[] {
     const messages: PrimaryMessage[] = [{ type: 'vtp:cdn', baseUrl: this.source.cdnBaseUrl }];
     for (const distributor of this.source.streamDistributors()) {
@@ -150,7 +154,7 @@ export class ReplicaFeed {
       incarnation: distributor.incarnation,
       media: { ...(messages[0] as ReplicaStreamMessage).media },
     });
-    for (const message of messages) this.broadcast(message);
+    for (const message of messages) this.broadcast(message, true);
     return false;
   }
 

@@ -73,10 +73,14 @@ export type PrimaryMessage =
       readonly info: MediaInfo;
     }
   | { readonly type: 'vtp:cdn'; readonly baseUrl: string | undefined }
-  /** The snapshot is complete: listen, and pass to `origin` what the replica does not serve. */
+  /**
+   * The snapshot is complete: listen, and pass to `origin` what the replica does not serve,
+   * proving each request a worker's with `proxySecret` (forwarded-for.ts).
+   */
   | {
       readonly type: 'vtp:ready';
       readonly origin: { readonly host: string; readonly port: number };
+      readonly proxySecret: string;
     }
   /** Send what is pending now, then answer `vtp:flushed` with the same id. */
   | { readonly type: 'vtp:flush'; readonly id: number }
@@ -89,6 +93,30 @@ export type WorkerMessage =
   | { readonly type: 'vtp:listening'; readonly port: number }
   | { readonly type: 'vtp:usage'; readonly ops: readonly UsageOp[] }
   | { readonly type: 'vtp:flushed'; readonly id: number };
+
+/** What a message costs beyond its media bytes (its fields, serialised): a generous guess. */
+const MESSAGE_OVERHEAD_BYTES = 1024;
+/** What one seat of a stream message costs serialised (ids of up to 128 characters). */
+const SEAT_BYTES = 320;
+
+/**
+ * About how many bytes `message` takes on the IPC channel: its segment and init bytes, seats,
+ * and a fixed allowance for the rest. Counting them exactly would mean serialising twice.
+ */
+export function messageBytes(message: PrimaryMessage): number {
+  switch (message.type) {
+    case 'vtp:segment':
+      return (
+        MESSAGE_OVERHEAD_BYTES +
+        message.segment.data.byteLength +
+        (message.init?.data.byteLength ?? 0)
+      );
+    case 'vtp:stream':
+      return MESSAGE_OVERHEAD_BYTES + message.seats.length * SEAT_BYTES;
+    default:
+      return MESSAGE_OVERHEAD_BYTES;
+  }
+}
 
 /** Whether an IPC message is one of ours (Node's cluster sends its own on the same channel). */
 export function isVtpMessage(message: unknown): message is { readonly type: string } {

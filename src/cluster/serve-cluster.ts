@@ -4,7 +4,12 @@ import type { ServerConfig } from '../config.js';
 import { logProcessOutput } from '../process-log.js';
 import { startServer } from '../server.js';
 import { CLUSTER_DEFAULTS, resolveProcesses } from './cluster-defaults.js';
-import { INTERNAL_HOST, primaryTrustProxy } from './forwarded-for.js';
+import {
+  guardForwarding,
+  INTERNAL_HOST,
+  newProxySecret,
+  primaryTrustProxy,
+} from './forwarded-for.js';
 import { runWorker } from './hls-worker.js';
 import { ReplicaFeed } from './replica-feed.js';
 import { renderOnce } from './stream-replicas.js';
@@ -25,13 +30,20 @@ export async function serveCluster(config: ServerConfig): Promise<void> {
  * The primary: the whole server as one process runs it (ingest, control API, state, encoders,
  * the single source of truth) on a loopback port of its own, and `processes` HLS workers on the
  * public one. Until SIGTERM or SIGINT, which stop the workers first (what they pass on finishes
- * here), then the primary.
+ * here), then the primary, all within the shutdown deadline.
  */
 async function runPrimary(config: ServerConfig, processes: number): Promise<void> {
   let pool: WorkerPool | undefined;
+  // Drawn anew at every start; the workers get it over IPC with their snapshot.
+  const proxySecret = newProxySecret();
   const server = await startServer(
     { ...config, host: INTERNAL_HOST, port: 0, trustProxy: primaryTrustProxy(config.trustProxy) },
-    { beforeListen: (runtime) => flushBeforeReads(runtime.app, () => pool) },
+    {
+      beforeListen: (runtime) => {
+        guardForwarding(runtime.app.server, proxySecret);
+        flushBeforeReads(runtime.app, () => pool);
+      },
+    },
   );
   const log = server.app.log;
   logProcessOutput(log);
@@ -48,17 +60,19 @@ async function runPrimary(config: ServerConfig, processes: number): Promise<void
     feed,
     usage: server.service,
     origin: { host: INTERNAL_HOST, port: Number(new URL(server.url).port) },
+    proxySecret,
     log,
   });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    const deadlineMs = config.shutdownTimeoutSeconds * 1000;
+    // One deadline for both steps: the primary drains in what the workers left of it.
+    const deadlineAt = performance.now() + config.shutdownTimeoutSeconds * 1000;
     log.info({ signal }, 'shutting down: HLS workers first, then draining deliveries');
     clearInterval(sync);
-    await pool?.stop(deadlineMs);
-    const drained = await server.close();
+    await pool?.stop(deadlineAt);
+    const drained = await server.close(Math.max(0, deadlineAt - performance.now()));
     log.info({ drained }, drained ? 'drained, bye' : 'deadline passed, abandoned the rest');
     process.exit(0);
   };
@@ -69,7 +83,7 @@ async function runPrimary(config: ServerConfig, processes: number): Promise<void
     port = await pool.start();
   } catch (err) {
     log.fatal({ err }, 'the HLS workers could not start');
-    await pool.stop(0);
+    await pool.stop(performance.now());
     await server.close();
     process.exit(1);
   }
@@ -82,15 +96,18 @@ async function runPrimary(config: ServerConfig, processes: number): Promise<void
 }
 
 /**
- * Before the primary answers the control API or /metrics, the workers send what they counted
- * and it is applied (bounded by CLUSTER_DEFAULTS.flushWaitMs), so a read sees every segment a
- * worker finished sending before it.
+ * Before the primary answers a read of the control API or /metrics, the workers send what they
+ * counted and it is applied (bounded by CLUSTER_DEFAULTS.flushWaitMs), so a read sees every
+ * segment a worker finished sending before it. Reads only (GET, HEAD), and at preHandler: after
+ * the admin check and the rate limit (onRequest), so a refused request costs no flush; callers
+ * at the same moment share one (WorkerPool.flush).
  */
 function flushBeforeReads(app: FastifyInstance, pool: () => WorkerPool | undefined): void {
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('preHandler', (request, _reply, done) => {
     const workers = pool();
+    if (!workers || (request.method !== 'GET' && request.method !== 'HEAD')) return done();
     const url = request.url;
-    if (!workers || !(url.startsWith('/api/') || url === '/metrics' || url.startsWith('/metrics?')))
+    if (!(url.startsWith('/api/') || url === '/metrics' || url.startsWith('/metrics?')))
       return done();
     void workers.flush().then(() => done());
   });

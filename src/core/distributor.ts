@@ -483,7 +483,12 @@ export class LiveDistributor {
    * Counts `bytes` of `segment` fetched by a viewer's own request (a player over HLS), and moves
    * the viewer to the bitrate it is actually fetching.
    */
-  recordFetch(viewerId: string, segment: Segment, bytes: number, now: number): ViewerSession {
+  recordFetch(
+    viewerId: string,
+    segment: Pick<Segment, 'profile' | 'sequence'>,
+    bytes: number,
+    now: number,
+  ): ViewerSession {
     const session = this.observeBitrate(viewerId, segment.profile, now);
     session.receive(segment, now, bytes);
     this.segmentsServed++;
@@ -497,7 +502,7 @@ export class LiveDistributor {
    */
   recordPartialFetch(
     viewerId: string,
-    segment: Segment,
+    segment: Pick<Segment, 'profile'>,
     bytes: number,
     now: number,
   ): ViewerSession {
@@ -518,15 +523,9 @@ export class LiveDistributor {
       this.recordUnattributedFetch(fetch.bytes, fetch.whole);
       return undefined;
     }
-    const session = this.observeBitrate(viewerId, fetch.profile, now);
-    if (fetch.whole) {
-      session.segmentsReceived++;
-      if (fetch.sequence > session.lastSequence) session.lastSequence = fetch.sequence;
-      this.segmentsServed++;
-    }
-    session.bytesReceived += fetch.bytes;
-    this.bytesServed += fetch.bytes;
-    return session;
+    return fetch.whole
+      ? this.recordFetch(viewerId, fetch, fetch.bytes, now)
+      : this.recordPartialFetch(viewerId, fetch, fetch.bytes, now);
   }
 
   /**
@@ -695,7 +694,7 @@ export class LiveDistributor {
   }
 
   private account(session: ViewerSession, segment: Segment, now: number): void {
-    session.receive(segment, now);
+    session.receive(segment, now, segment.data.byteLength);
     this.segmentsServed++;
     this.bytesServed += segment.data.byteLength;
   }

@@ -177,8 +177,8 @@ export class ViewerSession {
     this.currentBitrate = to;
   }
 
-  /** Counts a segment (or `bytes` of it) as handed to this viewer and moves its cursor. */
-  receive(segment: Segment, now: number, bytes: number = segment.data.byteLength): void {
+  /** Counts a segment (`bytes` of it) as handed to this viewer and moves its cursor. */
+  receive(segment: Pick<Segment, 'sequence'>, now: number, bytes: number): void {
     this.segmentsReceived++;
     this.bytesReceived += bytes;
     if (segment.sequence > this.lastSequence) this.lastSequence = segment.sequence;

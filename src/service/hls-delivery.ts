@@ -360,8 +360,11 @@ export class HlsDelivery {
     }
   }
 
-  /** Whether segment requests may not reach this origin (a CDN serves them, or edges cache them). */
-  private segmentsHidden(): boolean {
+  /**
+   * Whether segment requests may not reach this origin (a CDN serves them, or edges cache them):
+   * a media playlist then stands for the rendition a viewer plays (cluster workers ask too).
+   */
+  segmentsHidden(): boolean {
     return this.service.cdnBaseUrl !== undefined || this.options.seatAtPlaylist === true;
   }
 

@@ -6,7 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import {
   forwardingHeaders,
+  guardForwarding,
   INTERNAL_HOST,
+  newProxySecret,
+  PROXY_SECRET_HEADER,
   primaryTrustProxy,
 } from '../../src/cluster/forwarded-for.js';
 import { hlsCors } from '../../src/cluster/hls-cors.js';
@@ -16,6 +19,7 @@ import { ReplicaFeed } from '../../src/cluster/replica-feed.js';
 import { renderOnce, StreamReplicas } from '../../src/cluster/stream-replicas.js';
 import { applyUsage, UsageBatch } from '../../src/cluster/usage.js';
 import { segmentFileName } from '../../src/core/segment.js';
+import type { HlsOptions } from '../../src/service/hls-delivery.js';
 import { PlaybackTokens } from '../../src/service/playback-tokens.js';
 import { startTestServer, type TestServer } from '../helpers/http.js';
 
@@ -45,13 +49,27 @@ function comparable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return rest;
 }
 
+interface ClusterOptions {
+  readonly corsOrigins?: string;
+  readonly playbackSecret?: string;
+  /** The operator's `--trust-proxy`. */
+  readonly trustProxy?: string;
+  /** HLS options of the primary and the replicas alike (as serve-cluster gives both). */
+  readonly hls?: Partial<HlsOptions>;
+}
+
 /** A primary (the real app) and one worker's HTTP front in this process, fed by a real feed. */
-async function cluster(corsOrigins = '*', playbackSecret?: string) {
+async function cluster(options: ClusterOptions = {}) {
+  const { corsOrigins = '*', playbackSecret, trustProxy } = options;
+  const hls: HlsOptions = { playlistSegments: 6, ...options.hls };
   const primary = await startTestServer({}, 200, {
-    http: { trustProxy: primaryTrustProxy(undefined), corsOrigins },
+    http: { trustProxy: primaryTrustProxy(trustProxy), corsOrigins },
+    hls,
     playbackSecret,
   });
-  const replicas = new StreamReplicas({ playlistSegments: 6 });
+  const proxySecret = newProxySecret();
+  guardForwarding(primary.app.server, proxySecret);
+  const replicas = new StreamReplicas(hls);
   const feed = new ReplicaFeed(
     primary.service,
     (message) => replicas.apply(message),
@@ -62,7 +80,8 @@ async function cluster(corsOrigins = '*', playbackSecret?: string) {
   const usage = new UsageBatch();
   const proxy = new OriginProxy({
     origin: { host: INTERNAL_HOST, port: Number(new URL(primary.url).port) },
-    forwarding: forwardingHeaders(undefined),
+    forwarding: forwardingHeaders(trustProxy),
+    proxySecret,
   });
   const edge = hlsEdge({
     replicas,
@@ -231,7 +250,7 @@ describe('a worker’s HLS front', () => {
 
 describe('a worker’s HLS front with an origin list', () => {
   it('answers requests without an Origin itself and leaves those with one to the primary', async () => {
-    const c = await cluster('http://a.example');
+    const c = await cluster({ corsOrigins: 'http://a.example' });
     try {
       c.primary.service.startLiveStream('lecture');
       const segment = publish(c.primary, 0);
@@ -260,7 +279,7 @@ describe('a worker’s HLS front with an origin list', () => {
 describe('a worker’s HLS front with playback tokens', () => {
   it('serves playlists only with a valid token for the stream and viewer', async () => {
     const secret = 'a-playback-secret-of-some-length';
-    const c = await cluster('*', secret);
+    const c = await cluster({ playbackSecret: secret });
     try {
       c.primary.service.startLiveStream('lecture');
       publish(c.primary, 0);
@@ -307,5 +326,82 @@ describe('forwarding headers', () => {
     assert.equal(primaryTrustProxy(undefined), '127.0.0.1');
     assert.equal(primaryTrustProxy('true'), 'true');
     assert.equal(primaryTrustProxy('10.0.0.0/8'), '10.0.0.0/8,127.0.0.1');
+  });
+});
+
+describe('a worker’s HLS front behind an edge tier (seats at the playlist)', () => {
+  it('takes a media playlist for the rendition the viewer plays, as the primary does', async () => {
+    const c = await cluster({ hls: { seatAtPlaylist: true } });
+    try {
+      c.primary.service.startLiveStream('lecture');
+      publish(c.primary, 0);
+      const ada = c.primary.service.joinStream('lecture', 'ada', 'Low');
+      const answer = await get(
+        `${c.worker}/live/lecture/Medium/index.m3u8?session=${ada.sessionId}`,
+      );
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers['x-served-by'], 'worker-1');
+      applyUsage(c.primary.service, c.usage.take());
+      const distributor = c.primary.service.getDistributor('lecture');
+      assert.equal(distributor.session('ada').currentBitrate, 'Medium');
+      // The primary answering the same request itself moves the viewer alike.
+      await get(`${c.primary.url}/live/lecture/Low/index.m3u8?session=${ada.sessionId}`);
+      assert.equal(distributor.session('ada').currentBitrate, 'Low');
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('the primary’s loopback listener', () => {
+  it('takes a client address from X-Forwarded-For only when a worker proves it sent it', async () => {
+    const c = await cluster({ trustProxy: '127.0.0.1', hls: { anonymousPerClient: 1 } });
+    try {
+      c.primary.service.startLiveStream('lecture');
+      publish(c.primary, 0);
+      const master = (base: string, headers: Record<string, string>) =>
+        get(`${base}/live/lecture/master.m3u8`, headers);
+      // Through the worker (the operator trusts loopback proxies): one session per client each.
+      for (const client of ['198.51.100.1', '198.51.100.2']) {
+        const answer = await master(c.worker, { 'x-forwarded-for': client });
+        assert.equal(answer.status, 200, `${client}: ${answer.body}`);
+      }
+      // Straight to the primary, as any local process can: the claims count for nothing.
+      const first = await master(c.primary.url, { 'x-forwarded-for': '198.51.100.3' });
+      assert.equal(first.status, 200, String(first.body));
+      for (const headers of [
+        { 'x-forwarded-for': '198.51.100.4' } as Record<string, string>,
+        { 'x-forwarded-for': '198.51.100.5', [PROXY_SECRET_HEADER]: 'a-guessed-secret' },
+      ]) {
+        const refused = await master(c.primary.url, headers);
+        assert.equal(refused.status, 429, JSON.stringify(headers));
+        assert.equal(JSON.parse(refused.body.toString()).error.code, 'TOO_MANY_ANONYMOUS_SESSIONS');
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('drops the proof from every request, and unproven forwarding headers, before anyone reads them', async () => {
+    const server = createServer((req, res) => res.end(JSON.stringify(req.headers)));
+    guardForwarding(server, 'the-proxy-secret-of-this-boot');
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const seen = async (headers: Record<string, string>) => {
+        const all = JSON.parse((await get(url, headers)).body.toString()) as Record<string, string>;
+        return Object.keys(all).filter((name) => name.startsWith('x-'));
+      };
+      const claims = { 'x-forwarded-for': '198.51.100.1', 'x-forwarded-proto': 'https' };
+      assert.deepEqual(await seen(claims), []);
+      assert.deepEqual(await seen({ ...claims, [PROXY_SECRET_HEADER]: 'wrong' }), []);
+      assert.deepEqual(
+        await seen({ ...claims, [PROXY_SECRET_HEADER]: 'the-proxy-secret-of-this-boot' }),
+        ['x-forwarded-for', 'x-forwarded-proto'],
+      );
+    } finally {
+      server.close();
+    }
   });
 });

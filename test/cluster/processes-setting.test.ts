@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { CLUSTER_DEFAULTS, resolveProcesses } from '../../src/cluster/cluster-defaults.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { loggedSecrets } from '../../src/server.js';
 
 describe('--processes', () => {
   it('defaults to the single process', () => {
@@ -35,5 +36,29 @@ describe('--processes', () => {
       /^Error: VTP_PROCESSES must be 'auto'/,
     );
     assert.throws(() => loadConfig({ processes: '-1' }, {}), /--processes/);
+  });
+});
+
+describe('what an HLS worker keeps out of its log lines', () => {
+  it('is the primary’s list: keys, tokens, the state URL’s password, push targets’ credentials', () => {
+    const config = loadConfig(
+      {},
+      {
+        VTP_ADMIN_TOKEN: 'admin-token-of-this-test',
+        VTP_PUBLISH_KEY: 'publish-key-of-this-test',
+        VTP_STATE_URL: 'redis://:state-password-of-this-test@127.0.0.1:6379',
+        VTP_CDN_PUSH_TARGETS: 'https://pusher:target-password@cdn.example/live?token=target-token',
+      },
+    );
+    const secrets = loggedSecrets(config);
+    for (const secret of [
+      'admin-token-of-this-test',
+      'publish-key-of-this-test',
+      'state-password-of-this-test',
+      'target-password',
+      'target-token',
+    ]) {
+      assert.ok(secrets.includes(secret), secret);
+    }
   });
 });

@@ -5,6 +5,11 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { SegmentNotFoundError } from '../../core/errors.js';
 import type { Segment } from '../../core/segment.js';
+import {
+  IMMUTABLE_CACHE_CONTROL,
+  PLAYLIST_TYPE,
+  playlistMaxAgeSec,
+} from '../../hls/http-caching.js';
 import type { ClientReport } from '../../service/hls-delivery.js';
 import { PlaybackTokenError } from '../../service/playback-tokens.js';
 import type { RouteDeps } from '../app.js';
@@ -15,7 +20,6 @@ import { tagged } from '../operation-docs.js';
 import { media, noBody, text } from '../response-schemas.js';
 import { Id, Profile } from '../schemas.js';
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const StreamParams = Type.Object({ recording_id: Id });
 const RenditionParams = Type.Object({ recording_id: Id, profile: Profile });
 const ObjectParams = Type.Object({ recording_id: Id, profile: Profile, file: Id });
@@ -135,8 +139,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       const report = clientReport(request.query, request.headers, request.ip);
       await checkPlayback(id, request.query.token, report);
       const text = hls.mediaPlaylist(id, profile, report);
-      // No longer than half a target duration, so players polling each target duration see news.
-      const maxAge = Math.max(1, Math.floor(hls.targetDurationSec(id) / 2));
+      const maxAge = playlistMaxAgeSec(hls.targetDurationSec(id));
       const scope = report.sessionId ? 'private' : 'public';
       return varyOnEncoding(reply)
         .header('content-type', PLAYLIST_TYPE)
@@ -170,7 +173,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       // Published objects never change and their URLs name one stream incarnation: a CDN keeps
       // one copy for every viewer, and the ETag is the bytes' own.
       const cacheable = (r: FastifyReply) => {
-        r.header('cache-control', 'public, max-age=86400, immutable');
+        r.header('cache-control', IMMUTABLE_CACHE_CONTROL);
         return object.etag === undefined ? r : r.header('etag', object.etag);
       };
       if (

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { SegmentNotFoundError } from '../../core/errors.js';
+import { IMMUTABLE_CACHE_CONTROL, PLAYLIST_TYPE } from '../../hls/http-caching.js';
 import type { RouteDeps } from '../app.js';
 import { type ByteRange, RangeNotSatisfiableError, requestedRange } from '../byte-range.js';
 import { ifNoneMatchHits } from '../entity-tag.js';
@@ -11,7 +12,6 @@ import { noBody, streamedMedia, text } from '../response-schemas.js';
 import { Id, Profile } from '../schemas.js';
 import { recordingsFor } from './recordings.js';
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const RecordingParams = Type.Object({ recording_id: Id });
 const RenditionParams = Type.Object({ recording_id: Id, profile: Profile });
 const ObjectParams = Type.Object({ recording_id: Id, profile: Profile, file: Id });
@@ -100,7 +100,7 @@ export const vodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       if (!object) throw new SegmentNotFoundError(file, profile);
       const { size, etag } = object;
       reply.header('accept-ranges', 'bytes');
-      reply.header('cache-control', 'public, max-age=86400, immutable').header('etag', etag);
+      reply.header('cache-control', IMMUTABLE_CACHE_CONTROL).header('etag', etag);
       if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.code(304).send();
       let range: ByteRange | undefined;
       try {
