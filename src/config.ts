@@ -595,6 +595,12 @@ export function loadConfig(
       `--playback-secret (VTP_PLAYBACK_SECRET) must be at least ${MIN_SECRET_LENGTH} characters`,
     );
   }
+  // Pushes may hold every delivery worker but one, which always stays for viewers.
+  if (config.cdnPushTargets !== undefined && Number(config.workers) < 2) {
+    throw new ConfigError(
+      '--cdn-push-targets (VTP_CDN_PUSH_TARGETS) needs --workers (VTP_WORKERS) of at least 2: one delivery worker always stays for viewers',
+    );
+  }
   checkWebhook(config.webhookUrl as string | undefined, config.webhookSecret as string | undefined);
   checkStateUrl(config.stateUrl as string | undefined);
   checkEdgeReports(config.edgeReports as string | undefined, String(config.edgeReportFrom));

@@ -302,8 +302,28 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
 
 export interface RunningServer extends Omit<Runtime, 'close'> {
   readonly url: string;
-  /** Closes with the configured shutdown deadline; resolves whether deliveries drained. */
-  close(): Promise<boolean>;
+  /**
+   * Closes within `deadlineMs` (the configured shutdown deadline, or what a cluster's primary has
+   * left of it); resolves whether deliveries drained.
+   */
+  close(deadlineMs?: number): Promise<boolean>;
+}
+
+/**
+ * Every secret the settings hold, which no log line may carry (the cluster's workers log with
+ * the same list): keys, tokens, the state URL's password, the push targets' credentials.
+ */
+export function loggedSecrets(config: ServerConfig): (string | undefined)[] {
+  return [
+    config.publishKey,
+    config.adminToken,
+    config.playbackSecret,
+    config.webhookSecret,
+    config.stateUrl && (new URL(config.stateUrl).password || undefined),
+    ...(config.cdnPushTargets ? parsePushTargets(config.cdnPushTargets) : []).flatMap(
+      (target) => target.secrets,
+    ),
+  ];
 }
 
 /** Starts VTP Live as configured and listens. */
@@ -319,13 +339,7 @@ export async function startServer(
   const logger = pino({
     level: config.logLevel,
     name: 'vtp-live',
-    ...redactingLoggerOptions([
-      config.publishKey,
-      config.adminToken,
-      config.playbackSecret,
-      config.webhookSecret,
-      config.stateUrl && (new URL(config.stateUrl).password || undefined),
-    ]),
+    ...redactingLoggerOptions(loggedSecrets(config)),
   });
   const runtime = createRuntime({
     logger,
@@ -399,7 +413,7 @@ export async function startServer(
   logStreamEvents(runtime.service.events, logger);
   mode.beforeListen?.(runtime);
   const url = await runtime.listen(config.host, config.port);
-  const close = () => runtime.close(config.shutdownTimeoutSeconds * 1000);
+  const close = (deadlineMs = config.shutdownTimeoutSeconds * 1000) => runtime.close(deadlineMs);
   return { ...runtime, url, close };
 }
 

@@ -47,6 +47,15 @@ describe('--cdn-push-targets', () => {
     });
   }
 
+  it('needs at least two delivery workers, so one always stays for viewers', () => {
+    const targets = 'http://cdn.example.com';
+    assert.equal(loadConfig({ 'cdn-push-targets': targets, workers: '2' }, {}).workers, 2);
+    assert.throws(
+      () => loadConfig({ 'cdn-push-targets': targets, workers: '1' }, {}),
+      /--cdn-push-targets \(VTP_CDN_PUSH_TARGETS\) needs --workers \(VTP_WORKERS\) of at least 2/,
+    );
+  });
+
   it('stops `vtp-live serve` with exit code 2 and a message naming the flag', async () => {
     const result = await run(
       process.execPath,

@@ -20,6 +20,7 @@ export interface EdgeConfigFlags {
   readonly workerConnections?: string | undefined;
   readonly cacheSize?: string | undefined;
   readonly user?: string | undefined;
+  readonly originCaFile?: string | undefined;
 }
 
 /** One row per flag: its name, what --help says, and the option it sets. */
@@ -95,6 +96,12 @@ export const EDGE_CONFIG_FLAGS = [
     option: 'user',
     description: 'user the workers run as when nginx starts as root',
   },
+  {
+    flag: 'origin-ca-file',
+    value: 'file',
+    option: 'originCaFile',
+    description: `PEM bundle of the CAs that sign an https origin's certificate (default: ${EDGE_CONFIG_DEFAULTS.originCaFile})`,
+  },
 ] as const satisfies readonly {
   flag: string;
   value: string;
@@ -145,6 +152,7 @@ export function edgeConfigFromFlags(flags: EdgeConfigFlags, cwd: string): string
     edgeName: flags.edgeName,
     accessLog: path(flags.accessLog),
     runDir: path(flags.runDir),
+    originCaFile: path(flags.originCaFile),
     user: flags.user,
     ...(flags.workers !== undefined && {
       workerProcesses:

@@ -30,6 +30,8 @@ export interface EdgeConfigOptions {
   readonly runDir?: string | undefined;
   /** The user the workers run as when nginx starts as root (`user` directive). */
   readonly user?: string | undefined;
+  /** Absolute PEM file of the CAs an https origin's certificate is checked against. */
+  readonly originCaFile?: string | undefined;
 }
 
 export const EDGE_CONFIG_DEFAULTS = {
@@ -47,6 +49,8 @@ export const EDGE_CONFIG_DEFAULTS = {
    * to the origin themselves (uncached); nginx checks every 0.5 s.
    */
   lockTimeout: '5s',
+  /** The system's CA bundle where Debian and Ubuntu keep it (other systems: --origin-ca-file). */
+  originCaFile: '/etc/ssl/certs/ca-certificates.crt',
 } as const;
 
 /** A setting nginxEdgeConfig cannot use; `field` names the option at fault. */
@@ -66,7 +70,10 @@ export class EdgeConfigError extends Error {
 const SAFE_PATH = /^\/[A-Za-z0-9._\-/+@,=~]*$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-function checkPath(field: 'cacheDir' | 'accessLog' | 'runDir', value: string): string {
+function checkPath(
+  field: 'cacheDir' | 'accessLog' | 'runDir' | 'originCaFile',
+  value: string,
+): string {
   if (!isAbsolute(value) || !SAFE_PATH.test(value) || value.split('/').includes('..')) {
     throw new EdgeConfigError(
       field,
@@ -137,6 +144,10 @@ export function nginxEdgeConfig(options: EdgeConfigOptions): string {
   const runDir = options.runDir === undefined ? undefined : checkPath('runDir', options.runDir);
   const accessLog =
     options.accessLog === undefined ? undefined : checkPath('accessLog', options.accessLog);
+  const originCaFile = checkPath(
+    'originCaFile',
+    options.originCaFile ?? EDGE_CONFIG_DEFAULTS.originCaFile,
+  );
   if (runDir !== undefined && (runDir === cacheDir || runDir.startsWith(`${cacheDir}/`))) {
     // nginx's cache loader deletes files in the cache directory that are not cache entries.
     throw new EdgeConfigError('runDir', 'must not be inside the cache directory');
@@ -181,14 +192,14 @@ export function nginxEdgeConfig(options: EdgeConfigOptions): string {
         (kind) => `${kind}_temp_path ${runDir}/${kind}_temp;`,
       )
     : [];
-  // A TLS origin is named in SNI and its certificate checked against the system's CAs.
+  // A TLS origin is named in SNI and its certificate checked against originCaFile's CAs.
   const tls =
     origin.scheme === 'https'
       ? [
           'proxy_ssl_server_name on;',
           `proxy_ssl_name ${origin.host};`,
           'proxy_ssl_verify on;',
-          'proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;',
+          `proxy_ssl_trusted_certificate ${originCaFile};`,
         ].map((line) => `\n    ${line}`)
       : [];
 
@@ -274,10 +285,10 @@ ${tempPaths.map((line) => `  ${line}`).join('\n')}${tempPaths.length > 0 ? '\n' 
       proxy_cache_lock on;
       proxy_cache_lock_timeout ${defaults.lockTimeout};
       proxy_cache_lock_age ${defaults.lockTimeout};
-      # At the live edge an expired shared playlist is served while one request refreshes it
-      # in the background, and while the origin fails.
-      proxy_cache_use_stale updating error timeout http_500 http_502 http_503 http_504;
-      proxy_cache_background_update on;
+      # While the origin fails, what the cache holds is served. Not while updating: a segment
+      # lives a day and never changes, so the segment answer that expires is the one-second
+      # 404 of one not there yet; served stale, it would hide a segment that just appeared.
+      proxy_cache_use_stale error timeout http_500 http_502 http_503 http_504;
       add_header X-Cache-Status $upstream_cache_status always;
 
       # Playlists: a viewer's own (it names a session, token or CMCD sid; its segment URIs carry
@@ -285,11 +296,14 @@ ${tempPaths.map((line) => `  ${line}`).join('\n')}${tempPaths.length > 0 ? '\n' 
       # every poll reaches the origin, which keeps the viewer alive and reads its CMCD. Keying
       # them by session instead would fill the cache with entries no one else can use (a viewer
       # polls once per target duration; they live half of one). Shared ones (no session) are
-      # cached as the origin says.
+      # cached as the origin says; at the live edge an expired one is served while one request
+      # refreshes it in the background, and while the origin fails.
       location ~ \\.m3u8$ {
         proxy_pass ${origin.scheme}://vtp_origin;
         proxy_cache_bypass $vtp_viewer_request $vtp_multivariant;
         proxy_no_cache $vtp_viewer_request $vtp_multivariant;
+        proxy_cache_use_stale updating error timeout http_500 http_502 http_503 http_504;
+        proxy_cache_background_update on;
       }
     }
 

@@ -290,6 +290,11 @@ export const DistributionMetrics = reply('system metrics', {
               playlists_pushed: Count,
               bytes_pushed: Count,
               deleted: Count,
+              deletes_given_up: Type.Integer({
+                minimum: 0,
+                description:
+                  'removals given up (refused, or too many waiting): the objects stay at the target',
+              }),
               failed_attempts: Count,
               failures: Type.Integer({ minimum: 0, description: 'pushes given up after retries' }),
               dropped: Type.Integer({

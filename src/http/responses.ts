@@ -46,6 +46,7 @@ export function cdnPushMetrics(targets: readonly CdnPushTargetStatus[]) {
       playlists_pushed: t.playlistsPushed,
       bytes_pushed: t.bytesPushed,
       deleted: t.deleted,
+      deletes_given_up: t.deletesGivenUp,
       failed_attempts: t.failedAttempts,
       failures: t.failures,
       dropped: t.dropped,

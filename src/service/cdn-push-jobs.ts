@@ -1,20 +1,18 @@
 import { PROFILES, type ProfileName } from '../core/profiles.js';
+import { IMMUTABLE_CACHE_CONTROL, PLAYLIST_TYPE, playlistMaxAgeSec } from '../hls/http-caching.js';
 import { PUSH_PRIORITY } from './cdn-push-plan.js';
 import type { PushedStream, TargetMaster, TargetPlaylist } from './cdn-push-playlists.js';
 import type { PushJob, PushOutcome } from './cdn-push-scheduler.js';
 import { objectPath, type PushTarget, type PushTransport } from './cdn-push-target.js';
 
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-/** Segments never change once published (docs/architecture.md, "Delivery rules"). */
-const IMMUTABLE = 'public, max-age=86400, immutable';
-/** Deletes are best effort: an object left behind costs the target space, not a viewer. */
+/** One request per try: TargetMirror tries a failed removal again on later sweeps. */
 const DELETE_RETRIES = 0;
 /** The master playlist names every rendition: it goes with the lowest one's retries and timeout. */
 const MASTER_PROFILE = PROFILES.VeryLow;
 
 /** No longer than half a target duration, as the origin's, so players polling see news. */
 function playlistCache(stream: PushedStream): string {
-  return `public, max-age=${Math.max(1, Math.floor(stream.targetDurationSec / 2))}`;
+  return `public, max-age=${playlistMaxAgeSec(stream.targetDurationSec)}`;
 }
 
 export const MASTER_FILE = 'master.m3u8';
@@ -63,7 +61,12 @@ export function uploadJob(
       if (!object) return undefined;
       await ctx.transport.put(
         ctx.target,
-        { path, body: object.data, contentType: object.contentType, cacheControl: IMMUTABLE },
+        {
+          path,
+          body: object.data,
+          contentType: object.contentType,
+          cacheControl: IMMUTABLE_CACHE_CONTROL,
+        },
         signal,
       );
       return object.data.byteLength;
@@ -138,15 +141,24 @@ export function masterJob(
   };
 }
 
-/** Removal of an object; `wanted` says, when it runs, whether it should still go. */
+/** The key of the removal of the object at `path` (its upload's key is the path itself). */
+export function deleteKey(path: string): string {
+  return `DELETE ${path}`;
+}
+
+/**
+ * Removal of an object; `wanted` says, when it runs, whether it should still go, and `done`
+ * hears how it ended (TargetMirror holds it again when it was dropped or failed).
+ */
 export function deleteJob(
   ctx: JobContext,
   path: string,
   profile: ProfileName | undefined,
+  done: (outcome: PushOutcome) => void,
   wanted: () => boolean = () => true,
 ): PushJob {
   return {
-    key: `DELETE ${path}`,
+    key: deleteKey(path),
     kind: 'delete',
     priority: PUSH_PRIORITY.delete,
     retries: DELETE_RETRIES,
@@ -156,6 +168,6 @@ export function deleteJob(
       await ctx.transport.delete(ctx.target, path, signal);
       return 0;
     },
-    done: () => {},
+    done,
   };
 }

@@ -19,6 +19,8 @@ export interface CdnPushTargetStatus {
   readonly failures: number;
   /** Pushes dropped from the full backlog (planned again while the origin holds the object). */
   readonly dropped: number;
+  /** Removals given up (refused, or too many waiting): those objects stay at the target. */
+  readonly deletesGivenUp: number;
   /** Pushes waiting, and pushes in the delivery pool. */
   readonly backlog: number;
   readonly inFlight: number;
@@ -40,7 +42,8 @@ type CountedField =
   | 'deleted'
   | 'failedAttempts'
   | 'failures'
-  | 'dropped';
+  | 'dropped'
+  | 'deletesGivenUp';
 
 const COUNTERS: ReadonlyArray<readonly [string, string, CountedField]> = [
   [
@@ -61,6 +64,11 @@ const COUNTERS: ReadonlyArray<readonly [string, string, CountedField]> = [
     'vtp_cdn_push_dropped_total',
     "Pushes dropped from a target's full backlog (a target down too long)",
     'dropped',
+  ],
+  [
+    'vtp_cdn_push_deletes_given_up_total',
+    'Removals from a push target given up (refused, or too many waiting): the objects stay there',
+    'deletesGivenUp',
   ],
 ];
 

@@ -1,7 +1,9 @@
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import {
   deleteJob,
+  deleteKey,
   type JobContext,
+  MASTER_FILE,
   MEDIA_FILE,
   masterJob,
   masterKey,
@@ -11,7 +13,7 @@ import {
 } from './cdn-push-jobs.js';
 import { planRendition } from './cdn-push-plan.js';
 import type { PushedStream, PushPlaylists, TargetPlaylist } from './cdn-push-playlists.js';
-import type { TargetScheduler } from './cdn-push-scheduler.js';
+import type { PushOutcome, TargetScheduler } from './cdn-push-scheduler.js';
 
 /** What a mirror reads of the origin: its streams by id, and their playlists for targets. */
 export interface MirrorOrigin {
@@ -34,7 +36,19 @@ interface StreamState {
   masterShape: string | undefined;
 }
 
+/** A removal held until a sweep queues it. */
+interface HeldDelete {
+  readonly path: string;
+  readonly profile: ProfileName | undefined;
+  /** Asked when it runs: whether it should still go (a stream of that id may be back). */
+  readonly wanted?: () => boolean;
+  /** Tries that failed while the target took other pushes. */
+  failures: number;
+}
+
 const NONE: ReadonlySet<string> = new Set();
+/** Tries of a removal the target fails while up; then it is given up (and counted). */
+const DELETE_TRIES = 3;
 
 /**
  * What one target mirrors of the origin's streams, and the pushes that bring it up to date:
@@ -45,11 +59,17 @@ const NONE: ReadonlySet<string> = new Set();
  */
 export class TargetMirror {
   private readonly streams = new Map<string, StreamState>();
+  /**
+   * Removals waiting for room in the backlog, oldest first, at most `maxDeletes`: the mirror
+   * forgets a stream at once, so this is all that remembers what of it is left at the target.
+   */
+  private readonly deletes = new Map<string, HeldDelete>();
 
   constructor(
     private readonly ctx: JobContext,
     readonly scheduler: TargetScheduler,
     private readonly origin: MirrorOrigin,
+    private readonly maxDeletes: number,
   ) {}
 
   /**
@@ -71,6 +91,59 @@ export class TargetMirror {
   /** Retires the streams this target knows that are no longer `held`. */
   forgetGone(held: ReadonlySet<string>): void {
     for (const id of [...this.streams.keys()]) if (!held.has(id)) this.retire(id, true);
+  }
+
+  /**
+   * Queues held removals, oldest first, as catch-up: only while the backlog is under half full,
+   * so a removal never takes an upload's place. What does not fit waits for the next sweep.
+   */
+  flushDeletes(): void {
+    for (const [path, held] of this.deletes) {
+      const job = deleteJob(
+        this.ctx,
+        path,
+        held.profile,
+        (outcome) => this.deleteEnded(held, outcome),
+        held.wanted,
+      );
+      if (!this.scheduler.has(job.key) && !this.scheduler.enqueue(job, 'catch-up')) return;
+      this.deletes.delete(path);
+    }
+  }
+
+  /**
+   * An object that reached the target after its stream was retired (it was on its way): it
+   * goes too. A playlist only while no stream of its id took its place (it names the same path).
+   */
+  private landedLate(id: string, profile: ProfileName | undefined, file: string): void {
+    const playlist = file === MEDIA_FILE || file === MASTER_FILE;
+    const path = profile ? renditionKey(id, profile, file) : masterKey(id);
+    const wanted = () => !this.streams.has(id);
+    this.holdDelete({ path, profile, failures: 0, ...(playlist && { wanted }) });
+  }
+
+  /** Holds a removal for the next sweep; beyond `maxDeletes` it is given up (and counted). */
+  private holdDelete(held: HeldDelete): void {
+    if (this.deletes.has(held.path) || this.scheduler.has(deleteKey(held.path))) return;
+    if (this.deletes.size >= this.maxDeletes) {
+      this.scheduler.giveUpDelete();
+      return;
+    }
+    this.deletes.set(held.path, held);
+  }
+
+  /**
+   * A removal that was dropped from the backlog (new work took its place, or the pusher
+   * stopped), or failed while the target is down, is held again; one the target failed
+   * DELETE_TRIES times while up (it refuses removals, say) is given up.
+   */
+  private deleteEnded(held: HeldDelete, outcome: PushOutcome): void {
+    if (outcome === 'pushed' || outcome === 'skipped') return;
+    if (outcome === 'failed' && this.scheduler.isUp && ++held.failures >= DELETE_TRIES) {
+      this.scheduler.giveUpDelete();
+      return;
+    }
+    this.holdDelete(held);
   }
 
   /** The target's state of `stream`: a new incarnation starts afresh (its names are new). */
@@ -123,7 +196,8 @@ export class TargetMirror {
           return upload.kind === 'init' ? now?.getInit(upload.name) : now?.get(upload.name);
         },
         (outcome) => {
-          if (outcome !== 'pushed' || this.streams.get(id) !== state) return;
+          if (outcome !== 'pushed') return;
+          if (this.streams.get(id) !== state) return this.landedLate(id, profile, upload.name);
           r.atTarget.add(upload.name);
           this.replan(id, state, profile);
         },
@@ -131,9 +205,9 @@ export class TargetMirror {
       this.scheduler.enqueue(job, fresh && upload.listed ? 'new' : 'catch-up');
     }
     for (const name of plan.deletes) {
-      const job = deleteJob(this.ctx, renditionKey(id, profile, name), profile);
-      // Best effort: once queued it is not planned again, whatever becomes of it.
-      if (this.scheduler.enqueue(job, 'catch-up')) r.atTarget.delete(name);
+      // Held until a sweep finds room for it (flushDeletes), then tried until it goes.
+      this.holdDelete({ path: renditionKey(id, profile, name), profile, failures: 0 });
+      r.atTarget.delete(name);
     }
     const playlist = this.origin.playlists.media(stream, profile);
     const key = renditionKey(id, profile, MEDIA_FILE);
@@ -153,7 +227,10 @@ export class TargetMirror {
       },
       (outcome, sent) => {
         r.listedPending = NONE;
-        if (this.streams.get(id) !== state) return;
+        if (this.streams.get(id) !== state) {
+          if (outcome === 'pushed') this.landedLate(id, profile, MEDIA_FILE);
+          return;
+        }
         if (outcome === 'pushed' && sent) {
           r.pushedText = sent.text;
           r.listedAtTarget = new Set(sent.names);
@@ -182,7 +259,10 @@ export class TargetMirror {
         return now ? this.origin.playlists.master(now, pushed(state)) : undefined;
       },
       (outcome, sent) => {
-        if (this.streams.get(id) !== state) return;
+        if (this.streams.get(id) !== state) {
+          if (outcome === 'pushed') this.landedLate(id, undefined, MASTER_FILE);
+          return;
+        }
         if (outcome === 'pushed' && sent) state.masterShape = sent.shape;
         const now = this.current(id, state);
         if (now && outcome !== 'dropped') this.planMaster(now, state);
@@ -206,26 +286,29 @@ export class TargetMirror {
   }
 
   /**
-   * Forgets a stream at a target and removes what it pushed of it: its media, and with
-   * `playlists` (the stream is gone, not replaced) its playlists too, unless a new stream of the
-   * same id has taken their place by then.
+   * Forgets a stream at a target and removes what it pushed of it: with `playlists` (the stream
+   * is gone, not replaced) its playlists first, unless a new stream of the same id has taken
+   * their place by then, and its media. The removals are held (holdDelete), never queued over
+   * uploads, and go as sweeps find room.
    */
   private retire(id: string, playlists: boolean): void {
     const state = this.streams.get(id);
     if (!state) return;
     this.streams.delete(id);
-    const unclaimed = () => !this.streams.has(id);
+    const wanted = () => !this.streams.has(id);
+    if (playlists && state.masterShape !== undefined) {
+      this.holdDelete({ path: masterKey(id), profile: undefined, wanted, failures: 0 });
+    }
     for (const [profile, r] of state.renditions) {
-      for (const name of r.atTarget) {
-        this.scheduler.enqueue(deleteJob(this.ctx, renditionKey(id, profile, name), profile));
-      }
       if (playlists && r.pushedText !== undefined) {
         const path = renditionKey(id, profile, MEDIA_FILE);
-        this.scheduler.enqueue(deleteJob(this.ctx, path, profile, unclaimed));
+        this.holdDelete({ path, profile, wanted, failures: 0 });
       }
     }
-    if (playlists && state.masterShape !== undefined) {
-      this.scheduler.enqueue(deleteJob(this.ctx, masterKey(id), undefined, unclaimed));
+    for (const [profile, r] of state.renditions) {
+      for (const name of r.atTarget) {
+        this.holdDelete({ path: renditionKey(id, profile, name), profile, failures: 0 });
+      }
     }
   }
 }

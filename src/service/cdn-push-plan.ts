@@ -1,20 +1,28 @@
 import type { ProfileName } from '../core/profiles.js';
 import type { Segment } from '../core/segment.js';
+import { DEFAULT_PRIORITY } from './deliveries.js';
 
 /** What one push does at a target. */
 export type PushKind = 'segment' | 'init' | 'playlist' | 'master' | 'delete';
 
+/** The highest a push ranks: below a viewer's delivery of the default priority. */
+const TOP = DEFAULT_PRIORITY - 1;
+
 /**
- * Pool priorities of pushes (higher runs first; a viewer's delivery defaults to 5). A playlist
- * goes as soon as its segments are there: it is what makes them playable. Segments of lower
+ * Pool priorities of pushes (higher runs first). Every push ranks below a viewer's delivery
+ * (DEFAULT_PRIORITY): viewers first, however much a target lacks. Among pushes a playlist goes
+ * as soon as its segments are there: it is what makes them playable. Segments of lower
  * renditions go before higher ones: the lowest is the one every player can fall back to, and the
  * smallest. Catch-up of segments no playlist lists any more, and removals, wait for the rest.
  */
 export const PUSH_PRIORITY = {
-  playlist: 6,
-  segment: { VeryLow: 5, Low: 4, Medium: 3, High: 2 } as Record<ProfileName, number>,
-  catchUp: 1,
-  delete: 0,
+  playlist: TOP,
+  segment: { VeryLow: TOP - 1, Low: TOP - 2, Medium: TOP - 3, High: TOP - 4 } as Record<
+    ProfileName,
+    number
+  >,
+  catchUp: TOP - 5,
+  delete: TOP - 6,
 } as const;
 
 /** One object to upload to a target. */

@@ -1,6 +1,7 @@
 import { PushBacklog } from './cdn-push-backlog.js';
 import type { CdnPushTargetStatus } from './cdn-push-metrics.js';
 import type { PushKind } from './cdn-push-plan.js';
+import type { PushSlots } from './cdn-push-slots.js';
 import type { PushTarget } from './cdn-push-target.js';
 import type { DeliveryTask } from './delivery-pool.js';
 import { redactSecrets } from './redact.js';
@@ -10,6 +11,8 @@ import { QueueFullError, ShuttingDownError } from './service-errors.js';
 export interface DeliverySubmitter {
   /** Queues a task or throws QueueFullError / ShuttingDownError. */
   submitDelivery(task: DeliveryTask): void;
+  /** The pool's workers: pushes leave at least one of them to viewers' deliveries. */
+  readonly deliveryWorkers: number;
 }
 
 /** How a push ended: taken, nothing left to send, given up, or dropped from the backlog. */
@@ -37,6 +40,8 @@ export interface SchedulerOptions {
   readonly maxBacklog: number;
   /** Jobs a target may have in the delivery pool at once while it is up (1 while it is down). */
   readonly maxInFlight: number;
+  /** The pool places every target's pushes share (each job in the pool holds one). */
+  readonly slots: PushSlots;
   /** Pause after a push gave up, or the pool was full, before the next try. */
   readonly retryPauseMs: number;
   /** The service clock, for the last success time. */
@@ -46,9 +51,11 @@ export interface SchedulerOptions {
 let taskIds = 0;
 
 /**
- * The pushes of one target: a bounded backlog fed into the delivery pool a few at a time. After
- * an upload gives up the target counts as down, and one push at a time probes it, a pause apart,
- * until one succeeds; `onUpChange` tells the pusher both turns (back up, it plans the catch-up).
+ * The pushes of one target: a bounded backlog fed into the delivery pool a few at a time, each
+ * holding one of the places all targets share (PushSlots). After an upload gives up the target
+ * counts as down, and one push at a time probes it, a pause apart, until one succeeds;
+ * `onUpChange` tells the pusher both turns (back up, it plans the catch-up). Once stopped (at
+ * shutdown) what the pool still settles counts nothing: abandoned work says nothing of a target.
  */
 export class TargetScheduler {
   private readonly backlog: PushBacklog<PushJob>;
@@ -64,9 +71,11 @@ export class TargetScheduler {
     failedAttempts: 0,
     failures: 0,
     dropped: 0,
+    deletesGivenUp: 0,
   };
   private lastError: string | undefined;
   private lastSuccessAt: number | undefined;
+  private readonly wake = () => this.pump();
 
   constructor(
     readonly target: PushTarget,
@@ -79,6 +88,11 @@ export class TargetScheduler {
 
   get isUp(): boolean {
     return this.up;
+  }
+
+  /** Counts a removal given up: the object stays at the target (nothing counts once stopped). */
+  giveUpDelete(): void {
+    if (!this.stopped) this.counts.deletesGivenUp++;
   }
 
   /** True while a job of this key waits or runs. */
@@ -109,6 +123,7 @@ export class TargetScheduler {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.options.slots.forget(this.wake);
     for (const job of this.backlog.clear()) job.done('dropped');
   }
 
@@ -129,9 +144,15 @@ export class TargetScheduler {
     while (!this.stopped && this.timer === undefined && this.inFlight.size < limit) {
       const job = this.backlog.next();
       if (!job) return;
+      // Every target's pushes together leave a worker to viewers: wait for a place to free.
+      if (!this.options.slots.take()) {
+        this.options.slots.waitFor(this.wake);
+        return;
+      }
       try {
         this.submit(job);
       } catch (error) {
+        this.options.slots.release();
         // A pool full of other work: the job keeps its place and tries again after a pause.
         if (error instanceof QueueFullError) this.pause();
         else if (error instanceof ShuttingDownError) this.stop();
@@ -154,12 +175,19 @@ export class TargetScheduler {
         sent = await job.attempt(signal);
       },
       onAttemptFailed: (error) => {
+        if (this.stopped) return;
         this.counts.failedAttempts++;
         const message = error instanceof Error ? error.message : String(error);
         this.lastError = redactSecrets(message, this.target.secrets);
       },
       onSettled: (status) => {
         this.inFlight.delete(job.key);
+        this.options.slots.release(this.wake);
+        // Stopped: the pool finishes or abandons what it holds at shutdown; none of it counts.
+        if (this.stopped) {
+          job.done('dropped');
+          return;
+        }
         if (status.state === 'delivered') this.succeeded(job, sent);
         else this.failed(job);
         this.pump();
@@ -181,7 +209,7 @@ export class TargetScheduler {
     job.done('pushed');
     if (!this.up) {
       this.up = true;
-      if (!this.stopped) this.onUpChange(true);
+      this.onUpChange(true);
     }
   }
 

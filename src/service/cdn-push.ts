@@ -3,6 +3,7 @@ import type { CdnPushStatusSource, CdnPushTargetStatus } from './cdn-push-metric
 import { TargetMirror } from './cdn-push-mirror.js';
 import { type PushedStream, PushPlaylists } from './cdn-push-playlists.js';
 import { type DeliverySubmitter, TargetScheduler } from './cdn-push-scheduler.js';
+import { PushSlots } from './cdn-push-slots.js';
 import { fetchTransport, type PushTarget, type PushTransport } from './cdn-push-target.js';
 import { HLS_DEFAULTS } from './hls-delivery.js';
 import type { StreamEvents } from './stream-events.js';
@@ -27,6 +28,7 @@ export interface CdnPushOptions {
   readonly clock?: () => number;
   readonly maxBacklog?: number;
   readonly maxInFlight?: number;
+  readonly maxDeletes?: number;
   readonly retryPauseMs?: number;
   readonly sweepIntervalMs?: number;
   /** Where an unexpected error of a sweep goes. */
@@ -35,11 +37,25 @@ export interface CdnPushOptions {
   readonly onTargetState?: (status: CdnPushTargetStatus) => void;
 }
 
+/** Push targets on a pool of one worker: pushes would leave viewers' deliveries none. */
+export class PushWorkersError extends Error {
+  constructor(workers: number) {
+    super(
+      `push targets need at least 2 delivery workers (one always stays for viewers), got ${workers}`,
+    );
+  }
+}
+
 export const CDN_PUSH_DEFAULTS = {
   /** Pushes that may wait per target; beyond it the oldest is dropped (and counted). */
   maxBacklog: 256,
-  /** Pushes per target in the delivery pool at once (one while the target is down). */
+  /**
+   * Pushes per target in the delivery pool at once (one while the target is down). All targets
+   * together hold one worker fewer than the pool has, and each at most its share of those.
+   */
   maxInFlight: 8,
+  /** Removals per target waiting for room in its backlog; beyond it they are given up (counted). */
+  maxDeletes: 16_384,
   /** Pause after a push gave up before probing the target again. */
   retryPauseMs: 1000,
   /** How often every stream is planned again: expiry, stream ends and removals, catch-up. */
@@ -53,7 +69,8 @@ export const CDN_PUSH_DEFAULTS = {
  * origin let go is removed (TargetMirror plans all of it for one target). Events start the work
  * at once; a sweep every second catches what they do not announce (expiry, removed streams) and
  * what a target still lacks. A target that is down is probed until it answers, then catches up
- * (TargetScheduler holds the bounds).
+ * (TargetScheduler holds the bounds). Pushes never starve viewers: every target's together hold
+ * one pool worker fewer than there are (PushSlots), and they rank below viewers' deliveries.
  */
 export class CdnPusher implements CdnPushStatusSource {
   private readonly mirrors: TargetMirror[];
@@ -75,13 +92,21 @@ export class CdnPusher implements CdnPushStatusSource {
     this.playlists = new PushPlaylists(options.playlistSegments ?? HLS_DEFAULTS.playlistSegments);
     const transport = options.transport ?? fetchTransport;
     const origin = { find: (id: string) => this.find(id), playlists: this.playlists };
+    const workers = options.submitter.deliveryWorkers;
+    if (workers < 2) throw new PushWorkersError(workers);
+    // One worker always stays free for viewers' deliveries, whatever the targets do.
+    const slots = new PushSlots(workers - 1);
+    // Each target's share, so one that hangs leaves the others room too.
+    const share = Math.ceil(slots.capacity / Math.max(1, options.targets.length));
+    const maxInFlight = Math.min(options.maxInFlight ?? CDN_PUSH_DEFAULTS.maxInFlight, share);
     this.mirrors = options.targets.map((target) => {
       const scheduler: TargetScheduler = new TargetScheduler(
         target,
         options.submitter,
         {
           maxBacklog: options.maxBacklog ?? CDN_PUSH_DEFAULTS.maxBacklog,
-          maxInFlight: options.maxInFlight ?? CDN_PUSH_DEFAULTS.maxInFlight,
+          maxInFlight,
+          slots,
           retryPauseMs: options.retryPauseMs ?? CDN_PUSH_DEFAULTS.retryPauseMs,
           clock: options.clock ?? Date.now,
         },
@@ -91,7 +116,12 @@ export class CdnPusher implements CdnPushStatusSource {
           if (up) this.guarded(() => this.sweepMirror(mirror));
         },
       );
-      const mirror = new TargetMirror({ target, transport }, scheduler, origin);
+      const mirror = new TargetMirror(
+        { target, transport },
+        scheduler,
+        origin,
+        options.maxDeletes ?? CDN_PUSH_DEFAULTS.maxDeletes,
+      );
       return mirror;
     });
   }
@@ -122,19 +152,23 @@ export class CdnPusher implements CdnPushStatusSource {
     return this.mirrors.map((mirror) => mirror.scheduler.status());
   }
 
-  /** Plans every stream at every target, and clears up after streams that are gone. */
+  /** Clears up after streams that are gone, and plans every stream at every target. */
   sweep(): void {
     this.guarded(() => {
-      for (const mirror of this.mirrors) this.sweepMirror(mirror);
       const held = new Set<string>();
       for (const stream of this.options.streams.streamDistributors()) held.add(stream.recordingId);
-      for (const mirror of this.mirrors) mirror.forgetGone(held);
+      for (const mirror of this.mirrors) {
+        mirror.forgetGone(held);
+        this.sweepMirror(mirror);
+      }
       this.playlists.keepOnly(held);
     });
   }
 
+  /** Every stream's uploads and playlists, then the removals waiting for room. */
   private sweepMirror(mirror: TargetMirror): void {
     for (const stream of this.options.streams.streamDistributors()) mirror.planStream(stream);
+    mirror.flushDeletes();
   }
 
   private guarded(work: () => void): void {

@@ -517,6 +517,11 @@ export class DistributionService {
     this.deliveries.submit(task);
   }
 
+  /** The delivery pool's workers (other work on the pool leaves viewers some of them). */
+  get deliveryWorkers(): number {
+    return this.deliveries.stats().workers;
+  }
+
   /** Takes the CDN's hit and miss counts from `source` (undefined: the forwarder's own). */
   useCacheCounts(source: CacheCounts | undefined): void {
     this.deliveries.useCacheCounts(source);

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,12 +13,14 @@ import {
 } from '../../src/edge/edge-config-flags.js';
 import { parseEdgeLine } from '../../src/edge/edge-report.js';
 import {
+  EDGE_CONFIG_DEFAULTS,
   EdgeConfigError,
   type EdgeConfigOptions,
   nginxEdgeConfig,
 } from '../../src/edge/nginx-config.js';
 import { run } from '../helpers/exec.js';
-import { NGINX } from '../helpers/nginx.js';
+import { NGINX, startNginx } from '../helpers/nginx.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 
@@ -67,7 +72,10 @@ describe('nginxEdgeConfig', () => {
         accessLog: undefined,
         listen: { host: '::1', port: 8082 },
       },
+      // nginx reads the CA file when it loads the configuration: this one must be there.
+      { ...options, origin: 'https://127.0.0.1:8444', originCaFile: join(dir, 'origin-ca.pem') },
     ];
+    await copyFile(EDGE_CONFIG_DEFAULTS.originCaFile, join(dir, 'origin-ca.pem'));
     for (const variant of variants) {
       const result = await nginxAccepts(nginxEdgeConfig(variant));
       assert.equal(result.code, 0, result.stderr);
@@ -75,19 +83,34 @@ describe('nginxEdgeConfig', () => {
     }
   });
 
-  it('caches HLS under the path alone, one origin request for concurrent misses, stale playlists while updating', () => {
-    const lines = directives(nginxEdgeConfig(options));
+  it('caches HLS under the path alone, one origin request for concurrent misses, stale playlists (only) while updating', () => {
+    const conf = nginxEdgeConfig(options);
+    const lines = directives(conf);
     for (const directive of [
       'proxy_cache vtp_edge;',
       'proxy_cache_key $uri;',
       'proxy_cache_lock on;',
-      'proxy_cache_background_update on;',
       'add_header X-Cache-Status $upstream_cache_status always;',
     ]) {
       assert.ok(lines.includes(directive), `has ${directive}`);
     }
-    const stale = lines.find((line) => line.startsWith('proxy_cache_use_stale '));
-    assert.match(stale ?? '', /\bupdating\b/);
+    const playlists = conf.indexOf('location ~ \\.m3u8$');
+    const hls = directives(conf.slice(conf.indexOf('location ~ ^/(live|vod)/'), playlists));
+    const stale = hls.filter((line) => line.startsWith('proxy_cache_use_stale '));
+    assert.equal(stale.length, 1);
+    assert.doesNotMatch(
+      stale[0] ?? '',
+      /\bupdating\b/,
+      'segments: stale only while the origin fails',
+    );
+    assert.match(stale[0] ?? '', /\berror timeout\b/);
+    assert.ok(!hls.some((line) => line.startsWith('proxy_cache_background_update')));
+    const playlist = directives(conf.slice(playlists, conf.indexOf('}', playlists)));
+    assert.ok(playlist.includes('proxy_cache_background_update on;'));
+    assert.match(
+      playlist.find((line) => line.startsWith('proxy_cache_use_stale ')) ?? '',
+      /\bupdating\b/,
+    );
     assert.ok(
       lines.some((line) => /^location ~ \^\/\(live\|vod\)\/ \{$/.test(line)),
       'a cached location for /live/ and /vod/',
@@ -161,6 +184,21 @@ describe('nginxEdgeConfig', () => {
     );
   });
 
+  it('checks an https origin against the system CAs, or the CA file it is given', () => {
+    const https = { ...options, origin: 'https://origin.example' };
+    const trusted = (conf: string) =>
+      directives(conf).filter((line) => line.startsWith('proxy_ssl_trusted_certificate '));
+    assert.deepEqual(trusted(nginxEdgeConfig(https)), [
+      'proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;',
+    ]);
+    assert.deepEqual(
+      trusted(nginxEdgeConfig({ ...https, originCaFile: '/etc/pki/tls/cert.pem' })),
+      ['proxy_ssl_trusted_certificate /etc/pki/tls/cert.pem;'],
+    );
+    assert.ok(directives(nginxEdgeConfig(https)).includes('proxy_ssl_verify on;'));
+    assert.deepEqual(trusted(nginxEdgeConfig(options)), [], 'none for an http origin');
+  });
+
   it('keeps pid, temp files and error log in the run directory, none in the cache directory', () => {
     const conf = nginxEdgeConfig(options);
     const run = join(dir, 'run');
@@ -182,6 +220,8 @@ describe('nginxEdgeConfig', () => {
       [{ cacheDir: '/tmp/a cache' }, 'cacheDir'],
       [{ cacheDir: '/tmp/x;evil' }, 'cacheDir'],
       [{ accessLog: '/tmp/$host.log' }, 'accessLog'],
+      [{ originCaFile: 'ca.pem' }, 'originCaFile'],
+      [{ originCaFile: '/etc/ssl/ca;evil.pem' }, 'originCaFile'],
       [{ workerConnections: 10 }, 'workerConnections'],
       [{ cacheSizeMiB: 1.5 }, 'cacheSizeMiB'],
       [{ edgeName: "edge'a" }, 'edgeName'],
@@ -244,6 +284,7 @@ describe('vtp-live edge-config', () => {
       [{ ...base, reportTo: '1.2.3.4' }, /^--report-to: /],
       [{ ...base, edgeName: 'a b' }, /^--edge-name: /],
       [{ ...base, accessLog: '/tmp/$x' }, /^--access-log: /],
+      [{ ...base, originCaFile: '/etc/a ca.pem' }, /^--origin-ca-file: /],
     ];
     for (const [flags, message] of cases) {
       assert.throws(
@@ -254,13 +295,91 @@ describe('vtp-live edge-config', () => {
     }
     // Relative paths are the working directory's.
     assert.match(edgeConfigFromFlags(base, '/srv'), /proxy_cache_path \/srv\/cache /);
+    const https = { ...base, origin: 'https://origin.example', originCaFile: 'tls/ca.pem' };
+    assert.match(
+      edgeConfigFromFlags(https, '/srv'),
+      /^\s*proxy_ssl_trusted_certificate \/srv\/tls\/ca\.pem;$/m,
+    );
   });
 
   it('describes itself in --help', async () => {
     const result = await run('node', ['--import', 'tsx', CLI, 'edge-config', '--help']);
     assert.equal(result.code, 0);
-    for (const flag of ['--origin', '--listen', '--cache-dir', '--report-to', '--run-dir']) {
+    for (const flag of [
+      '--origin',
+      '--listen',
+      '--cache-dir',
+      '--report-to',
+      '--run-dir',
+      '--origin-ca-file',
+    ]) {
       assert.ok(result.stdout.includes(flag), flag);
     }
+  });
+});
+
+describe('an edge run from the generated configuration', { timeout: 30_000 }, () => {
+  let appeared = false;
+  const origin = createServer((req, res) => {
+    // A segment not there yet is a 404 for one second, as the origin answers it.
+    if (req.url?.startsWith('/live/lecture/Low/abc-1.ts') && appeared) {
+      res.writeHead(200, { 'cache-control': 'public, max-age=86400, immutable' });
+      res.end('segment bytes');
+      return;
+    }
+    res.writeHead(404, { 'cache-control': 'public, max-age=1' });
+    res.end('{"error":{"code":"SEGMENT_NOT_FOUND"}}');
+  });
+  let edge: Awaited<ReturnType<typeof startNginx>>;
+
+  before(async () => {
+    origin.listen(0, '127.0.0.1');
+    await once(origin, 'listening');
+    const { port } = origin.address() as AddressInfo;
+    edge = await startNginx((dir, listen) =>
+      nginxEdgeConfig({
+        origin: `http://127.0.0.1:${port}`,
+        listen: { host: '127.0.0.1', port: listen },
+        cacheDir: join(dir, 'cache'),
+        runDir: dir,
+        workerProcesses: 1,
+        ...(process.getuid?.() === 0 && { user: 'root' }),
+      }),
+    );
+  });
+  after(async () => {
+    await edge?.stop();
+    origin.closeAllConnections();
+    origin.close();
+  });
+
+  it('serves a segment from the first request after its one-second 404 expires, never the stale 404', async () => {
+    const get = async () => {
+      const response = await fetch(`${edge.url}/live/lecture/Low/abc-1.ts?session=S1`);
+      await response.arrayBuffer();
+      return `${response.status} ${response.headers.get('x-cache-status')}`;
+    };
+    assert.equal(await get(), '404 MISS');
+    appeared = true;
+    const seen: string[] = [];
+    await waitFor(
+      async () => {
+        const answer = await get();
+        seen.push(answer);
+        return answer.startsWith('200') ? answer : undefined;
+      },
+      10_000,
+      'the segment through the edge',
+      50,
+    );
+    // Within its second the cached 404 stands; after it, the origin is asked at once.
+    const notFound = seen.filter((answer) => answer.startsWith('404'));
+    assert.deepEqual(
+      notFound.filter((answer) => answer !== '404 HIT'),
+      [],
+      `no stale 404: ${seen.join(', ')}`,
+    );
+    assert.match(seen.at(-1) ?? '', /^200 (EXPIRED|MISS)$/);
+    assert.equal(await get(), '200 HIT');
   });
 });

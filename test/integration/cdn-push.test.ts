@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import HLS from 'hls-parser';
@@ -12,6 +14,7 @@ import { run } from '../helpers/exec.js';
 import { playHls } from '../helpers/hls-client.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { type RunningLadder, startLadder } from '../helpers/ladder.js';
+import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
 
 type MediaPlaylist = InstanceType<typeof HLS.types.MediaPlaylist>;
@@ -239,5 +242,144 @@ describe('push delivery of a real lecture to nginx over WebDAV', { timeout: 180_
     );
     const status = await pushMetrics();
     assert.ok(status.deleted > 0);
+  });
+});
+
+/** A push target that takes connections and never answers a byte (packets silently dropped). */
+async function startSilentTarget(): Promise<{
+  url: string;
+  connections: () => number;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => accepted,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+describe('push targets that never answer', { timeout: 60_000 }, () => {
+  let origin: TestServer;
+  const silent: Awaited<ReturnType<typeof startSilentTarget>>[] = [];
+
+  before(async () => {
+    silent.push(await startSilentTarget(), await startSilentTarget());
+    origin = await startTestServer({}, 200, {
+      cdnPush: { targets: parsePushTargets(silent.map((t) => t.url).join(',')) },
+    });
+  });
+
+  after(async () => {
+    await origin?.close();
+    for (const target of silent) await target.close();
+  });
+
+  async function targets(): Promise<any[]> {
+    const metrics = await call(`${origin.url}/api/v1/distribution/metrics`, 'GET');
+    return metrics.body.cdn_push.targets;
+  }
+
+  it('leave a worker to viewers: a delivery completes while every push hangs', async () => {
+    const workers = origin.service.deliveryWorkers;
+    assert.equal(workers, 4);
+    const started = await call(`${origin.url}/api/v1/streams/start`, 'POST', {
+      recording_id: 'hang',
+    });
+    assert.equal(started.status, 201);
+    const joined = await call(`${origin.url}/api/v1/streams/hang`, 'POST', { viewer_id: 'ada' });
+    assert.equal(joined.status, 201, JSON.stringify(joined.body));
+    // 32 uploads (8 segments, every rendition) for each target: far more than the pool's workers.
+    for (let n = 0; n < 8; n++) {
+      for (const profile of ALL_PROFILES) {
+        origin.service.addSegmentToStream('hang', segmentInput(n, profile));
+      }
+    }
+    const stuck = await waitFor(
+      async () => {
+        const all = await targets();
+        const inFlight = all.reduce((sum, t) => sum + t.in_flight, 0);
+        const connected = silent.reduce((sum, t) => sum + t.connections(), 0);
+        return inFlight === workers - 1 && connected === workers - 1 ? all : undefined;
+      },
+      10_000,
+      'the pushes to fill their share of the pool',
+      20,
+    );
+    assert.ok(
+      stuck.every((t) => t.in_flight >= 1),
+      'each target holds a place',
+    );
+    const queued = await call(`${origin.url}/api/v1/segments/deliver`, 'POST', {
+      recording_id: 'hang',
+      viewer_id: 'ada',
+      segment_id: 'seg-7',
+    });
+    assert.equal(queued.status, 202, JSON.stringify(queued.body));
+    const delivery = `${origin.url}/api/v1/segments/deliveries/${queued.body.delivery_id}`;
+    await waitFor(
+      async () => {
+        const status = await call(delivery, 'GET');
+        return status.body.status === 'delivered' ? true : undefined;
+      },
+      10_000,
+      'the viewer delivery',
+      20,
+    );
+    // It did not wait for a push to time out and free a worker: every push still hangs.
+    const after = await targets();
+    assert.deepEqual(
+      after.map((t) => [t.up, t.failed_attempts, t.failures]),
+      [
+        [true, 0, 0],
+        [true, 0, 0],
+      ],
+    );
+    assert.equal(
+      after.reduce((sum, t) => sum + t.in_flight, 0),
+      workers - 1,
+    );
+    assert.equal(
+      silent.reduce((sum, t) => sum + t.connections(), 0),
+      workers - 1,
+      'never more pushes at once',
+    );
+  });
+
+  it('count nothing against the targets when a shutdown abandons their pushes', async () => {
+    const pusher = origin.cdnPush;
+    assert.ok(pusher);
+    assert.equal(await origin.close(), false, 'the hanging pushes could not drain');
+    // The pool aborted them at the deadline; they settle as their requests end.
+    const status = await waitFor(
+      async () => {
+        const all = pusher.status();
+        return all.every((t) => t.inFlight === 0) ? all : undefined;
+      },
+      5000,
+      'the aborted pushes to settle',
+      20,
+    );
+    assert.deepEqual(
+      status.map((t) => [t.up, t.failures, t.failedAttempts, t.inFlight]),
+      [
+        [true, 0, 0, 0],
+        [true, 0, 0, 0],
+      ],
+    );
   });
 });

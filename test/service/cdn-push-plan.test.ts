@@ -8,6 +8,7 @@ import {
   planRendition,
   type RenditionPlanInput,
 } from '../../src/service/cdn-push-plan.js';
+import { DEFAULT_PRIORITY } from '../../src/service/deliveries.js';
 
 function segment(sequence: number, initId?: string): Segment {
   return {
@@ -70,7 +71,7 @@ describe('planning a rendition for a target', () => {
     assert.equal(plan.playlistReady, false);
   });
 
-  it('gives lower renditions a higher priority, and the playlist more than any segment', () => {
+  it('gives lower renditions a higher priority, the playlist more than any segment, and every push less than a viewer', () => {
     const order: ProfileName[] = ['VeryLow', 'Low', 'Medium', 'High'];
     const priorities = order.map((p) => planRendition(input({ profile: p })).uploads[0]?.priority);
     assert.deepEqual(
@@ -80,6 +81,9 @@ describe('planning a rendition for a target', () => {
     assert.equal(new Set(priorities).size, 4);
     assert.ok(PUSH_PRIORITY.playlist > Math.max(...priorities.map(Number)));
     assert.ok(PUSH_PRIORITY.catchUp < Math.min(...priorities.map(Number)));
+    assert.ok(PUSH_PRIORITY.delete < PUSH_PRIORITY.catchUp);
+    // A viewer's delivery of the default priority goes before any push.
+    assert.ok(PUSH_PRIORITY.playlist < DEFAULT_PRIORITY);
   });
 
   it('skips what the target has or what is on its way, and lets the playlist go only when all it lists is there', () => {

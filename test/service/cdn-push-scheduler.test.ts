@@ -6,6 +6,7 @@ import {
   type PushOutcome,
   TargetScheduler,
 } from '../../src/service/cdn-push-scheduler.js';
+import { PushSlots } from '../../src/service/cdn-push-slots.js';
 import { parsePushTargets } from '../../src/service/cdn-push-target.js';
 import { DeliveryPool } from '../../src/service/delivery-pool.js';
 import { waitFor } from '../helpers/wait.js';
@@ -23,7 +24,7 @@ function pool(workers = 4): DeliveryPool {
 /** A job whose attempts are decided by `attempt`, recording how it ended. */
 function job(
   key: string,
-  attempt: () => Promise<number | undefined>,
+  attempt: (signal: AbortSignal) => Promise<number | undefined>,
   outcomes: Map<string, PushOutcome>,
   extra: { kind?: PushKind; priority?: number; retries?: number } = {},
 ): PushJob {
@@ -48,23 +49,31 @@ function gate(bytes = 10) {
 }
 
 function scheduler(
-  options: { maxBacklog?: number; maxInFlight?: number } = {},
+  options: { maxBacklog?: number; maxInFlight?: number; slots?: PushSlots; p?: DeliveryPool } = {},
   changes: boolean[] = [],
 ): { s: TargetScheduler; p: DeliveryPool } {
   assert.ok(TARGET);
-  const p = pool();
+  const p = options.p ?? pool();
   const s = new TargetScheduler(
     TARGET,
-    { submitDelivery: (task) => p.submit(task) },
+    { submitDelivery: (task) => p.submit(task), deliveryWorkers: 4 },
     {
       maxBacklog: options.maxBacklog ?? 8,
       maxInFlight: options.maxInFlight ?? 2,
+      slots: options.slots ?? new PushSlots(3),
       retryPauseMs: 10,
       clock: Date.now,
     },
     (up) => changes.push(up),
   );
   return { s, p };
+}
+
+/** An attempt that hangs until its signal aborts (a target that never answers). */
+function hang(signal: AbortSignal): Promise<number | undefined> {
+  return new Promise((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
 
 describe('a target scheduler', () => {
@@ -162,5 +171,68 @@ describe('a target scheduler', () => {
       [status.segmentsPushed, status.failures, status.lastSuccessAt],
       [0, 0, undefined],
     );
+  });
+
+  it('shares pool places among targets: together they never hold more, and a freed place goes to the one waiting', async () => {
+    const slots = new PushSlots(3);
+    const p = pool(4);
+    const a = scheduler({ maxInFlight: 8, slots, p }).s;
+    const b = scheduler({ maxInFlight: 8, slots, p }).s;
+    const outcomes = new Map<string, PushOutcome>();
+    const gates = new Map<string, ReturnType<typeof gate>>();
+    const push = (s: TargetScheduler, key: string) => {
+      const g = gate();
+      gates.set(key, g);
+      s.enqueue(job(key, g.attempt, outcomes));
+    };
+    for (const key of ['a1', 'a2', 'a3', 'a4']) push(a, key);
+    for (const key of ['b1', 'b2']) push(b, key);
+    const inFlight = () => [a.status().inFlight, b.status().inFlight];
+    assert.deepEqual(inFlight(), [3, 0], 'the first target took every place');
+    assert.equal(slots.inUse, 3);
+    gates.get('a1')?.open();
+    await waitFor(async () => outcomes.get('a1'), 2000, 'a1 pushed');
+    // The place a1 gave back went to b, which waited longest, not to a's own backlog.
+    assert.deepEqual(inFlight(), [2, 1]);
+    for (const g of gates.values()) g.open();
+    await waitFor(async () => (outcomes.size === 6 ? true : undefined), 2000, 'all pushed');
+    assert.deepEqual([slots.inUse, p.stats().running], [0, 0]);
+  });
+
+  it('counts nothing for work the pool abandons or aborts after it stopped, and keeps the target up', async () => {
+    const changes: boolean[] = [];
+    const p = pool(2);
+    const slots = new PushSlots(2);
+    const { s } = scheduler({ maxInFlight: 2, slots, p }, changes);
+    const outcomes = new Map<string, PushOutcome>();
+    // A viewer's delivery holds one worker; a push that never answers the other.
+    const blocker = gate();
+    p.submit({
+      id: 'viewer',
+      priority: 5,
+      retries: 0,
+      timeoutMs: 60_000,
+      run: async () => {
+        await blocker.attempt();
+      },
+    });
+    for (const key of ['running', 'queued', 'backlogged']) {
+      s.enqueue(job(key, hang, outcomes, { retries: 3 }));
+    }
+    assert.deepEqual([s.status().inFlight, s.status().backlog, p.stats().queued], [2, 1, 1]);
+    s.stop();
+    assert.equal(outcomes.get('backlogged'), 'dropped', 'the backlog is let go at once');
+    // Past the deadline the pool abandons the queued push and aborts the running one.
+    assert.equal(await p.drain(20), false);
+    await waitFor(async () => outcomes.get('running'), 2000, 'the running push to end');
+    blocker.open();
+    assert.deepEqual([outcomes.get('queued'), outcomes.get('running')], ['dropped', 'dropped']);
+    const status = s.status();
+    assert.deepEqual(
+      [status.up, status.failures, status.failedAttempts, status.inFlight, slots.inUse],
+      [true, 0, 0, 0, 0],
+    );
+    assert.equal(status.lastError, undefined);
+    assert.deepEqual(changes, [], 'never reported down');
   });
 });

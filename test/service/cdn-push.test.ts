@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import HLS from 'hls-parser';
 import type { ProfileName } from '../../src/core/profiles.js';
-import { CdnPusher, type CdnPushOptions } from '../../src/service/cdn-push.js';
+import { CdnPusher, type CdnPushOptions, PushWorkersError } from '../../src/service/cdn-push.js';
 import { parsePushTargets } from '../../src/service/cdn-push-target.js';
 import { DistributionService } from '../../src/service/distribution-service.js';
 import { type PushTargetServer, startPushTarget } from '../helpers/push-target.js';
@@ -275,5 +275,122 @@ describe('CdnPusher', { timeout: 30_000 }, () => {
       'the witness to get seg-1',
     );
     assert.equal(target.requests.length, seen);
+  });
+
+  it('removes a removed stream without evicting uploads waiting for the target, even while it is down', async () => {
+    const { service, pusher, target } = await setup({ maxBacklog: 16, retryPauseMs: 50 });
+    const profiles = ['VeryLow', 'Low', 'Medium', 'High'] as const;
+    publish(service, 0, 5, [...profiles]);
+    for (const profile of profiles) await playlistAt(target, profile, 5);
+    await waitFor(
+      async () => target.files.has('/live/rec/master.m3u8') || undefined,
+      5000,
+      'the master at the target',
+    );
+    const recFiles = () => [...target.files.keys()].filter((p) => p.startsWith('/live/rec/'));
+    await waitFor(
+      async () => (recFiles().length === 4 * 6 + 4 + 1 ? true : undefined),
+      5000,
+      'every segment of rec at the target',
+      10,
+    );
+    service.endLiveStream('rec');
+    now += 60_000;
+    // The target goes away while another lecture fills its backlog with uploads.
+    target.failWith = 503;
+    service.startLiveStream('other');
+    for (let n = 0; n < 12; n++) {
+      for (const profile of ['VeryLow', 'Low'] as const) {
+        service.addSegmentToStream('other', segmentInput(n, profile));
+      }
+    }
+    const [full] = pusher.status();
+    assert.ok((full?.backlog ?? 0) >= 8, `backlog ${full?.backlog}`);
+    const droppedBefore = full?.dropped ?? 0;
+    // rec goes: its 29 removals wait for room instead of taking the uploads' places.
+    service.cleanup();
+    assert.throws(() => service.getDistributor('rec'));
+    target.failWith = undefined;
+    const gone = await waitFor(
+      async () => {
+        const [status] = pusher.status();
+        const idle = status?.backlog === 0 && status.inFlight === 0;
+        return idle && recFiles().length === 0 ? status : undefined;
+      },
+      10_000,
+      'rec to leave the target',
+      10,
+    );
+    assert.equal(gone.deleted, 29, JSON.stringify(gone));
+    for (const profile of ['VeryLow', 'Low'] as const) {
+      const played = HLS.parse(
+        (
+          await waitFor(
+            async () => {
+              const text = target.files.get(`/live/other/${profile}/index.m3u8`)?.toString();
+              return text?.includes('seg-11') ? text : undefined;
+            },
+            5000,
+            `the other ${profile} playlist`,
+            10,
+          )
+        ).toString(),
+      ) as MediaPlaylist;
+      for (const segment of played.segments) {
+        assert.ok(target.files.has(`/live/other/${profile}/${segment.uri}`), segment.uri);
+      }
+    }
+    const [after] = pusher.status();
+    assert.equal(after?.dropped, droppedBefore, 'no upload was evicted by a removal');
+    assert.equal(after?.deletesGivenUp, 0);
+  });
+
+  it('gives up removals the target refuses after three tries, and those beyond the bound, counting them', async () => {
+    const { service, pusher, target } = await setup({ maxDeletes: 3 });
+    publish(service, 0, 2, ['Low']);
+    await playlistAt(target, 'Low', 2);
+    await waitFor(
+      async () => target.files.has('/live/rec/master.m3u8') || undefined,
+      5000,
+      'the master at the target',
+    );
+    service.endLiveStream('rec');
+    now += 60_000;
+    // Removals refused (405, as a target without DELETE answers); uploads are over.
+    target.failWith = 405;
+    service.cleanup();
+    await waitFor(
+      async () => {
+        const [status] = pusher.status();
+        return status && status.deletesGivenUp === 5 && status.backlog === 0 ? status : undefined;
+      },
+      5000,
+      'every removal given up',
+      10,
+    );
+    const deletes = target.requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
+    // Held: the master, the playlist, one segment (the bound); the two other segments given up.
+    assert.deepEqual([...new Set(deletes)].sort(), [
+      '/live/rec/Low/index.m3u8',
+      '/live/rec/Low/seg-0',
+      '/live/rec/master.m3u8',
+    ]);
+    assert.equal(deletes.length, 9, 'three tries each');
+    const [status] = pusher.status();
+    assert.deepEqual([status?.up, status?.deleted, status?.segmentsPushed], [true, 0, 3]);
+  });
+
+  it('refuses a delivery pool of one worker: pushes would leave viewers none', () => {
+    const service = new DistributionService({ workers: 1 });
+    assert.throws(
+      () =>
+        new CdnPusher({
+          targets: parsePushTargets('http://127.0.0.1:9'),
+          submitter: service,
+          streams: service,
+          events: service.events,
+        }),
+      (error: unknown) => error instanceof PushWorkersError && /at least 2/.test(error.message),
+    );
   });
 });
