@@ -440,7 +440,7 @@ export class LiveDistributor {
     // Decide from the server's last choice: a player may not have followed it yet, and deciding
     // from what it still fetches would undo the choice before the player ever saw it.
     const previous = session.targetBitrate;
-    const wanted = this.policy.decide({ current: previous, bufferHealth });
+    const wanted = this.policy.decide({ current: previous, bufferHealth }).profile;
     const current = this.switchBitrate(viewerId, wanted, now, 'adaptation');
     return { previous, current, switched: current !== previous };
   }
@@ -609,7 +609,12 @@ export class LiveDistributor {
     const byBuffer = this.policy.decide({
       current: session.currentBitrate,
       bufferHealth: session.bufferHealth,
-    });
+      bufferSec:
+        report.bufferLengthMs === undefined ? undefined : Math.max(0, report.bufferLengthMs) / 1000,
+      // The session keeps only a smoothed estimate, so throughput policies see it as one sample.
+      throughputKbps: session.throughputKbps > 0 ? [session.throughputKbps] : [],
+      segmentDurationSec: PROFILES[session.currentBitrate].segmentDurationSec,
+    }).profile;
     session.recommendedBitrate =
       session.throughputKbps > 0
         ? lowerOf(byBuffer, throughputCap(session.throughputKbps))

@@ -39,24 +39,48 @@ export function checkBufferHealth(value: number): number {
 
 export interface AdaptationInput {
   readonly current: ProfileName;
-  /** 0-100: how full the viewer's buffer is. */
+  /** 0-100 as today: how full the viewer's buffer is. */
   readonly bufferHealth: number;
+  /** The player's buffer length in seconds (CMCD bl), when it reports one. */
+  readonly bufferSec?: number | undefined;
+  /** Throughput the player measured per segment (kbps), oldest first, at most 8; empty or absent when unknown. */
+  readonly throughputKbps?: readonly number[] | undefined;
+  /** Segment duration in seconds (2 for this ladder). */
+  readonly segmentDurationSec?: number | undefined;
+  /** Size in kbit of the next segment at each profile when known (else nominal bitrate x duration). */
+  readonly nextSegmentKbit?: Partial<Record<ProfileName, number>> | undefined;
 }
 
-/** Chooses the profile a viewer should fetch next. Pure, so policies are swappable and testable. */
+export interface AdaptationDecision {
+  readonly profile: ProfileName;
+  /** Why, in a few words (shown in switch history and logs), e.g. 'buffer 0.8 s < reservoir 2 s'. */
+  readonly reason: string;
+}
+
+/** Chooses the profile a viewer should fetch next. Pure and stateless, so policies are swappable and testable. */
 export interface AdaptationPolicy {
   readonly name: string;
-  decide(input: AdaptationInput): ProfileName;
+  decide(input: AdaptationInput): AdaptationDecision;
 }
 
 /** The seed's rule: < 20 VeryLow, 20 to < 40 one down, > 85 one up, otherwise hold. */
 export const seedBufferPolicy: AdaptationPolicy = {
   name: 'seed-buffer',
   decide({ current, bufferHealth }) {
-    if (bufferHealth < BUFFER_THRESHOLDS.critical) return 'VeryLow';
-    if (bufferHealth < BUFFER_THRESHOLDS.low) return stepDown(current);
-    if (bufferHealth > BUFFER_THRESHOLDS.high) return stepUp(current);
-    return current;
+    const { critical, low, high } = BUFFER_THRESHOLDS;
+    if (bufferHealth < critical)
+      return { profile: 'VeryLow', reason: `buffer health ${bufferHealth} < ${critical}: lowest` };
+    if (bufferHealth < low)
+      return {
+        profile: stepDown(current),
+        reason: `buffer health ${bufferHealth} < ${low}: one down`,
+      };
+    if (bufferHealth > high)
+      return {
+        profile: stepUp(current),
+        reason: `buffer health ${bufferHealth} > ${high}: one up`,
+      };
+    return { profile: current, reason: `buffer health ${bufferHealth} in ${low}-${high}: hold` };
   },
 };
 

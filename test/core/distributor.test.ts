@@ -202,7 +202,10 @@ describe('LiveDistributor', () => {
   });
 
   it('uses a swapped-in adaptation policy', () => {
-    const alwaysHigh: AdaptationPolicy = { name: 'always-high', decide: () => 'High' };
+    const alwaysHigh: AdaptationPolicy = {
+      name: 'always-high',
+      decide: () => ({ profile: 'High', reason: 'always' }),
+    };
     const custom = distributor(100, { policy: alwaysHigh });
     custom.joinViewer('a', 'VeryLow', 0);
     assert.equal(custom.adaptViewerQuality('a', 1, 1).current, 'High');

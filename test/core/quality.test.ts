@@ -23,7 +23,7 @@ describe('seed buffer policy', () => {
   ];
   for (const [buffer, current, expected] of cases) {
     it(`moves ${current} to ${expected} at buffer health ${buffer}`, () => {
-      assert.equal(seedBufferPolicy.decide({ current, bufferHealth: buffer }), expected);
+      assert.equal(seedBufferPolicy.decide({ current, bufferHealth: buffer }).profile, expected);
     });
   }
 });

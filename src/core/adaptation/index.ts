@@ -1,0 +1,31 @@
+import { type AdaptationPolicy, seedBufferPolicy } from '../quality.js';
+import { bbaPolicy } from './bba.js';
+import { bolaPolicy } from './bola.js';
+import { robustMpcPolicy } from './robust-mpc.js';
+import { throughputPolicy } from './throughput.js';
+
+export { BBA_POLICY, bbaPolicy, bbaRate } from './bba.js';
+export { BOLA_POLICY, bolaParameters, bolaPolicy, bolaThresholds } from './bola.js';
+export { ROBUST_MPC_POLICY, robustMpcPolicy, robustPrediction } from './robust-mpc.js';
+export { ewmaEstimateKbps, THROUGHPUT_POLICY, throughputPolicy } from './throughput.js';
+export { seedBufferPolicy };
+
+/**
+ * Every adaptation policy by the name it is selected with. The policies are written by hand:
+ * players (hls.js, dash.js) embed their rules in their own loaders, and no maintained library
+ * offers them as pure functions of a server-side report.
+ */
+export const ADAPTATION_POLICIES = {
+  seed: seedBufferPolicy,
+  throughput: throughputPolicy,
+  bba: bbaPolicy,
+  bola: bolaPolicy,
+  'robust-mpc': robustMpcPolicy,
+} as const satisfies Readonly<Record<string, AdaptationPolicy>>;
+
+export type AdaptationPolicyName = keyof typeof ADAPTATION_POLICIES;
+
+/** True when `value` names a policy of ADAPTATION_POLICIES. */
+export function isAdaptationPolicyName(value: unknown): value is AdaptationPolicyName {
+  return typeof value === 'string' && Object.hasOwn(ADAPTATION_POLICIES, value);
+}
