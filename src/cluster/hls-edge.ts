@@ -188,6 +188,24 @@ export function hlsEdge(
     });
   };
 
+  /** A seated session's playlist request, for the primary to apply as its own. */
+  const reportPlaylist = (
+    replica: StreamReplica,
+    sessionId: string,
+    report: ClientReport,
+    observed: ProfileName | undefined,
+  ): void => {
+    usage.add({
+      kind: 'report',
+      recordingId: replica.recordingId,
+      incarnation: replica.incarnation,
+      sessionId,
+      observed,
+      report: usageReport(report),
+      at: clock(),
+    });
+  };
+
   /** A rendition's media playlist; false sends the request to the primary. */
   const serveMedia = async (
     req: IncomingMessage,
@@ -201,17 +219,9 @@ export function hlsEdge(
     const profile = target.profile;
     const text = replica.hls.mediaPlaylist(target.recordingId, profile, report);
     if (known !== undefined) {
-      usage.add({
-        kind: 'report',
-        recordingId: replica.recordingId,
-        incarnation: replica.incarnation,
-        sessionId: known,
-        // Behind a CDN or edges the media playlist stands for the rendition a player takes, by
-        // the primary's own rule (the replicas' HlsDelivery has its options).
-        observed: replica.hls.segmentsHidden() ? profile : undefined,
-        report: usageReport(report),
-        at: clock(),
-      });
+      // Behind a CDN or edges the media playlist stands for the rendition a player takes, by
+      // the primary's own rule (the replicas' HlsDelivery has its options).
+      reportPlaylist(replica, known, report, replica.hls.segmentsHidden() ? profile : undefined);
     }
     const maxAge = playlistMaxAgeSec(replica.distributor.targetDurationSec);
     const scope = report.sessionId ? 'private' : 'public';
@@ -243,15 +253,7 @@ export function hlsEdge(
     const { text, sessionId } = await replica.hls.multivariant(target.recordingId, report, {
       token: playback ? target.query.token : undefined,
     });
-    usage.add({
-      kind: 'report',
-      recordingId: replica.recordingId,
-      incarnation: replica.incarnation,
-      sessionId: known,
-      observed: undefined,
-      report: usageReport(report),
-      at: clock(),
-    });
+    reportPlaylist(replica, known, report, undefined);
     sendPlaylist(req, res, text, 'private, no-store', sessionId);
     return true;
   };

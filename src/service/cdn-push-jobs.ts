@@ -86,28 +86,8 @@ export function mediaPlaylistJob(
   choose: () => TargetPlaylist | undefined,
   done: (outcome: PushOutcome, sent: TargetPlaylist | undefined) => void,
 ): PushJob {
-  let sent: TargetPlaylist | undefined;
   const path = renditionKey(stream.recordingId, profile, MEDIA_FILE);
-  return {
-    key: path,
-    kind: 'playlist',
-    priority: PUSH_PRIORITY.playlist,
-    retries: PROFILES[profile].retryAttempts,
-    timeoutMs: PROFILES[profile].timeoutMs,
-    async attempt(signal) {
-      sent = choose();
-      if (!sent) return undefined;
-      const cacheControl = playlistCache(stream);
-      const body = sent.text;
-      await ctx.transport.put(
-        ctx.target,
-        { path, body, contentType: PLAYLIST_TYPE, cacheControl },
-        signal,
-      );
-      return Buffer.byteLength(body);
-    },
-    done: (outcome) => done(outcome, sent),
-  };
+  return playlistJob(ctx, stream, path, 'playlist', PROFILES[profile], choose, done);
 }
 
 /** Upload of the multivariant playlist `choose` picks when it runs (none: nothing to send). */
@@ -117,14 +97,27 @@ export function masterJob(
   choose: () => TargetMaster | undefined,
   done: (outcome: PushOutcome, sent: TargetMaster | undefined) => void,
 ): PushJob {
-  let sent: TargetMaster | undefined;
   const path = masterKey(stream.recordingId);
+  return playlistJob(ctx, stream, path, 'master', MASTER_PROFILE, choose, done);
+}
+
+/** Upload to `path` of the playlist `choose` picks when it runs; `done` hears which one went. */
+function playlistJob<T extends { readonly text: string }>(
+  ctx: JobContext,
+  stream: PushedStream,
+  path: string,
+  kind: 'playlist' | 'master',
+  limits: { readonly retryAttempts: number; readonly timeoutMs: number },
+  choose: () => T | undefined,
+  done: (outcome: PushOutcome, sent: T | undefined) => void,
+): PushJob {
+  let sent: T | undefined;
   return {
     key: path,
-    kind: 'master',
+    kind,
     priority: PUSH_PRIORITY.playlist,
-    retries: MASTER_PROFILE.retryAttempts,
-    timeoutMs: MASTER_PROFILE.timeoutMs,
+    retries: limits.retryAttempts,
+    timeoutMs: limits.timeoutMs,
     async attempt(signal) {
       sent = choose();
       if (!sent) return undefined;

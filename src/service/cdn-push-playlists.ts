@@ -1,16 +1,15 @@
 import type { MediaInfo } from '../core/media-info.js';
-import { PROFILES, type ProfileName } from '../core/profiles.js';
+import type { ProfileName } from '../core/profiles.js';
 import { type InitSection, MP4, type Segment, segmentFileName } from '../core/segment.js';
+import { type ListableWindow, listedSegments, liveRenditions } from '../hls/live-listing.js';
 import { writeMediaPlaylist } from '../hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../hls/multivariant-playlist.js';
 
 /** What the pusher reads of a rendition's window (SegmentWindow has it). */
-export interface PushedRendition {
+export interface PushedRendition extends ListableWindow {
   readonly revision: number;
   readonly size: number;
   segments(): readonly Segment[];
-  latest(count: number): readonly Segment[];
-  latestSpanning(seconds: number, atLeast: number): readonly Segment[];
   get(id: string): Segment | undefined;
   getInit(id: string): InitSection | undefined;
 }
@@ -106,27 +105,15 @@ export class PushPlaylists {
     return playlist;
   }
 
-  /**
-   * What the origin's media playlist lists: the newest `playlistSegments`, or as much history as
-   * a DVR window spans (never less).
-   */
+  /** What the origin's media playlist lists (see listedSegments). */
   listed(stream: PushedStream, profile: ProfileName): readonly Segment[] {
-    const window = stream.window(profile);
-    return stream.dvrSeconds > 0
-      ? window.latestSpanning(stream.dvrSeconds, this.playlistSegments)
-      : window.latest(this.playlistSegments);
+    return listedSegments(stream.window(profile), stream.dvrSeconds, this.playlistSegments);
   }
 
   /** The multivariant playlist listing `profiles` (those whose media playlist the target has). */
   master(stream: PushedStream, profiles: readonly ProfileName[]): TargetMaster {
     const text = writeMultivariantPlaylist(
-      profiles.map((profile) => ({
-        profile,
-        nominalKbps: PROFILES[profile].bitrateKbps,
-        segments: stream.window(profile).segments(),
-        media: stream.mediaInfo(profile),
-        uri: `${profile}/index.m3u8`,
-      })),
+      liveRenditions(stream, profiles, (profile) => `${profile}/index.m3u8`),
     );
     return { text, shape: this.masterShape(stream, profiles) };
   }

@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { waitFor } from './wait.js';
+import { freePort } from '../../bench/viewers/free-port.js';
+import { spawnDaemon, stopChild, untilAccepting } from './daemon.js';
 
 /** The system nginx (Debian's `nginx` package, which has the WebDAV module). */
 const NGINX =
@@ -32,17 +31,6 @@ export function assertNginxHasDav(): void {
       `${NGINX} lacks http_dav_module: install the Debian package "nginx" (nginx-core or nginx-full on older releases)`,
     );
   }
-}
-
-/** A loopback port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 function config(dir: string, root: string, port: number): string {
@@ -98,46 +86,24 @@ export async function startWebDavTarget(): Promise<WebDavTarget> {
   const stop = async () => {
     const running = child;
     child = undefined;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = once(running, 'exit');
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    if (running) await stopChild(running);
   };
 
   const start = async () => {
     if (child) return;
-    const started = spawn(NGINX, ['-p', dir, '-c', confPath, '-e', path.join(dir, 'error.log')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child = started;
-    let stderr = '';
-    started.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const exited = once(started, 'exit').then(() => {
-      const log = readFileSync(path.join(dir, 'error.log'), { encoding: 'utf8', flag: 'a+' });
-      throw new Error(`nginx exited ${started.exitCode}: ${stderr}${log}`);
-    });
+    const errorLog = path.join(dir, 'error.log');
+    const spawned = spawnDaemon(NGINX, ['-p', dir, '-c', confPath, '-e', errorLog], (started) =>
+      untilAccepting(started, port, 'nginx'),
+    );
+    child = spawned.child;
     try {
-      await Promise.race([
-        exited,
-        waitFor(
-          async () => {
-            await (await fetch(`${url}/`)).body?.cancel();
-            return true;
-          },
-          10_000,
-          'nginx to listen',
-          50,
-        ),
-      ]);
+      await spawned.ready;
     } catch (error) {
       await stop();
-      throw error;
-    } finally {
-      exited.catch(() => {});
+      const log = readFileSync(errorLog, { encoding: 'utf8', flag: 'a+' });
+      throw new Error(
+        `nginx did not start: ${(error as Error).message}\n${spawned.output()}${log}`,
+      );
     }
   };
 

@@ -68,12 +68,18 @@ export async function startFakeCdn(
     res.statusCode = await respond(recorded, index);
     res.end();
   });
+  return { ...(await listenOnLoopback(server)), requests };
+}
+
+/** Listens on an ephemeral loopback port; `close` drops open connections and waits for it. */
+export async function listenOnLoopback(
+  server: Server,
+): Promise<{ url: string; close(): Promise<void> }> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    requests,
     async close() {
       server.closeAllConnections();
       server.close();

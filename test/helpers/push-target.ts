@@ -1,6 +1,5 @@
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './http.js';
 
 export interface PushRequest {
   readonly method: string;
@@ -60,11 +59,9 @@ export async function startPushTarget(): Promise<PushTargetServer> {
     }
     res.end();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
     files,
     get failWith() {
@@ -73,10 +70,6 @@ export async function startPushTarget(): Promise<PushTargetServer> {
     set failWith(status) {
       state.failWith = status;
     },
-    async close() {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
+    close,
   };
 }

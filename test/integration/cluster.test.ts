@@ -1,36 +1,11 @@
 import assert from 'node:assert/strict';
-import { type IncomingHttpHeaders, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { type Cli, startCli, stopCli } from '../helpers/cli.js';
 import { call } from '../helpers/http.js';
 import { type RunningLadder, startLadder } from '../helpers/ladder.js';
+import { type RawAnswer, rawGet } from '../helpers/raw-get.js';
 import { waitFor } from '../helpers/wait.js';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-/**
- * A GET on a connection of its own (no keep-alive pool): the cluster hands each new connection
- * to the next worker, so a series of these lands on every worker.
- */
-function freshGet(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Worker ids and pids the primary logged as listening, in order. */
 function listeningWorkers(cli: Cli): { id: number; pid: number }[] {
@@ -41,6 +16,13 @@ function listeningWorkers(cli: Cli): { id: number; pid: number }[] {
       ? []
       : [{ id: parsed.worker, pid: parsed.pid }];
   });
+}
+
+/** The `X-Served-By` names of the listening workers, sorted. */
+function workerNames(cli: Cli): string[] {
+  return listeningWorkers(cli)
+    .map((w) => `worker-${w.id}`)
+    .sort();
 }
 
 function alive(pid: number): boolean {
@@ -135,9 +117,9 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
     await waitFor(
       async () => {
         const answers = await Promise.all(
-          Array.from({ length: 6 }, () => freshGet(`${cli.url}${url}`)),
+          Array.from({ length: 6 }, () => rawGet(`${cli.url}${url}`)),
         );
-        const primary = await freshGet(`${origin}${url}`);
+        const primary = await rawGet(`${origin}${url}`);
         const servedBy = new Set(answers.map((a) => a.headers['x-served-by']));
         const texts = new Set([...answers, primary].map((a) => a.body.toString()));
         // A segment published between two requests changes the playlist: ask again then.
@@ -151,8 +133,8 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
     // The same text compressed, unless a segment came in between: then ask again.
     const compressed = await waitFor(
       async () => {
-        const gzipped = await freshGet(`${cli.url}${url}`, { 'accept-encoding': 'gzip, br' });
-        const plain = await freshGet(`${origin}${url}`);
+        const gzipped = await rawGet(`${cli.url}${url}`, { 'accept-encoding': 'gzip, br' });
+        const plain = await rawGet(`${origin}${url}`);
         if (gzipped.headers['content-encoding'] !== 'gzip') return gzipped;
         return gunzipSync(gzipped.body).toString() === plain.body.toString() ? gzipped : undefined;
       },
@@ -166,13 +148,13 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
   });
 
   it('serves segment bytes equal to the primary’s, with the same headers', async () => {
-    const playlist = (await freshGet(`${origin}/live/lecture/Medium/index.m3u8`)).body.toString();
+    const playlist = (await rawGet(`${origin}/live/lecture/Medium/index.m3u8`)).body.toString();
     const uri = segmentUris(playlist).at(-1) as string;
-    const fromPrimary = await freshGet(`${origin}/live/lecture/Medium/${uri}`);
+    const fromPrimary = await rawGet(`${origin}/live/lecture/Medium/${uri}`);
     assert.equal(fromPrimary.status, 200);
     const seen = new Set<string>();
     for (let i = 0; i < 8 && seen.size < 2; i++) {
-      const answer = await freshGet(`${live}/Medium/${uri}`);
+      const answer = await rawGet(`${live}/Medium/${uri}`);
       assert.equal(answer.status, 200);
       assert.ok(answer.body.equals(fromPrimary.body), 'the same bytes');
       for (const name of [
@@ -188,16 +170,11 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
       }
       seen.add(String(answer.headers['x-served-by']));
     }
-    assert.deepEqual(
-      [...seen].sort(),
-      listeningWorkers(cli)
-        .map((w) => `worker-${w.id}`)
-        .sort(),
-    );
-    const ranged = await freshGet(`${live}/Medium/${uri}`, { range: 'bytes=10-99' });
+    assert.deepEqual([...seen].sort(), workerNames(cli));
+    const ranged = await rawGet(`${live}/Medium/${uri}`, { range: 'bytes=10-99' });
     assert.equal(ranged.status, 206);
     assert.ok(ranged.body.equals(fromPrimary.body.subarray(10, 100)));
-    const cached = await freshGet(`${live}/Medium/${uri}`, {
+    const cached = await rawGet(`${live}/Medium/${uri}`, {
       'if-none-match': String(fromPrimary.headers.etag),
     });
     assert.equal(cached.status, 304);
@@ -205,25 +182,25 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
 
   it('admits exactly max_viewers anonymous players across both workers', async () => {
     const masters = await Promise.all(
-      Array.from({ length: 6 }, () => freshGet(`${live}/master.m3u8`)),
+      Array.from({ length: 6 }, () => rawGet(`${live}/master.m3u8`)),
     );
     const sessions = masters.map((m) => {
       assert.equal(m.status, 200);
       return String(m.headers['x-vtp-session']);
     });
     assert.equal(new Set(sessions).size, 6);
-    const playlist = (await freshGet(`${origin}/live/lecture/Low/index.m3u8`)).body.toString();
+    const playlist = (await rawGet(`${origin}/live/lecture/Low/index.m3u8`)).body.toString();
     const first = segmentUris(playlist).at(-1) as string;
     // Each player's first segment, on connections of their own: that is where seats are taken.
     const firsts = await Promise.all(
-      sessions.map((s) => freshGet(`${live}/Low/${first}?session=${s}`)),
+      sessions.map((s) => rawGet(`${live}/Low/${first}?session=${s}`)),
     );
     const statuses = firsts.map((f) => f.status).sort();
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 503]);
-    const refused = firsts.find((f) => f.status === 503) as Answer;
+    const refused = firsts.find((f) => f.status === 503) as RawAnswer;
     assert.equal(JSON.parse(refused.body.toString()).error.code, 'STREAM_FULL');
     session = sessions[firsts.findIndex((f) => f.status === 200)] as string;
-    const seventh = await freshGet(`${live}/master.m3u8`);
+    const seventh = await rawGet(`${live}/master.m3u8`);
     assert.equal(seventh.status, 503);
     assert.equal(JSON.parse(seventh.body.toString()).error.code, 'STREAM_FULL');
     const stats = (await call(`${cli.url}/api/v1/streams/lecture`, 'GET')).body;
@@ -232,24 +209,19 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
 
   it('renders the same multivariant playlist for a seated session on both workers', async () => {
     const url = `/live/lecture/master.m3u8?session=${session}`;
-    const primary = await freshGet(`${origin}${url}`);
+    const primary = await rawGet(`${origin}${url}`);
     assert.equal(primary.status, 200);
     assert.equal(primary.headers['x-vtp-session'], session);
     assert.equal((primary.body.toString().match(/CODECS=/g) ?? []).length, 4);
     const servedBy = new Set<string>();
     for (let i = 0; i < 8 && servedBy.size < 2; i++) {
-      const answer = await freshGet(`${cli.url}${url}`);
+      const answer = await rawGet(`${cli.url}${url}`);
       assert.equal(answer.body.toString(), primary.body.toString());
       assert.equal(answer.headers['x-vtp-session'], session);
       assert.equal(answer.headers['cache-control'], 'private, no-store');
       servedBy.add(String(answer.headers['x-served-by']));
     }
-    assert.deepEqual(
-      [...servedBy].sort(),
-      listeningWorkers(cli)
-        .map((w) => `worker-${w.id}`)
-        .sort(),
-    );
+    assert.deepEqual([...servedBy].sort(), workerNames(cli));
   });
 
   it('counts a session whose requests land on both workers exactly once each', async () => {
@@ -261,7 +233,7 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
       return stats.body.viewers[0] as { segments_received: number; bytes_received: number };
     };
     const before = await row();
-    const playlist = await freshGet(`${live}/Low/index.m3u8?session=${session}`);
+    const playlist = await rawGet(`${live}/Low/index.m3u8?session=${session}`);
     const uris = segmentUris(playlist.body.toString()).slice(-3);
     assert.ok(
       uris.every((u) => u.endsWith(`?session=${session}`)),
@@ -272,7 +244,7 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
     let bytes = 0;
     for (let round = 0; round < 6 && (round < 2 || servedBy.size < 2); round++) {
       for (const uri of uris) {
-        const answer = await freshGet(`${live}/Low/${uri}`);
+        const answer = await rawGet(`${live}/Low/${uri}`);
         assert.equal(answer.status, 200);
         servedBy.add(String(answer.headers['x-served-by']));
         segments++;
@@ -301,12 +273,12 @@ describe('vtp-live serve --processes 2 with a real ladder', { timeout: 180_000 }
     assert.equal(stats.status, 200);
     assert.equal(stats.body.viewers.length, 1, 'the session is still seated');
     assert.equal(stats.body.active_viewers, 5);
-    const playlist = await freshGet(`${live}/Low/index.m3u8?session=${session}`);
+    const playlist = await rawGet(`${live}/Low/index.m3u8?session=${session}`);
     const uri = segmentUris(playlist.body.toString()).at(-1) as string;
     // Any answer but a 200 ends the wait (waitFor takes a thrown assertion for "not yet").
     const answer = await waitFor(
       async () => {
-        const answer = await freshGet(`${live}/Low/${uri}`);
+        const answer = await rawGet(`${live}/Low/${uri}`);
         return answer.status !== 200 || answer.headers['x-served-by'] === `worker-${replacement.id}`
           ? answer
           : undefined;
