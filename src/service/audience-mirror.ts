@@ -8,16 +8,18 @@ import type {
   AudienceStore,
   ExchangeReply,
   ExchangeRequest,
+  ReadmitSession,
   ServedCounts,
   SessionCounters,
   SessionUpdate,
   SharedSession,
 } from './audience-store.js';
-import type {
-  AudienceHost,
-  SeatRequest,
-  SharedAudience,
-  StreamIdentity,
+import {
+  type AudienceHost,
+  type SeatRequest,
+  type SharedAudience,
+  SharedStateUnavailableError,
+  type StreamIdentity,
 } from './shared-audience.js';
 import type { LeaveReason } from './stream-events.js';
 
@@ -28,14 +30,24 @@ export const SHARED_AUDIENCE_DEFAULTS = {
    * are in the shared state from their admission on.
    */
   flushIntervalMs: 250,
+  /**
+   * Requests waiting for an exchange (joins, look-ups) beyond this many are refused with a 503:
+   * a slow shared state must not gather an unbounded queue.
+   */
+  maxWaitingExchanges: 64,
+  /** An exchange unanswered this long makes health degraded (until it ends). */
+  overdueMs: 500,
+  /** How long a claimed identity waits for the stream creation it was claimed for. */
+  claimValidMs: 10_000,
+  /** Joins whose admission got no answer, remembered for a retry of the viewer here. */
+  unansweredJoinsKept: 10_000,
 } as const;
 
 export interface MirroredAudienceOptions {
   readonly flushIntervalMs?: number;
+  readonly maxWaitingExchanges?: number;
+  readonly overdueMs?: number;
 }
-
-/** How long a claimed identity waits for the stream creation it was claimed for. */
-const CLAIM_VALID_MS = 10_000;
 
 /** A session's figures that the shared state holds, as this origin last learned them. */
 interface Figures {
@@ -50,10 +62,16 @@ interface Figures {
 
 interface Known {
   readonly viewerId: string;
+  readonly anonymous: boolean;
   /** The shared figures as of the last exchange. */
   base: Figures;
   /** This origin's share of the counts, as the shared state acknowledged it. */
   mine: SessionCounters;
+  /**
+   * The session's last request here as of the last exchange (NaN: one came since that is not
+   * sent yet). A change means a request here: sent whatever other origins' clocks say.
+   */
+  seenHere: number;
 }
 
 /** A stream whose audience is shared. */
@@ -67,6 +85,8 @@ interface Followed {
   endedAt: number | undefined;
   /** Sessions this origin admitted: it announces them. */
   readonly admittedHere: Set<string>;
+  /** Sessions seated here the shared state lost, to send back (session id -> anonymous). */
+  readmits: Map<string, boolean>;
 }
 
 /** What was sent for one stream, to reconcile the reply with what changed meanwhile. */
@@ -76,6 +96,8 @@ interface Sent {
   /** Local figures of the sessions as they were sent. */
   readonly figures: Map<string, Figures>;
   readonly served: ServedCounts;
+  /** The sessions sent back (request.readmits) with their anonymity, to resend on a failure. */
+  readonly readmits: Map<string, boolean>;
 }
 
 /**
@@ -92,11 +114,18 @@ export class MirroredAudience implements SharedAudience {
   private readonly followed = new Map<string, Followed>();
   /** Identities claimed for streams about to be created here, with when they were claimed. */
   private readonly claimed = new Map<string, { identity: StreamIdentity; at: number }>();
-  /** Look-ups waiting for their exchange, by stream. */
-  private readonly lookUps = new Map<string, Promise<void>>();
+  /** Look-ups and refreshes waiting for their exchange, by stream: they share it. */
+  private readonly pending = new Map<string, Promise<void>>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Exchanges queued or running. */
+  private waiting = 0;
+  /** When the exchange now running was sent (performance.now()). */
+  private sentAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** A tick asked for while one ran: it runs once more when that ends. */
+  private again = false;
+  private closed = false;
   private failure: string | undefined;
   private host: AudienceHost | undefined;
 
@@ -121,18 +150,39 @@ export class MirroredAudience implements SharedAudience {
     this.timer.unref();
   }
 
-  async close(): Promise<void> {
+  async close(timeoutMs?: number): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    // What this origin counted since the last batch goes before the connection does.
-    await this.serial(() => this.round([...this.followed.values()])).catch((error) =>
-      this.hostOf().warn('could not send the last counts to the shared state', error),
+    const endAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+    // What this origin counted since the last batch goes before the connection does, if in time.
+    const last = this.serial(() => this.round([...this.followed.values()])).then(
+      () => true,
+      (error) => {
+        this.hostOf().warn('could not send the last counts to the shared state', error);
+        return true;
+      },
     );
-    await this.store.close();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      if (timeoutMs !== undefined) timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    if (!(await Promise.race([last, late]))) {
+      this.hostOf().warn('the last counts were not sent to the shared state in time', undefined);
+    }
+    clearTimeout(timer);
+    await this.store.close(
+      endAt === undefined ? undefined : Math.max(0, endAt - performance.now()),
+    );
   }
 
   problems(): string[] {
-    const problem = this.store.problem() ?? this.failure;
+    const overdueMs = this.options.overdueMs ?? SHARED_AUDIENCE_DEFAULTS.overdueMs;
+    const waited = this.sentAt === undefined ? 0 : performance.now() - this.sentAt;
+    const problem =
+      this.store.problem() ??
+      this.failure ??
+      (waited > overdueMs ? `an exchange unanswered for ${Math.round(waited)} ms` : undefined);
     return problem === undefined ? [] : [`shared state ${this.store.location}: ${problem}`];
   }
 
@@ -143,7 +193,12 @@ export class MirroredAudience implements SharedAudience {
   ): Promise<StreamIdentity> {
     const identity = await this.store.claimStream(recordingId, proposal, exclusive);
     if (!identity) throw new StreamExistsError(recordingId);
-    this.claimed.set(recordingId, { identity, at: performance.now() });
+    const now = performance.now();
+    // Claims whose stream was never created (their push failed) go.
+    for (const [id, claim] of this.claimed) {
+      if (!this.claimValid(claim.at, now)) this.claimed.delete(id);
+    }
+    this.claimed.set(recordingId, { identity, at: now });
     return identity;
   }
 
@@ -151,9 +206,11 @@ export class MirroredAudience implements SharedAudience {
     const claimed = this.claimed.get(recordingId);
     this.claimed.delete(recordingId);
     // A claim whose stream was never created (its push failed) is not the stream's identity later.
-    return claimed && performance.now() - claimed.at < CLAIM_VALID_MS
-      ? claimed.identity
-      : undefined;
+    return claimed && this.claimValid(claimed.at, performance.now()) ? claimed.identity : undefined;
+  }
+
+  private claimValid(at: number, now: number): boolean {
+    return now - at < SHARED_AUDIENCE_DEFAULTS.claimValidMs;
   }
 
   follow(recordingId: string, incarnation: string): void {
@@ -167,6 +224,7 @@ export class MirroredAudience implements SharedAudience {
       leaves: new Set(),
       endedAt: undefined,
       admittedHere: new Set(),
+      readmits: new Map(),
     });
   }
 
@@ -190,6 +248,7 @@ export class MirroredAudience implements SharedAudience {
         cap: caps[profile],
       })),
     };
+    this.admissible();
     const [reply] = await this.serial(() => this.round([followed], { followed, admit, request }));
     return reply?.admit ?? 'unknown';
   }
@@ -197,21 +256,35 @@ export class MirroredAudience implements SharedAudience {
   async lookUp(recordingId: string, sessionId: string): Promise<void> {
     const followed = this.followed.get(recordingId);
     if (!followed || followed.known.has(sessionId)) return;
-    // Concurrent look-ups of one stream share the exchange that has not started yet.
-    let pending = this.lookUps.get(recordingId);
-    if (!pending) {
-      pending = this.serial(async () => {
-        this.lookUps.delete(recordingId);
-        await this.round([followed]);
-      });
-      this.lookUps.set(recordingId, pending);
-    }
-    await pending;
+    await this.sync(followed);
   }
 
   async refresh(recordingId: string): Promise<void> {
     const followed = this.followed.get(recordingId);
-    if (followed) await this.serial(() => this.round([followed]));
+    if (followed) await this.sync(followed);
+  }
+
+  /** One exchange of a stream, shared by every look-up and refresh asking before it started. */
+  private sync(followed: Followed): Promise<void> {
+    const { recordingId } = followed;
+    let pending = this.pending.get(recordingId);
+    if (!pending) {
+      this.admissible();
+      pending = this.serial(async () => {
+        this.pending.delete(recordingId);
+        await this.round([followed]);
+      });
+      this.pending.set(recordingId, pending);
+    }
+    return pending;
+  }
+
+  /** Refuses a request's exchange while too many wait already (a slow or stalled shared state). */
+  private admissible(): void {
+    const limit = this.options.maxWaitingExchanges ?? SHARED_AUDIENCE_DEFAULTS.maxWaitingExchanges;
+    if (this.waiting >= limit) {
+      throw new SharedStateUnavailableError(`${this.waiting} requests wait for it already`);
+    }
   }
 
   async handOut(recordingId: string, sessionId: string, ttlMs: number): Promise<void> {
@@ -243,9 +316,16 @@ export class MirroredAudience implements SharedAudience {
     return false;
   }
 
-  /** Sends counters now unless an exchange of every stream is already under way. */
+  /**
+   * Sends counters now; one asked for while an exchange of every stream is under way runs once
+   * more after it (a leave noted meanwhile goes then, not a whole interval later).
+   */
   private tick(): void {
-    if (this.ticking) return;
+    if (this.closed) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
     this.ticking = true;
     this.serial(() => this.round([...this.followed.values()]))
       .catch(() => {
@@ -253,12 +333,18 @@ export class MirroredAudience implements SharedAudience {
       })
       .finally(() => {
         this.ticking = false;
+        if (!this.again) return;
+        this.again = false;
+        this.tick();
       });
   }
 
   /** Runs `job` after every exchange before it. */
   private serial<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(job, job);
+    this.waiting++;
+    const run = this.chain.then(job, job).finally(() => {
+      this.waiting--;
+    });
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -280,16 +366,21 @@ export class MirroredAudience implements SharedAudience {
     if (sent.length === 0) return [];
     let replies: ExchangeReply[];
     try {
+      this.sentAt = performance.now();
       replies = await this.store.exchange(sent.map((s) => s.request));
       this.failure = undefined;
     } catch (error) {
       this.failure = error instanceof Error ? error.message : String(error);
-      // Leaves and ends go again with the next exchange; counters are sent whole anyway.
+      // Leaves, ends and sessions sent back go again with the next exchange; counters are sent
+      // whole anyway.
       for (const s of sent) {
         for (const id of s.request.leaves) s.followed.leaves.add(id);
         if (s.request.endedAt !== undefined) s.followed.endedAt ??= s.request.endedAt;
+        for (const [id, anonymous] of s.readmits) s.followed.readmits.set(id, anonymous);
       }
       throw error;
+    } finally {
+      this.sentAt = undefined;
     }
     sent.forEach((s, i) => {
       const reply = replies[i];
@@ -306,10 +397,18 @@ export class MirroredAudience implements SharedAudience {
   ): Sent {
     const figures = new Map<string, Figures>();
     const updates: SessionUpdate[] = [];
+    const readmits: ReadmitSession[] = [];
+    const readmitted = new Map<string, boolean>();
     // A scan in memory each batch: cheaper than tracking every request that touches a session.
     for (const session of distributor.getAllViewerSessions()) {
       const known = followed.known.get(session.sessionId);
-      if (!known || unchanged(session, known.base)) continue;
+      const anonymous = followed.readmits.get(session.sessionId);
+      if (!known && anonymous !== undefined) {
+        figures.set(session.sessionId, figuresOf(session));
+        readmits.push(readmitOf(session, anonymous));
+        readmitted.set(session.sessionId, anonymous);
+      }
+      if (!known || unchanged(session, known)) continue;
       const now = figuresOf(session);
       figures.set(session.sessionId, now);
       updates.push(changes(session.sessionId, known, now));
@@ -321,13 +420,18 @@ export class MirroredAudience implements SharedAudience {
     followed.leaves = new Set();
     const endedAt = followed.endedAt;
     followed.endedAt = undefined;
+    followed.readmits = new Map();
     return {
       followed,
       figures,
+      readmits: readmitted,
       served: { segments: served.segments, bytes: served.bytes },
       request: {
         recordingId: followed.recordingId,
         incarnation: followed.incarnation,
+        live: distributor.status === 'live',
+        maxViewers: distributor.maxViewers,
+        dvrSeconds: distributor.dvrSeconds,
         since: followed.since,
         now: this.hostOf().now(),
         idleMs: this.hostOf().idleTimeoutMs,
@@ -341,6 +445,7 @@ export class MirroredAudience implements SharedAudience {
         leaves,
         endedAt,
         admit,
+        readmits,
       },
     };
   }
@@ -363,29 +468,56 @@ export class MirroredAudience implements SharedAudience {
     };
     for (const sessionId of reply.expired) remove(sessionId, 'idle');
     for (const sessionId of reply.gone) remove(sessionId, undefined);
+    const present = new Set(reply.sessions.map((s) => s.sessionId));
     if (reply.full) {
-      const present = new Set(reply.sessions.map((s) => s.sessionId));
       for (const session of distributor.getAllViewerSessions()) {
         if (present.has(session.sessionId)) continue;
+        if (reply.fresh) {
+          // The shared state lost the audience, not the viewers: they go back with the next
+          // exchange (soon: a tick now) rather than leave.
+          const known = followed.known.get(session.sessionId);
+          followed.readmits.set(session.sessionId, known?.anonymous ?? false);
+          followed.known.delete(session.sessionId);
+          continue;
+        }
         followed.known.delete(session.sessionId);
         followed.admittedHere.delete(session.sessionId);
         distributor.leaveViewer(session.viewerId);
         host.unseated(followed.recordingId, session, undefined);
       }
+      if (followed.readmits.size > 0) this.tick();
+    }
+    // A session sent back and not listed: its viewer took another seat meanwhile.
+    for (const sessionId of sent.readmits.keys()) {
+      if (present.has(sessionId)) continue;
+      const session = [...distributor.getAllViewerSessions()].find(
+        (s) => s.sessionId === sessionId,
+      );
+      if (!session || followed.known.has(sessionId)) continue;
+      distributor.leaveViewer(session.viewerId);
+      host.unseated(followed.recordingId, session, undefined);
     }
     for (const shared of reply.sessions) {
       const known = followed.known.get(shared.sessionId);
+      // Seated here before the shared state listed it (restored after a restart, or sent back).
+      const held = known ? undefined : this.heldHere(distributor, shared);
       const session =
         known && distributor.hasViewer(known.viewerId)
           ? distributor.session(known.viewerId)
-          : this.adopt(distributor, shared, seat);
+          : (held ?? this.adopt(distributor, shared, seat));
       if (!session || session.sessionId !== shared.sessionId) continue;
-      if (known)
-        this.update(distributor, session, sent.figures.get(shared.sessionId) ?? known.base, shared);
+      const sentFigures = sent.figures.get(shared.sessionId);
+      // A request here after the exchange left goes with the next one.
+      const seenAtSend = sentFigures?.lastSeenAt ?? known?.seenHere ?? session.lastSeenAt;
+      const seenSince = session.lastSeenAt !== seenAtSend;
+      const base = sentFigures ?? known?.base;
+      if (known || held) this.update(distributor, session, base ?? figuresOf(session), shared);
       followed.known.set(shared.sessionId, {
+        anonymous: shared.anonymous,
         viewerId: shared.viewerId,
         base: sharedFigures(shared),
         mine: shared.mine,
+        seenHere: seenSince ? Number.NaN : session.lastSeenAt,
       });
       if (shared.origin === this.store.origin) followed.admittedHere.add(shared.sessionId);
     }
@@ -407,6 +539,13 @@ export class MirroredAudience implements SharedAudience {
     if (reply.endedAt !== undefined && distributor.status === 'live') {
       host.endedElsewhere(followed.recordingId, reply.endedAt);
     }
+  }
+
+  /** The session seated here under the shared session's id, if there is one. */
+  private heldHere(distributor: LiveDistributor, shared: SharedSession): ViewerSession | undefined {
+    if (!distributor.hasViewer(shared.viewerId)) return undefined;
+    const session = distributor.session(shared.viewerId);
+    return session.sessionId === shared.sessionId ? session : undefined;
   }
 
   /**
@@ -530,6 +669,28 @@ function figuresOf(session: ViewerSession): Figures {
   };
 }
 
+/** A session seated here, to be seated again in a shared state that lost it. */
+function readmitOf(session: ViewerSession, anonymous: boolean): ReadmitSession {
+  return {
+    sessionId: session.sessionId,
+    viewerId: session.viewerId,
+    anonymous,
+    joinedAt: session.joinedAt,
+    profile: session.currentBitrate,
+    target: session.targetBitrate,
+    bufferHealth: session.bufferHealth,
+    throughputKbps: session.throughputKbps,
+    lastSeenAt: session.lastSeenAt,
+    lastSequence: session.lastSequence,
+    counts: {
+      segments: session.segmentsReceived,
+      bytes: session.bytesReceived,
+      stalls: session.stalls,
+      lowBufferEvents: session.lowBufferEvents,
+    },
+  };
+}
+
 function sharedFigures(shared: SharedSession): Figures {
   return {
     counts: shared.counts,
@@ -543,13 +704,14 @@ function sharedFigures(shared: SharedSession): Figures {
 }
 
 /** Whether nothing about a session changed here since the shared figures were last learned. */
-function unchanged(session: ViewerSession, base: Figures): boolean {
+function unchanged(session: ViewerSession, known: Known): boolean {
+  const base = known.base;
   return (
     session.segmentsReceived === base.counts.segments &&
     session.bytesReceived === base.counts.bytes &&
     session.stalls === base.counts.stalls &&
     session.lowBufferEvents === base.counts.lowBufferEvents &&
-    session.lastSeenAt <= base.lastSeenAt &&
+    session.lastSeenAt === known.seenHere &&
     session.lastSequence <= base.lastSequence &&
     session.currentBitrate === base.profile &&
     session.targetBitrate === base.target &&
@@ -578,7 +740,7 @@ function changes(sessionId: string, known: Known, now: Figures): SessionUpdate {
         known.mine.lowBufferEvents + now.counts.lowBufferEvents - base.counts.lowBufferEvents,
     };
   }
-  if (now.lastSeenAt > base.lastSeenAt) {
+  if (now.lastSeenAt !== known.seenHere) {
     update.lastSeenAt = now.lastSeenAt;
   }
   if (now.lastSequence > base.lastSequence) {

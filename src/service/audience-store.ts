@@ -69,10 +69,22 @@ export interface AdmitRequest {
 /** `seated`: admitted now; `already`: seated before (by another origin); `unknown`: not admitted. */
 export type AdmitOutcome = 'seated' | 'already' | 'full' | 'exists' | 'profile_full' | 'unknown';
 
+/**
+ * A session this origin seats that the shared state lost (it restarted empty, or was away past
+ * the key lifetime): sent back as it is here.
+ */
+export type ReadmitSession = Omit<SharedSession, 'joinSeq' | 'origin' | 'mine' | 'bufferHealth'> & {
+  readonly bufferHealth: number;
+};
+
 /** One stream's side of an exchange. */
 export interface ExchangeRequest {
   readonly recordingId: string;
   readonly incarnation: string;
+  /** The stream's record is recreated from these when the shared state lost it (a live stream). */
+  readonly live: boolean;
+  readonly maxViewers: number;
+  readonly dvrSeconds: number;
   /** The revision of the stream's audience this origin has seen (0: none). */
   readonly since: number;
   readonly now: number;
@@ -86,6 +98,8 @@ export interface ExchangeRequest {
   /** When the stream ended here, if it did since the last exchange. */
   readonly endedAt?: number | undefined;
   readonly admit?: AdmitRequest | undefined;
+  /** Sessions to seat again as they are (the shared state lost them). */
+  readonly readmits?: readonly ReadmitSession[];
 }
 
 export interface ExchangeReply {
@@ -102,6 +116,11 @@ export interface ExchangeReply {
   readonly served: { readonly total: ServedCounts; readonly mine: ServedCounts };
   /** When any origin ended the stream, if one did. */
   readonly endedAt: number | undefined;
+  /**
+   * The shared state held no audience for the stream before this exchange (it lost its keys):
+   * `sessions` is then whole but says nothing of the sessions this origin seats.
+   */
+  readonly fresh: boolean;
 }
 
 /**
@@ -131,5 +150,6 @@ export interface AudienceStore {
   handedOut(sessionId: string): Promise<string | undefined>;
   /** Why the store cannot be reached now, if it cannot. */
   problem(): string | undefined;
-  close(): Promise<void>;
+  /** Disconnects, within `timeoutMs` when given. */
+  close(timeoutMs?: number): Promise<void>;
 }

@@ -29,7 +29,12 @@ import { LiveEdgeWaiters } from './live-edge-waiters.js';
 import { randomIdGenerator } from './random-ids.js';
 import { SessionIndex, type SessionRef } from './session-index.js';
 import { type AdmissionHost, SharedAdmission } from './shared-admission.js';
-import { type AudienceHost, LocalAudience, type SharedAudience } from './shared-audience.js';
+import {
+  type AudienceHost,
+  LocalAudience,
+  type SharedAudience,
+  SharedStateUnavailableError,
+} from './shared-audience.js';
 import { type LeaveReason, StreamEvents } from './stream-events.js';
 
 // Callers import these from here, where they were declared before the service was split up.
@@ -92,6 +97,9 @@ export class TooManyStreamsError extends DistributionError {
   }
 }
 
+/** Session ids carry this prefix (a bearer token is told from an admin token by it). */
+export const SESSION_PREFIX = 'vs-';
+
 /** A stream as restart recovery brings it back (see DistributionService.restoreStream). */
 export interface RestoredStream {
   readonly recordingId: string;
@@ -141,7 +149,7 @@ export class DistributionService {
   readonly events: StreamEvents;
   private readonly deliveries: Deliveries;
   private readonly clock: () => number;
-  private readonly newSessionId = randomIdGenerator('vs-');
+  private readonly newSessionId = randomIdGenerator(SESSION_PREFIX);
   private readonly newAnonymousId = randomIdGenerator('anon-');
   private readonly startedAt: number;
   private cleanupTimer: NodeJS.Timeout | undefined;
@@ -336,7 +344,7 @@ export class DistributionService {
 
   /**
    * Joins a viewer; `sessionId` keeps one handed out before the viewer took its seat. With a
-   * shared audience the seat must have been admitted first (reserveSeat, or admitViewer).
+   * shared audience joins go through admitViewer.
    */
   joinStream(
     recordingId: string,
@@ -357,28 +365,17 @@ export class DistributionService {
     return this.admission.shared;
   }
 
-  /** Joins a viewer, admitted under the stream's cap across every origin when they share one. */
+  /**
+   * Joins a viewer, admitted under the stream's cap across every origin when they share one
+   * (the join route calls it once the request is authorised: nothing is seated before).
+   */
   async admitViewer(
     recordingId: string,
     viewerId: string,
     initialBitrate: ProfileName = 'Low',
   ): Promise<ViewerSession> {
-    await this.reserveSeat(recordingId, viewerId, initialBitrate);
-    return this.joinStream(recordingId, viewerId, initialBitrate);
-  }
-
-  /**
-   * With a shared audience: admits a viewer about to join under the stream's cap across every
-   * origin and seats it here, for the joinStream that follows to take (it announces the join).
-   * A seat never taken goes with releaseSeat. Without a shared audience, nothing to do.
-   */
-  reserveSeat(recordingId: string, viewerId: string, initialBitrate: ProfileName = 'Low') {
-    return this.admission.reserve(recordingId, viewerId, initialBitrate);
-  }
-
-  /** Gives back a seat reserveSeat admitted that no joinStream took (the join failed after). */
-  releaseSeat(recordingId: string, viewerId: string): void {
-    this.admission.release(recordingId, viewerId);
+    if (!this.admission.shared) return this.joinStream(recordingId, viewerId, initialBitrate);
+    return this.admission.join(recordingId, viewerId, initialBitrate);
   }
 
   /**
@@ -431,8 +428,10 @@ export class DistributionService {
     anonymous: boolean,
   ): ViewerSession {
     const distributor = this.getDistributor(recordingId);
-    // With a shared audience the seat was admitted across origins before (reserveSeat).
-    if (this.admission.shared) return this.admission.take(recordingId, viewerId, sessionId);
+    // With a shared audience a seat is admitted across origins first (admitViewer, admitAnonymous).
+    if (this.admission.shared) {
+      throw new SharedStateUnavailableError('a join must be admitted by the shared state first');
+    }
     let session: ViewerSession;
     try {
       session = distributor.joinViewer(viewerId, initialBitrate, this.clock(), sessionId);
@@ -712,9 +711,12 @@ export class DistributionService {
     this.audience.start();
   }
 
-  /** Sends the last counts to the shared state and disconnects (after the requests finished). */
-  async closeShared(): Promise<void> {
-    await this.audience.close();
+  /**
+   * Sends the last counts to the shared state and disconnects (after the requests finished),
+   * within `timeoutMs` when given.
+   */
+  async closeShared(timeoutMs?: number): Promise<void> {
+    await this.audience.close(timeoutMs);
   }
 
   private retire(recordingId: string, distributor: LiveDistributor): void {
@@ -770,11 +772,6 @@ export class DistributionService {
       findSession: (sessionId) => this.sessions.find(sessionId),
       announceJoin: (recordingId, session, anonymous) =>
         this.announceJoin(recordingId, session, anonymous),
-      unseat: (recordingId, viewerId, sessionId) => {
-        const distributor = this.streams.get(recordingId);
-        if (distributor?.hasViewer(viewerId)) distributor.leaveViewer(viewerId);
-        this.sessions.remove(sessionId);
-      },
       newSessionId: () => this.newSessionId(),
       newAnonymousId: () => this.newAnonymousId(),
       handOutTtlMs: this.options.idleTimeoutMs ?? SERVICE_DEFAULTS.idleTimeoutMs,
@@ -792,8 +789,6 @@ export class DistributionService {
       seated: (recordingId, session) => this.sessions.add(recordingId, session),
       unseated: (recordingId, session, reason) => {
         this.sessions.remove(session.sessionId);
-        // A seat admitted for a join whose request never finished goes with its session.
-        this.admission.forget(recordingId, session);
         if (reason) this.announceLeave(recordingId, session, reason);
       },
       endedElsewhere: (recordingId) => {

@@ -1,8 +1,9 @@
 import type { LiveDistributor } from '../core/distributor.js';
 import { DistributionError } from '../core/errors.js';
-import { PROFILE_NAMES, PROFILES, type ProfileName } from '../core/profiles.js';
+import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import { type InitSection, MP4, type Segment, segmentFileName } from '../core/segment.js';
 import type { ViewerSession } from '../core/viewer-session.js';
+import { listedSegments, liveRenditions } from '../hls/live-listing.js';
 import { writeMediaPlaylist } from '../hls/media-playlist.js';
 import { writeMultivariantPlaylist } from '../hls/multivariant-playlist.js';
 import { PlaylistTemplate } from '../hls/playlist-template.js';
@@ -92,8 +93,11 @@ interface CachedPlaylist {
 export class HlsDelivery {
   private readonly playlists = new Map<string, CachedPlaylist>();
   private readonly seats: AnonymousSeats;
-  /** Session ids no origin knows (see HlsOptions.unknownSessionsRemembered), oldest first. */
-  private readonly unknown = new Set<string>();
+  /**
+   * Session ids no origin knows (see HlsOptions.unknownSessionsRemembered), oldest first, with
+   * when: remembered for a hand-out's lifetime only (one may be handed out by then after all).
+   */
+  private readonly unknown = new Map<string, number>();
 
   constructor(
     private readonly service: DistributionService,
@@ -152,13 +156,7 @@ export class HlsDelivery {
     if (options.token !== undefined) params.set('token', options.token);
     const query = params.size > 0 ? `?${params}` : '';
     const text = writeMultivariantPlaylist(
-      profiles.map((profile) => ({
-        profile,
-        nominalKbps: PROFILES[profile].bitrateKbps,
-        segments: distributor.window(profile).segments(),
-        media: distributor.mediaInfo(profile),
-        uri: `${profile}/index.m3u8${query}`,
-      })),
+      liveRenditions(distributor, profiles, (profile) => `${profile}/index.m3u8${query}`),
     );
     return { text, sessionId };
   }
@@ -203,7 +201,7 @@ export class HlsDelivery {
   ): Promise<void> {
     const sessionId = report.sessionId;
     if (!this.service.sharesAudience || sessionId === undefined) return;
-    if (this.service.findSession(sessionId) || this.unknown.has(sessionId)) return;
+    if (this.service.findSession(sessionId) || this.isUnknown(sessionId)) return;
     if (!this.service.streamDistributors().some((d) => d.recordingId === recordingId)) return;
     if (this.waitingSession(recordingId, sessionId) === undefined) {
       try {
@@ -299,17 +297,10 @@ export class HlsDelivery {
     return cached.template.render(query);
   }
 
-  /**
-   * What a rendition's media playlist lists: the newest `playlistSegments`, or for a stream with
-   * a DVR window as much history as it spans (never less). Either way the live edge is the same,
-   * so players start at it; the rest is a seekable range behind it.
-   */
+  /** What a rendition's media playlist lists (see listedSegments). */
   private listed(distributor: LiveDistributor, profile: ProfileName): readonly Segment[] {
     const window = distributor.window(profile);
-    const count = this.options.playlistSegments;
-    return distributor.dvrSeconds > 0
-      ? window.latestSpanning(distributor.dvrSeconds, count)
-      : window.latest(count);
+    return listedSegments(window, distributor.dvrSeconds, this.options.playlistSegments);
   }
 
   /** A segment or initialization section held in the rendition's window. */
@@ -351,10 +342,21 @@ export class HlsDelivery {
     return session;
   }
 
+  private isUnknown(sessionId: string): boolean {
+    const at = this.unknown.get(sessionId);
+    if (at === undefined) return false;
+    const lifetime = this.options.anonymousPendingMs ?? SERVICE_DEFAULTS.idleTimeoutMs;
+    if (this.service.now() - at < lifetime) return true;
+    this.unknown.delete(sessionId);
+    return false;
+  }
+
   private rememberUnknown(sessionId: string): void {
-    this.unknown.add(sessionId);
+    // Deleted first: a session remembered again goes to the end, as the newest.
+    this.unknown.delete(sessionId);
+    this.unknown.set(sessionId, this.service.now());
     const limit = this.options.unknownSessionsRemembered ?? HLS_DEFAULTS.unknownSessionsRemembered;
-    for (const oldest of this.unknown) {
+    for (const oldest of this.unknown.keys()) {
       if (this.unknown.size <= limit) break;
       this.unknown.delete(oldest);
     }

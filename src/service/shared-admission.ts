@@ -9,6 +9,7 @@ import {
 } from '../core/errors.js';
 import type { ProfileName } from '../core/profiles.js';
 import type { ViewerSession } from '../core/viewer-session.js';
+import { SHARED_AUDIENCE_DEFAULTS } from './audience-mirror.js';
 import type { AdmitOutcome } from './audience-store.js';
 import type { SessionRef } from './session-index.js';
 import {
@@ -26,8 +27,6 @@ export interface AdmissionHost {
   findSession(sessionId: string): SessionRef | undefined;
   /** Announces the join of a session seated here. */
   announceJoin(recordingId: string, session: ViewerSession, anonymous: boolean): void;
-  /** Removes a seated session here without announcing anything (a seat given back). */
-  unseat(recordingId: string, viewerId: string, sessionId: string): void;
   newSessionId(): string;
   newAnonymousId(): string;
   /** How long an anonymous session handed out waits for its first segment. */
@@ -38,12 +37,16 @@ export interface AdmissionHost {
 /**
  * The asynchronous side of joins and streams when several origins share one audience: each
  * call asks the shared state first (SharedAudience) and leaves this origin seated as it agreed,
- * so the service's synchronous joins only take what was admitted. Without a shared audience
- * every call returns at once and the service joins on its own, as before.
+ * and announces only what it admitted. Without a shared audience every call returns at once
+ * and the service joins on its own, as before.
  */
 export class SharedAdmission {
-  /** Seats admitted for a join and not yet taken by it: seat key -> session id. */
-  private readonly reserved = new Map<string, string>();
+  /**
+   * Joins whose admission got no answer (a timeout, the connection lost): seat key -> the
+   * session id asked for. The shared state may have seated it; a retry of the viewer here asks
+   * for the same session and gets `already` instead of VIEWER_EXISTS.
+   */
+  private readonly unanswered = new Map<string, string>();
 
   constructor(
     private readonly audience: SharedAudience,
@@ -90,48 +93,45 @@ export class SharedAdmission {
   }
 
   /**
-   * Admits a viewer about to join under the stream's cap across every origin and seats it here,
-   * for the synchronous join that follows to take (take()). A seat never taken goes back with
-   * release().
+   * Joins a viewer under the stream's cap across every origin: admitted by the shared state,
+   * seated here as it agreed, and announced. Called once the request is authorised: nothing is
+   * seated for a request refused before.
    */
-  async reserve(recordingId: string, viewerId: string, initialBitrate: ProfileName): Promise<void> {
-    if (!this.audience.shared) return;
+  async join(
+    recordingId: string,
+    viewerId: string,
+    initialBitrate: ProfileName,
+  ): Promise<ViewerSession> {
     const distributor = this.host.distributor(recordingId);
     if (!distributor) throw new StreamNotFoundError(recordingId);
     if (distributor.status === 'ended') throw new StreamEndedError(recordingId);
-    const sessionId = this.host.newSessionId();
-    const outcome = await this.call(() =>
-      this.audience.admit(recordingId, { viewerId, sessionId, initialBitrate, anonymous: false }),
-    );
-    this.refuse(recordingId, outcome, viewerId, initialBitrate);
-    this.reserved.set(seatKey(recordingId, viewerId), sessionId);
-  }
-
-  /** The session reserve() seated for this join (`sessionId`, when named, must be it); announced. */
-  take(recordingId: string, viewerId: string, sessionId: string | undefined): ViewerSession {
     const key = seatKey(recordingId, viewerId);
-    const reserved = this.reserved.get(key);
-    if (reserved === undefined || (sessionId !== undefined && sessionId !== reserved)) {
-      throw new SharedStateUnavailableError('a join must be admitted by the shared state first');
+    const sessionId = this.unanswered.get(key) ?? this.host.newSessionId();
+    this.unanswered.delete(key);
+    let outcome: AdmitOutcome;
+    try {
+      outcome = await this.audience.admit(recordingId, {
+        viewerId,
+        sessionId,
+        initialBitrate,
+        anonymous: false,
+      });
+    } catch (error) {
+      if (!(error instanceof DistributionError)) this.noteUnanswered(key, sessionId);
+      throw this.failed(error);
     }
-    this.reserved.delete(key);
-    return this.announce(recordingId, reserved, false);
+    this.refuse(recordingId, outcome, viewerId, initialBitrate);
+    // `already`: a join of this viewer here whose answer was lost seated it; announced now.
+    return this.announce(recordingId, sessionId, false);
   }
 
-  /** Gives back a seat reserve() admitted that no join took (the join failed after). */
-  release(recordingId: string, viewerId: string): void {
-    const key = seatKey(recordingId, viewerId);
-    const sessionId = this.reserved.get(key);
-    if (sessionId === undefined) return;
-    this.reserved.delete(key);
-    this.host.unseat(recordingId, viewerId, sessionId);
-    this.audience.left(recordingId, sessionId);
-  }
-
-  /** A session left here by other means: a seat still reserved for it goes too. */
-  forget(recordingId: string, session: ViewerSession): void {
-    const key = seatKey(recordingId, session.viewerId);
-    if (this.reserved.get(key) === session.sessionId) this.reserved.delete(key);
+  private noteUnanswered(key: string, sessionId: string): void {
+    this.unanswered.set(key, sessionId);
+    // Bounded: the oldest go first (their seats expire idle in the shared state anyway).
+    for (const oldest of this.unanswered.keys()) {
+      if (this.unanswered.size <= SHARED_AUDIENCE_DEFAULTS.unansweredJoinsKept) break;
+      this.unanswered.delete(oldest);
+    }
   }
 
   /** Seats an anonymous session at its first segment, under the cap across every origin. */
@@ -210,14 +210,18 @@ export class SharedAdmission {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof DistributionError) throw error;
-      this.host.warn('the shared state failed a request', error);
-      throw new SharedStateUnavailableError(this.audience.problems()[0] ?? String(error));
+      throw this.failed(error);
     }
+  }
+
+  private failed(error: unknown): unknown {
+    if (error instanceof DistributionError) return error;
+    this.host.warn('the shared state failed a request', error);
+    return new SharedStateUnavailableError(this.audience.problems()[0] ?? String(error));
   }
 }
 
-/** Key of a seat admitted and not yet taken. */
+/** Key of a viewer's seat in a stream. */
 function seatKey(recordingId: string, viewerId: string): string {
   return `${recordingId}\u0000${viewerId}`;
 }

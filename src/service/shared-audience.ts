@@ -105,8 +105,8 @@ export interface SharedAudience {
   connect(): Promise<void>;
   /** Starts sending counters in batches. */
   start(): void;
-  /** Sends what is not sent yet and disconnects. */
-  close(): Promise<void>;
+  /** Sends what is not sent yet and disconnects, within `timeoutMs` when given. */
+  close(timeoutMs?: number): Promise<void>;
   /** Why the shared state is not working now; empty when it is (health). */
   problems(): string[];
 }
@@ -160,7 +160,7 @@ export class LocalAudience implements SharedAudience {
 
   start(): void {}
 
-  async close(): Promise<void> {}
+  async close(_timeoutMs?: number): Promise<void> {}
 
   problems(): string[] {
     return [];

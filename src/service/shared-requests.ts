@@ -1,5 +1,4 @@
-import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
-import type { DistributionService } from './distribution-service.js';
+import { type DistributionService, SESSION_PREFIX } from './distribution-service.js';
 import type { HlsDelivery } from './hls-delivery.js';
 
 /** A request as the shared-state preparation reads it (the HTTP edge fills it in). */
@@ -17,16 +16,14 @@ export interface SharedRequest {
   readonly client: string;
 }
 
-/** Session ids carry this prefix (DistributionService makes them); admin tokens need not. */
-const SESSION_PREFIX = 'vs-';
-
 /**
  * What a request needs from the state shared with other origins (`--state-url`) before its
  * handler, which reads the service from memory and synchronously: a stream about to be created
- * here gets the identity the origins agreed on, a join its seat under the stream's cap across
- * every origin, and a session or viewer this origin does not know yet is looked up (it was
- * admitted elsewhere less than a batch ago). A request naming only what this origin knows costs
- * a lookup in memory. Without a shared state nothing is done.
+ * here gets the identity the origins agreed on, and a session or viewer this origin does not
+ * know yet is looked up (it was admitted elsewhere less than a batch ago). A request naming
+ * only what this origin knows costs a lookup in memory. A join is admitted by its route, once
+ * authorised (DistributionService.admitViewer): nothing is seated for a refused request.
+ * Without a shared state nothing is done.
  */
 export class SharedRequests {
   constructor(
@@ -34,7 +31,7 @@ export class SharedRequests {
     private readonly hls: HlsDelivery,
   ) {}
 
-  /** Before the handler: throws what the handler would (503 STREAM_FULL, 409 VIEWER_EXISTS…). */
+  /** Before the handler: throws what the handler would (409 STREAM_EXISTS, 503…). */
   async before(request: SharedRequest): Promise<void> {
     const { method, route } = request;
     if (route === undefined || !this.service.sharesAudience) return;
@@ -52,13 +49,8 @@ export class SharedRequests {
       await this.service.prepareStream(recordingId, settings, true);
       return;
     }
-    if (method === 'POST' && route === '/api/v1/streams/:recording_id') {
-      const viewerId = text(body.viewer_id);
-      if (viewerId !== undefined) {
-        await this.service.reserveSeat(recordingId, viewerId, profile(body.initial_bitrate));
-      }
-      return;
-    }
+    // A join's admission is its route's, after the playback token is checked.
+    if (method === 'POST' && route === '/api/v1/streams/:recording_id') return;
     if (route.startsWith('/live/')) {
       const kind = route.endsWith('/master.m3u8')
         ? 'master'
@@ -82,16 +74,6 @@ export class SharedRequests {
     }
   }
 
-  /** After the response: a seat admitted for a join that failed afterwards goes back. */
-  after(request: SharedRequest): void {
-    if (request.method !== 'POST' || request.route !== '/api/v1/streams/:recording_id') return;
-    const recordingId = text(record(request.params).recording_id);
-    const viewerId = text(record(request.body).viewer_id);
-    if (recordingId !== undefined && viewerId !== undefined) {
-      this.service.releaseSeat(recordingId, viewerId);
-    }
-  }
-
   /** Whether this origin seats the viewer (true for a stream it lacks: nothing to look up). */
   private knows(recordingId: string, viewerId: string): boolean {
     try {
@@ -112,8 +94,4 @@ function text(value: unknown): string | undefined {
 
 function count(value: unknown): number | undefined {
   return typeof value === 'number' ? value : undefined;
-}
-
-function profile(value: unknown): ProfileName {
-  return (PROFILE_NAMES as readonly unknown[]).includes(value) ? (value as ProfileName) : 'Low';
 }

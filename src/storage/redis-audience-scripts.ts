@@ -5,7 +5,8 @@
  * exponent).
  *
  * Keys of one stream incarnation `A` (`{prefix}aud:{recording}:{incarnation}:`):
- * - `A seats`    sorted set: session id -> last seen (ms), the stream's audience and idle order
+ * - `A seats`    sorted set: session id -> when an origin last reported it seen, by Redis's clock
+ *                 (TIME: origins' clocks may differ), the stream's audience and idle order
  * - `A viewers`  hash: viewer id -> session id (a viewer holds one seat)
  * - `A profiles` hash: profile -> sessions on it (per-profile caps)
  * - `A changed`  sorted set: session id -> revision of its last change
@@ -31,6 +32,16 @@ local S, H, ttl, keep, origin = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(AR
 local mineField = 'o:' .. origin
 
 local function int(x) return string.format('%d', x) end
+
+-- Idle order and expiry by one clock for every origin: Redis's own.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- No audience stored for this incarnation (Redis restarted empty, or was away past the key
+-- lifetime): the origin re-admits what it holds rather than dropping it.
+local fresh = redis.call('EXISTS', meta) == 0
+if req.live and redis.call('HSETNX', stream, 'inc', req.inc) == 1 then
+  redis.call('HSET', stream, 'max', req.max, 'dvr', req.dvr)
+end
 
 local function split(text, n)
   local c = {}
@@ -73,9 +84,13 @@ for _, u in ipairs(req.updates) do
       redis.call('HINCRBY', key, 'lb', int(new[4] - old[4]))
       redis.call('HSET', key, mineField, u.c)
     end
-    if u.seen and u.seen > tonumber(redis.call('HGET', key, 'seen') or 0) then
-      redis.call('HSET', key, 'seen', int(u.seen))
-      redis.call('ZADD', seats, int(u.seen), sid)
+    -- Seen by the origin since its last batch: the idle order takes Redis's time of it (the
+    -- shown last request, the origin's, only ever moves forward).
+    if u.seen then
+      redis.call('ZADD', seats, int(now), sid)
+      if u.seen > tonumber(redis.call('HGET', key, 'seen') or 0) then
+        redis.call('HSET', key, 'seen', int(u.seen))
+      end
     end
     if u.lseq and u.lseq > tonumber(redis.call('HGET', key, 'lseq') or -1) then
       redis.call('HSET', key, 'lseq', int(u.lseq))
@@ -107,10 +122,29 @@ end
 for _, sid in ipairs(req.leaves) do remove(sid) end
 local expired = {}
 if req.idle > 0 then
-  local stale = redis.call('ZRANGEBYSCORE', seats, '-inf', '(' .. int(req.now - req.idle),
+  local stale = redis.call('ZRANGEBYSCORE', seats, '-inf', '(' .. int(now - req.idle),
     'LIMIT', 0, 1000)
   for _, sid in ipairs(stale) do
     if remove(sid) then expired[#expired + 1] = sid end
+  end
+end
+
+-- 2b. Sessions this origin still seats after the store lost them: back as they were, unless
+-- their viewer holds another seat by now (the cap is not checked: they were admitted).
+for _, r in ipairs(req.readmits or {}) do
+  local key = S .. r.id
+  if not redis.call('ZSCORE', seats, r.id) and redis.call('HEXISTS', viewers, r.viewer) == 0 then
+    local seq = redis.call('HINCRBY', meta, 'seq', 1)
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'rid', req.rid, 'inc', req.inc, 'viewer', r.viewer, 'seq', seq,
+      'joined', int(r.joined), 'anon', r.anon and '1' or '0', 'origin', origin, 'p', r.p,
+      't', r.t, 'b', r.b, 'tp', r.tp, 'seg', r.c[1], 'bytes', r.c[2], 'st', r.c[3],
+      'lb', r.c[4], mineField, table.concat(r.c, ','), 'seen', int(r.seen), 'lseq', r.lseq)
+    redis.call('PEXPIRE', key, ttl)
+    redis.call('ZADD', seats, int(now), r.id)
+    redis.call('HSET', viewers, r.viewer, r.id)
+    redis.call('HINCRBY', profiles, r.p, 1)
+    bump(r.id)
   end
 end
 
@@ -144,7 +178,7 @@ if a then
         't', landing, 'tp', '0', 'seg', 0, 'bytes', 0, 'st', 0, 'lb', 0,
         'seen', int(req.now), 'lseq', -1)
       redis.call('PEXPIRE', key, ttl)
-      redis.call('ZADD', seats, int(req.now), a.id)
+      redis.call('ZADD', seats, int(now), a.id)
       redis.call('HSET', viewers, a.viewer, a.id)
       redis.call('HINCRBY', profiles, landing, 1)
       redis.call('DEL', H .. a.id)
@@ -172,7 +206,7 @@ for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], ttl) end
 -- 5. Back: every session changed since the origin last looked, and every one gone since.
 local rev = tonumber(redis.call('HGET', meta, 'rev') or 0)
 local floor = tonumber(redis.call('HGET', meta, 'floor') or 0)
-local full = req.since == 0 or req.since < floor or req.since > rev
+local full = fresh or req.since == 0 or req.since < floor or req.since > rev
 local ids
 if full then
   ids = redis.call('ZRANGE', changed, 0, -1)
@@ -185,6 +219,14 @@ if admit == 'already' then
   for _, sid in ipairs(ids) do if sid == a.id then listed = true end end
   if not listed then ids[#ids + 1] = a.id end
 end
+-- So is every session sent back here that is seated (by this origin or one before it).
+for _, r in ipairs(req.readmits or {}) do
+  if redis.call('ZSCORE', seats, r.id) then
+    local listed = false
+    for _, sid in ipairs(ids) do if sid == r.id then listed = true end end
+    if not listed then ids[#ids + 1] = r.id end
+  end
+end
 local sessions = {}
 for i, sid in ipairs(ids) do sessions[i] = {sid, redis.call('HGETALL', S .. sid)} end
 local goneIds = {}
@@ -194,7 +236,7 @@ local served = redis.call('HMGET', meta, 'segs', 'bytes', mineField)
 local ended = false
 if record[1] == req.inc then ended = record[2] elseif record[1] then ended = int(req.now) end
 return cjson.encode({rev, full, admit, sessions, goneIds, expired,
-  served[1] or '0', served[2] or '0', served[3] or '', ended})
+  served[1] or '0', served[2] or '0', served[3] or '', ended, fresh})
 `;
 
 /**

@@ -23,6 +23,11 @@ export const REDIS_AUDIENCE_DEFAULTS = {
   /** Departed sessions remembered per stream for origins that fell behind. */
   tombstones: 10_000,
   connectTimeoutMs: 5000,
+  /**
+   * A command unanswered this long fails (a join then gets a 503): a Redis that stalls must not
+   * stall the requests waiting on it.
+   */
+  commandTimeoutMs: 1000,
 } as const;
 
 export interface RedisAudienceOptions {
@@ -30,6 +35,7 @@ export interface RedisAudienceOptions {
   readonly minKeyTtlMs?: number;
   readonly tombstones?: number;
   readonly connectTimeoutMs?: number;
+  readonly commandTimeoutMs?: number;
 }
 
 /** The error a start-up without the shared state stops with: it names the setting. */
@@ -77,6 +83,7 @@ export class RedisAudienceStore implements AudienceStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: options.connectTimeoutMs ?? REDIS_AUDIENCE_DEFAULTS.connectTimeoutMs,
+      commandTimeout: options.commandTimeoutMs ?? REDIS_AUDIENCE_DEFAULTS.commandTimeoutMs,
       retryStrategy: (times) => Math.min(100 * times, 2000),
       scripts: {
         vtpExchange: { numberOfKeys: 7, lua: EXCHANGE_SCRIPT },
@@ -108,12 +115,15 @@ export class RedisAudienceStore implements AudienceStore {
     return `unreachable (${this.lastError ?? this.redis.status})`;
   }
 
-  async close(): Promise<void> {
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+  async close(timeoutMs?: number): Promise<void> {
+    // A polite QUIT while there is time; the connection goes regardless after it.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([this.redis.quit().catch(() => undefined), late]);
+    clearTimeout(timer);
+    this.redis.disconnect();
   }
 
   async claimStream(
@@ -127,7 +137,7 @@ export class RedisAudienceStore implements AudienceStore {
       proposal.maxViewers,
       proposal.dvrSeconds,
       exclusive ? '1' : '0',
-      REDIS_AUDIENCE_DEFAULTS.minKeyTtlMs,
+      this.options.minKeyTtlMs ?? REDIS_AUDIENCE_DEFAULTS.minKeyTtlMs,
     );
     if (!claimed) return undefined;
     const [incarnation, maxViewers, dvrSeconds] = claimed;
@@ -175,7 +185,7 @@ export class RedisAudienceStore implements AudienceStore {
   }
 
   private readReply(text: string): ExchangeReply {
-    const [rev, full, admit, sessions, gone, expired, segs, bytes, mine, ended] = JSON.parse(
+    const [rev, full, admit, sessions, gone, expired, segs, bytes, mine, ended, fresh] = JSON.parse(
       text,
     ) as [
       number,
@@ -188,6 +198,7 @@ export class RedisAudienceStore implements AudienceStore {
       string,
       string,
       string | false,
+      boolean,
     ];
     const mineServed = (mine || '0,0').split(',').map(Number);
     return {
@@ -205,6 +216,7 @@ export class RedisAudienceStore implements AudienceStore {
         mine: { segments: mineServed[0] ?? 0, bytes: mineServed[1] ?? 0 },
       },
       endedAt: ended ? Number(ended) : undefined,
+      fresh: Boolean(fresh),
     };
   }
 
@@ -246,6 +258,9 @@ function wireRequest(request: ExchangeRequest): Record<string, unknown> {
   return {
     rid: request.recordingId,
     inc: request.incarnation,
+    live: request.live,
+    max: request.maxViewers,
+    dvr: request.dvrSeconds,
     since: request.since,
     now: request.now,
     idle: request.idleMs,
@@ -270,6 +285,19 @@ function wireRequest(request: ExchangeRequest): Record<string, unknown> {
       max: request.admit.maxViewers,
       candidates: request.admit.candidates.map((c) => [c.profile, c.cap]),
     },
+    readmits: (request.readmits ?? []).map((r) => ({
+      id: r.sessionId,
+      viewer: r.viewerId,
+      anon: r.anonymous,
+      joined: r.joinedAt,
+      p: r.profile,
+      t: r.target,
+      b: String(r.bufferHealth),
+      tp: String(r.throughputKbps),
+      c: [r.counts.segments, r.counts.bytes, r.counts.stalls, r.counts.lowBufferEvents],
+      seen: r.lastSeenAt,
+      lseq: r.lastSequence,
+    })),
   };
 }
 

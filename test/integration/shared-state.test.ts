@@ -42,6 +42,16 @@ function feed(origin: string, recordingId: string): Promise<void> {
   });
 }
 
+/** Starts a stream through the load balancer and feeds its segments to both origins. */
+async function startFed(recordingId: string, maxViewers: number): Promise<void> {
+  const started = await call(`${lb.url}/api/v1/streams/start`, 'POST', {
+    recording_id: recordingId,
+    max_viewers: maxViewers,
+  });
+  assert.equal(started.status, 201, JSON.stringify(started.body));
+  await Promise.all([feed(originA.url, recordingId), feed(originB.url, recordingId)]);
+}
+
 async function stats(origin: string, recordingId: string): Promise<Stats> {
   const answer = await call(`${origin}/api/v1/streams/${recordingId}?limit=100`, 'GET');
   assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -72,12 +82,7 @@ after(async () => {
 
 describe('two origins sharing their audience through Redis, behind nginx', () => {
   it('serves one viewer alternating between origins as one session with exact counts', async () => {
-    const started = await call(`${lb.url}/api/v1/streams/start`, 'POST', {
-      recording_id: 'lecture',
-      max_viewers: 50,
-    });
-    assert.equal(started.status, 201, JSON.stringify(started.body));
-    await Promise.all([feed(originA.url, 'lecture'), feed(originB.url, 'lecture')]);
+    await startFed('lecture', 50);
     const joined = await call(`${lb.url}/api/v1/streams/lecture`, 'POST', { viewer_id: 'ada' });
     assert.equal(joined.status, 201, JSON.stringify(joined.body));
     const session = joined.body.session_id as string;
@@ -166,12 +171,7 @@ describe('two origins sharing their audience through Redis, behind nginx', () =>
   });
 
   it('admits exactly max_viewers across both origins when joins race', async () => {
-    const started = await call(`${lb.url}/api/v1/streams/start`, 'POST', {
-      recording_id: 'seminar',
-      max_viewers: 10,
-    });
-    assert.equal(started.status, 201, JSON.stringify(started.body));
-    await Promise.all([feed(originA.url, 'seminar'), feed(originB.url, 'seminar')]);
+    await startFed('seminar', 10);
     // 16 joins at once, half to each origin.
     const answers = await Promise.all(
       Array.from({ length: 16 }, (_, i) =>

@@ -21,10 +21,10 @@ const services: DistributionService[] = [];
 let streamNo = 0;
 
 /** One origin: its own service, sharing its audience through the test's Redis. */
-async function origin(clock?: () => number): Promise<DistributionService> {
+async function origin(clock?: () => number, idleTimeoutMs = 10_000): Promise<DistributionService> {
   const service = new DistributionService({
     audience: new MirroredAudience(new RedisAudienceStore(redis.url), { flushIntervalMs: NEVER }),
-    idleTimeoutMs: 10_000,
+    idleTimeoutMs,
     ...(clock && { clock }),
     onSharedStateWarning: (message, error) => assert.fail(`${message}: ${error}`),
   });
@@ -151,6 +151,9 @@ describe('audience shared through Redis', () => {
       const request = {
         recordingId: id,
         incarnation: a.getDistributor(id).incarnation,
+        live: true,
+        maxViewers: 100,
+        dvrSeconds: 0,
         since: 0,
         now: Date.now(),
         idleMs: 0,
@@ -207,17 +210,24 @@ describe('audience shared through Redis', () => {
 
   it('expires an idle viewer for every origin, announced once', async () => {
     let now = Date.now();
-    const [a, b] = [await origin(() => now), await origin(() => now)];
+    const [a, b] = [await origin(() => now, 2000), await origin(() => now, 2000)];
     const id = await sharedStream(a, b);
     const session = await b.admitViewer(id, 'idle-one');
     await a.refreshAudience(id);
     const aEvents = recorded(a);
     const bEvents = recorded(b);
     now += 10_001;
-    // Local cleanup leaves shared sessions alone; the shared state expires them.
+    // Local cleanup leaves shared sessions alone; the shared state expires them (by its clock).
     a.cleanup();
     assert.ok(a.findSession(session.sessionId));
-    await a.refreshAudience(id);
+    await waitFor(
+      async () => {
+        await a.refreshAudience(id);
+        return a.findSession(session.sessionId) === undefined || undefined;
+      },
+      10_000,
+      'the idle session expired',
+    );
     await b.refreshAudience(id);
     assert.equal(a.findSession(session.sessionId), undefined);
     assert.equal(b.findSession(session.sessionId), undefined);
@@ -225,6 +235,45 @@ describe('audience shared through Redis', () => {
       [...aEvents, ...bEvents].map((e) => [e.type, (e.detail as { reason?: string }).reason]),
       [['viewer_left', 'idle']],
     );
+  });
+
+  it('expires idle viewers by the shared clock, not by origins whose clocks differ', async () => {
+    // b's clock runs an hour ahead: a session a saw a moment ago is not an hour idle to it.
+    const [a, b] = [await origin(), await origin(() => Date.now() + 3_600_000)];
+    const id = await sharedStream(a, b);
+    const session = await a.admitViewer(id, 'on-time');
+    await b.refreshAudience(id);
+    await a.refreshAudience(id);
+    assert.ok(a.findSession(session.sessionId));
+    assert.ok(b.findSession(session.sessionId));
+  });
+
+  it('keeps a viewer served by an origin whose clock runs behind', async () => {
+    // b's clock runs an hour behind a's: its requests still count as requests.
+    const [a, b] = [
+      await origin(undefined, 2000),
+      await origin(() => Date.now() - 3_600_000, 2000),
+    ];
+    const id = await sharedStream(a, b);
+    const session = await a.admitViewer(id, 'behind');
+    await b.refreshAudience(id);
+    const segment = b.addSegmentToStream(id, segmentInput(0, 'Low', 500));
+    const seats = `vtp:aud:${id}:${b.getDistributor(id).incarnation}:seats`;
+    const admitted = Number(await client.zscore(seats, session.sessionId));
+    // Served by b for longer than the idle timeout.
+    await waitFor(
+      async () => {
+        b.getDistributor(id).recordFetch('behind', segment, 500, b.now());
+        await b.refreshAudience(id);
+        const seen = await client.zscore(seats, session.sessionId);
+        assert.notEqual(seen, null, 'expired while served');
+        return Number(seen) > admitted + 3000 || undefined;
+      },
+      15_000,
+      'requests on b past the idle timeout',
+    );
+    await a.refreshAudience(id);
+    assert.ok(a.findSession(session.sessionId));
   });
 
   it('ends the stream on every origin when one ends it through the API, not when one times out', async () => {

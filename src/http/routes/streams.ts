@@ -103,7 +103,8 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
           throw new PlaybackTokenError(true, 'the playback token is for another viewer');
         }
       }
-      const session = service.joinStream(id, viewer_id, initial_bitrate);
+      // Admitted only now, authorised: with --state-url the seat is taken across origins here.
+      const session = await service.admitViewer(id, viewer_id, initial_bitrate);
       const query = new URLSearchParams({ session: session.sessionId });
       if (playback) query.set('token', await playback.issue(id, viewer_id));
       const path = `/live/${encodeURIComponent(id)}/master.m3u8?${query}`;
