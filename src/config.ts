@@ -1,5 +1,11 @@
 import { isIPv4 } from 'node:net';
 import { CLUSTER_DEFAULTS } from './cluster/cluster-defaults.js';
+import {
+  ADAPTATION_POLICIES,
+  type AdaptationPolicyName,
+  DEFAULT_ADAPTATION_POLICY,
+  isAdaptationPolicyName,
+} from './core/adaptation/index.js';
 import { DEFAULT_MAX_VIEWERS } from './core/profiles.js';
 import { parseHostPort, parseSenders } from './edge/addresses.js';
 import { EDGE_REPORT_DEFAULTS } from './edge/edge-report-receiver.js';
@@ -68,6 +74,8 @@ export interface ServerConfig {
   readonly edgeReports: string | undefined;
   /** Addresses and CIDRs, comma-separated, whose edge reports are counted. */
   readonly edgeReportFrom: string;
+  /** The adaptation policy every viewer's profile is chosen by (ADAPTATION_POLICIES). */
+  readonly adaptation: AdaptationPolicyName;
 }
 
 /** Shortest secret accepted: publish key and admin token beyond loopback, playback secret always. */
@@ -85,7 +93,8 @@ interface Setting {
     | 'url'
     | 'origins'
     | 'listed-origins'
-    | 'push-targets';
+    | 'push-targets'
+    | 'adaptation';
   readonly min?: number;
   readonly max?: number;
   readonly description: string;
@@ -520,6 +529,14 @@ export const SETTINGS: readonly Setting[] = [
     fallback: undefined,
   },
   {
+    key: 'adaptation',
+    flag: 'adaptation',
+    env: 'VTP_ADAPTATION',
+    kind: 'adaptation',
+    description: `adaptation policy choosing each viewer's profile: ${Object.keys(ADAPTATION_POLICIES).join(', ')} (bench:abr compares them)`,
+    fallback: DEFAULT_ADAPTATION_POLICY,
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'VTP_LOG_LEVEL',
@@ -689,6 +706,11 @@ function parse(setting: Setting, raw: string, source: string): string | number {
       throw new ConfigError(`${source} must be a whole number from ${min} to ${max}, got '${raw}'`);
     }
     return value;
+  }
+  if (setting.kind === 'adaptation' && !isAdaptationPolicyName(raw)) {
+    throw new ConfigError(
+      `${source} must name an adaptation policy: ${Object.keys(ADAPTATION_POLICIES).join(', ')}; got '${raw}'`,
+    );
   }
   if (setting.kind === 'url' && !/^https?:\/\/[^\s]+$/.test(raw)) {
     throw new ConfigError(`${source} must be an http:// or https:// URL, got '${raw}'`);

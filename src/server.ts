@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import pino from 'pino';
 import type { ServerConfig } from './config.js';
+import { ADAPTATION_POLICIES } from './core/adaptation/index.js';
 import { DEFAULT_MAX_VIEWERS } from './core/profiles.js';
 import { parseHostPort, parseSenders } from './edge/addresses.js';
 import { EdgeReportReceiver, type EdgeReportReceiverOptions } from './edge/edge-report-receiver.js';
@@ -285,8 +286,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           edgeReports?.stop(),
         ]);
         clearTimeout(deadline);
-        // What the finished requests counted goes to the other origins before the state closes.
-        await service.closeShared();
+        // What the finished requests counted goes to the other origins before the state closes,
+        // within what is left of the deadline (a stalled Redis must not hold the shutdown).
+        await service.closeShared(Math.max(0, deadlineAt - performance.now()));
         // Webhook events last: requests finishing above may still announce leaves and ends.
         const flushed = await (webhooks?.flush(Math.max(0, deadlineAt - performance.now())) ??
           true);
@@ -387,6 +389,7 @@ export async function startServer(
       dvrSeconds: config.dvrSeconds,
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       ...(config.cdnBaseUrl && { cdnBaseUrl: config.cdnBaseUrl }),
+      policy: ADAPTATION_POLICIES[config.adaptation],
     },
     ...(config.cdnPushTargets && {
       cdnPush: { targets: parsePushTargets(config.cdnPushTargets) },
@@ -451,7 +454,7 @@ function openState(
 
 /**
  * With a shared audience, every request first gets from the shared state what its handler
- * reads from memory (shared-requests.ts); a join admitted and then refused gives its seat back.
+ * reads from memory (shared-requests.ts); a join is admitted by its route, once authorised.
  */
 function installSharedRequests(app: App, shared: SharedRequests): void {
   const read = (request: FastifyRequest): SharedRequest => ({
@@ -464,7 +467,6 @@ function installSharedRequests(app: App, shared: SharedRequests): void {
     client: request.ip,
   });
   app.addHook('preHandler', async (request) => shared.before(read(request)));
-  app.addHook('onResponse', async (request) => shared.after(read(request)));
 }
 
 /**

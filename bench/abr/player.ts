@@ -1,11 +1,12 @@
 /**
  * A live HLS player over a network trace, one segment at a time, asking an AdaptationPolicy before
- * every download. The model:
+ * every download but the first. The model:
  * - segment k holds media [kD, (k+1)D) and is published at wall time (k+1)D (D = 2 s), so at
  *   wall time t the newest segment is floor(t/D) - 1 and media time equals capture time;
  * - the player starts at the live edge minus the hold-back (LIVE_BUFFER_SEGMENTS = 3 segments,
- *   hls.js's liveSyncDurationCount as our page sets it), on the join's profile, and starts
- *   playing when its first segment is in (that wait is the startup delay, not a stall);
+ *   hls.js's liveSyncDurationCount as our page sets it), fetches its first segment at the join's
+ *   profile (no report has reached the server yet), and starts playing when that segment is in
+ *   (that wait is the startup delay, not a stall);
  * - a download takes the RTT, then the segment's size at the trace's bandwidth, integrated
  *   second by second (an outage, 0 kbps, moves no data); the player measures size / (RTT +
  *   transfer) as hls.js does, and keeps the last 8 samples;
@@ -19,6 +20,7 @@
  */
 import { PROFILE_NAMES, type ProfileName } from '../../src/core/profiles.js';
 import {
+  type AdaptationDecision,
   type AdaptationPolicy,
   bufferHealthFromBufferLength,
   LIVE_BUFFER_SEGMENTS,
@@ -160,14 +162,18 @@ export function simulateSession(
     }
     const nextSegmentKbit: Partial<Record<ProfileName, number>> = {};
     for (const name of PROFILE_NAMES) nextSegmentKbit[name] = sizeOf(name, next);
-    const decision = policy.decide({
-      current,
-      bufferHealth: bufferHealthFromBufferLength(buffer * 1000, current),
-      bufferSec: buffer,
-      throughputKbps: [...samples],
-      segmentDurationSec: D,
-      nextSegmentKbit,
-    });
+    // The first segment goes at the join's profile, as the server hands it out before any report.
+    const decision: AdaptationDecision =
+      segments.length === 0
+        ? { profile: current, reason: 'join profile' }
+        : policy.decide({
+            current,
+            bufferHealth: bufferHealthFromBufferLength(buffer * 1000, current),
+            bufferSec: buffer,
+            throughputKbps: [...samples],
+            segmentDurationSec: D,
+            nextSegmentKbit,
+          });
     current = decision.profile;
     const kbit = sizeOf(current, next);
     const requestedSec = t;

@@ -127,23 +127,29 @@ export interface AbrResult {
     readonly rebuffer_ratio: number;
     readonly avg_bitrate_kbps: number;
     readonly switches_per_min: number;
+    /**
+     * Rebuffer ratio over the traces whose bandwidth never falls below the lowest rendition's
+     * mean bitrate (there a policy can avoid every stall), when the benchmark computed it.
+     */
+    readonly rebuffer_ratio_link_above_lowest?: number;
   }[];
   /** The policy the server uses when none is chosen. */
   readonly default: string;
 }
 
 export function abrResult(
-  policies: readonly (readonly [string, AggregateQoe])[],
+  policies: readonly (readonly [string, AggregateQoe, AggregateQoe?])[],
   defaultPolicy: string,
 ): AbrResult {
   return {
-    policies: policies.map(([policy, all]) => ({
+    policies: policies.map(([policy, all, aboveLowest]) => ({
       policy,
       qoe_mean: all.qoeMean,
       qoe_p5: all.qoeP5,
       rebuffer_ratio: all.rebufferRatio,
       avg_bitrate_kbps: all.avgBitrateKbps,
       switches_per_min: all.switchesPerMin,
+      ...(aboveLowest && { rebuffer_ratio_link_above_lowest: aboveLowest.rebufferRatio }),
     })),
     default: defaultPolicy,
   };

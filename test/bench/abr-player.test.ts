@@ -35,6 +35,7 @@ describe('ABR player model: constant traces at each ladder bitrate (RTT 0)', () 
       // segment takes the 2 s the one before it plays: segment k is in at 2(k + 4).
       const log = simulateSession(constantTrace(kbps), fixed(profile), {
         sizes,
+        startProfile: profile,
         durationSec: 40,
       });
       close(log.startupSec, 2, 'startup');
@@ -55,6 +56,7 @@ describe('ABR player model: constant traces at each ladder bitrate (RTT 0)', () 
       // segment 7 on each is requested when published, at 2(k + 1), and in 1.6 s later.
       const log = simulateSession(constantTrace(kbps * 1.25), fixed(profile), {
         sizes,
+        startProfile: profile,
         durationSec: 40,
       });
       close(log.startupSec, 1.6, 'startup');
@@ -75,6 +77,7 @@ describe('ABR player model: constant traces at each ladder bitrate (RTT 0)', () 
       // the download started at 17.5 would end at 20, after the 19 s session.
       const log = simulateSession(constantTrace(kbps * 0.8), fixed(profile), {
         sizes,
+        startProfile: profile,
         durationSec: 19,
       });
       close(log.startupSec, 2.5, 'startup');
@@ -92,6 +95,7 @@ describe('ABR player model: outages longer than the buffer', () => {
   it('stalls for the outage minus the buffer, plus the transfer once the link is back', () => {
     const log = simulateSession(outageTrace(5000, 40, 10), fixed('VeryLow'), {
       sizes,
+      startProfile: 'VeryLow',
       durationSec: 80,
     });
     // No data from 40 to 50; segment 19 is in at 50.2; the buffer ran dry at 44.2.
@@ -107,6 +111,7 @@ describe('ABR player model: outages longer than the buffer', () => {
     // 20: out of the 6-segment playlist, so it jumps to 27, drops its buffer and stalls 0.2 s more.
     const log = simulateSession(outageTrace(5000, 40, 20), fixed('VeryLow'), {
       sizes,
+      startProfile: 'VeryLow',
       durationSec: 80,
     });
     assert.equal(log.catchUps, 1);
@@ -118,7 +123,23 @@ describe('ABR player model: outages longer than the buffer', () => {
 });
 
 describe('ABR player model: what the policy is told', () => {
-  it('asks before every download with the buffer, the measured throughput (RTT included) and the next sizes', () => {
+  it('fetches the first segment at the join profile without asking the policy', () => {
+    const log = simulateSession(constantTrace(5000), fixed('VeryLow'), {
+      sizes,
+      startProfile: 'Medium',
+      durationSec: 10,
+    });
+    assert.deepEqual(
+      log.segments.slice(0, 3).map((s) => [s.profile, s.reason]),
+      [
+        ['Medium', 'join profile'],
+        ['VeryLow', 'fixed'],
+        ['VeryLow', 'fixed'],
+      ],
+    );
+  });
+
+  it('asks before every later download with the buffer, the measured throughput (RTT included) and the next sizes', () => {
     const inputs: AdaptationInput[] = [];
     const recording: AdaptationPolicy = {
       name: 'recording',
@@ -127,22 +148,26 @@ describe('ABR player model: what the policy is told', () => {
         return { profile: 'Low', reason: 'recording' };
       },
     };
-    // Low (2000 kbit) at 1000 kbps with a 100 ms round trip: 2.1 s a download.
+    // Low (2000 kbit) at 1000 kbps with a 100 ms round trip: 2.1 s a download. Segment -3 (the
+    // join's, not asked) is in at 2.1; the policy is first asked then, with 2 s buffered and one
+    // sample of 2000 / 2.1 kbps. The 15th download would end at 31.5, past the 30 s session:
+    // asked for, not recorded, so the policy is asked once per recorded segment.
     const log = simulateSession(constantTrace(1000, 100), recording, { sizes, durationSec: 30 });
-    assert.equal(inputs.length, log.segments.length + 1); // the last download ends past 30 s
+    assert.equal(log.segments.length, 14);
+    assert.equal(inputs.length, log.segments.length);
     const [first, second] = inputs;
     assert.deepEqual(first, {
       current: 'Low',
-      bufferHealth: 0,
-      bufferSec: 0,
-      throughputKbps: [],
+      bufferHealth: bufferHealthFromBufferLength(2000, 'Low'),
+      bufferSec: 2,
+      throughputKbps: [2000 / 2.1],
       segmentDurationSec: 2,
       nextSegmentKbit: { VeryLow: 1000, Low: 2000, Medium: 4000, High: 8000 },
     });
+    // 2 s played from 2.1, then 0.1 s stalled until 4.2, when the next 2 s are in.
     close(second?.bufferSec ?? Number.NaN, 2, 'buffer at the second request');
-    assert.equal(second?.bufferHealth, bufferHealthFromBufferLength(2000, 'Low'));
-    assert.equal(second?.throughputKbps?.length, 1);
-    close(second?.throughputKbps?.[0] ?? Number.NaN, 2000 / 2.1, 'measured throughput');
+    assert.equal(second?.throughputKbps?.length, 2);
+    close(second?.throughputKbps?.[1] ?? Number.NaN, 2000 / 2.1, 'measured throughput');
     assert.ok(inputs.every((i) => (i.throughputKbps?.length ?? 0) <= 8));
     assert.equal(inputs.at(-1)?.throughputKbps?.length, 8);
   });
@@ -154,6 +179,7 @@ describe('ABR player model: what the policy is told', () => {
     };
     const log = simulateSession(constantTrace(5000), fixed('VeryLow'), {
       sizes: cycling,
+      startProfile: 'VeryLow',
       durationSec: 10,
       sizeOffset: 3,
     });

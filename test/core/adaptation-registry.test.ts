@@ -16,6 +16,7 @@ describe('adaptation policy registry', () => {
       'bba',
       'bola',
       'robust-mpc',
+      'vtp',
     ]);
     assert.equal(ADAPTATION_POLICIES.seed, seedBufferPolicy);
     assert.equal(seedBufferPolicy.name, 'seed-buffer');

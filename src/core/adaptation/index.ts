@@ -3,11 +3,13 @@ import { bbaPolicy } from './bba.js';
 import { bolaPolicy } from './bola.js';
 import { robustMpcPolicy } from './robust-mpc.js';
 import { throughputPolicy } from './throughput.js';
+import { vtpPolicy } from './vtp.js';
 
 export { BBA_POLICY, bbaPolicy, bbaRate } from './bba.js';
 export { BOLA_POLICY, bolaParameters, bolaPolicy, bolaThresholds } from './bola.js';
 export { ROBUST_MPC_POLICY, robustMpcPolicy, robustPrediction } from './robust-mpc.js';
 export { ewmaEstimateKbps, THROUGHPUT_POLICY, throughputPolicy } from './throughput.js';
+export { createVtpPolicy, VTP_POLICY, type VtpParameters, vtpPolicy } from './vtp.js';
 export { seedBufferPolicy };
 
 /**
@@ -21,9 +23,13 @@ export const ADAPTATION_POLICIES = {
   bba: bbaPolicy,
   bola: bolaPolicy,
   'robust-mpc': robustMpcPolicy,
+  vtp: vtpPolicy,
 } as const satisfies Readonly<Record<string, AdaptationPolicy>>;
 
 export type AdaptationPolicyName = keyof typeof ADAPTATION_POLICIES;
+
+/** The policy the server uses when --adaptation names none (bench:abr's winner). */
+export const DEFAULT_ADAPTATION_POLICY: AdaptationPolicyName = 'seed';
 
 /** True when `value` names a policy of ADAPTATION_POLICIES. */
 export function isAdaptationPolicyName(value: unknown): value is AdaptationPolicyName {
