@@ -38,7 +38,7 @@ const SETTINGS = {
   targets: {
     flag: 'targets',
     env: 'BENCH_TARGETS',
-    fallback: 'nginx,vtp',
+    fallback: 'nginx,vtp,vtp-multi,vtp-edges',
     help: `rows to run, of ${TARGET_NAMES.join(',')}`,
   },
   warmup: { flag: 'warmup', env: 'BENCH_WARMUP_S', fallback: '8', help: 'warm-up seconds' },
