@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Redis } from 'ioredis';
+import type { DistributionService } from '../../src/service/distribution-service.js';
 import { type RunningDaemon, startDaemon } from './daemon.js';
 
 export interface RunningRedis extends RunningDaemon {
@@ -49,4 +51,26 @@ export async function startRedis(): Promise<RunningRedis> {
     ready: readyLine,
   });
   return { ...daemon, url: `redis://127.0.0.1:${daemon.port}` };
+}
+
+/** How many exchanges `client`'s Redis has run so far (each is one script call). */
+export async function scriptCalls(client: Redis): Promise<number> {
+  const stats = await client.info('commandstats');
+  const calls = (name: string) =>
+    Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  return calls('evalsha') + calls('eval');
+}
+
+/** Stream `id` on two origins sharing a Redis: started on `a` (capped), created on `b` by a push. */
+export async function sharedStream(
+  a: DistributionService,
+  b: DistributionService,
+  id: string,
+  maxViewers = 100,
+): Promise<string> {
+  await a.prepareStream(id, { maxViewers }, true);
+  a.startLiveStream(id, maxViewers);
+  await b.prepareStream(id, {}, false);
+  b.startLiveStream(id);
+  return id;
 }

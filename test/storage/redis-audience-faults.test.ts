@@ -8,7 +8,12 @@ import {
 import { DistributionService } from '../../src/service/distribution-service.js';
 import { RedisAudienceStore } from '../../src/storage/redis-audience.js';
 import { run } from '../helpers/exec.js';
-import { type RunningRedis, startRedis } from '../helpers/redis.js';
+import {
+  type RunningRedis,
+  scriptCalls,
+  sharedStream as sharedStreamOn,
+  startRedis,
+} from '../helpers/redis.js';
 import { segmentInput } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -37,21 +42,10 @@ async function origin(
   return service;
 }
 
-async function sharedStream(a: DistributionService, b: DistributionService): Promise<string> {
-  const id = `fault${++streamNo}`;
-  await a.prepareStream(id, { maxViewers: 100 }, true);
-  a.startLiveStream(id, 100);
-  await b.prepareStream(id, {}, false);
-  b.startLiveStream(id);
-  return id;
-}
+const sharedStream = (a: DistributionService, b: DistributionService) =>
+  sharedStreamOn(a, b, `fault${++streamNo}`);
 
-async function exchangesRun(): Promise<number> {
-  const stats = await client.info('commandstats');
-  const calls = (name: string) =>
-    Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-  return calls('evalsha') + calls('eval');
-}
+const exchangesRun = () => scriptCalls(client);
 
 /** Holds redis-server stopped (SIGSTOP) while `body` runs: every command waits unanswered. */
 async function stalled<T>(body: () => Promise<T>): Promise<T> {

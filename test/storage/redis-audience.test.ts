@@ -8,7 +8,12 @@ import { DistributionService } from '../../src/service/distribution-service.js';
 import type { StreamEventMap } from '../../src/service/stream-events.js';
 import { RedisAudienceStore } from '../../src/storage/redis-audience.js';
 import { run } from '../helpers/exec.js';
-import { type RunningRedis, startRedis } from '../helpers/redis.js';
+import {
+  type RunningRedis,
+  scriptCalls,
+  sharedStream as sharedStreamOn,
+  startRedis,
+} from '../helpers/redis.js';
 import { segmentInput } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -34,26 +39,11 @@ async function origin(clock?: () => number, idleTimeoutMs = 10_000): Promise<Dis
 }
 
 /** A stream both origins hold, started on `a` (capped) and created on `b` by a push. */
-async function sharedStream(
-  a: DistributionService,
-  b: DistributionService,
-  maxViewers = 100,
-): Promise<string> {
-  const id = `rec${++streamNo}`;
-  await a.prepareStream(id, { maxViewers }, true);
-  a.startLiveStream(id, maxViewers);
-  await b.prepareStream(id, {}, false);
-  b.startLiveStream(id);
-  return id;
-}
+const sharedStream = (a: DistributionService, b: DistributionService, maxViewers = 100) =>
+  sharedStreamOn(a, b, `rec${++streamNo}`, maxViewers);
 
 /** How many exchanges Redis has run so far (each is one script call). */
-async function exchangesRun(): Promise<number> {
-  const stats = await client.info('commandstats');
-  const calls = (name: string) =>
-    Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-  return calls('evalsha') + calls('eval');
-}
+const exchangesRun = () => scriptCalls(client);
 
 function recorded(service: DistributionService) {
   const events: Array<{ type: keyof StreamEventMap; detail: unknown }> = [];
