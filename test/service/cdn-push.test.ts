@@ -125,7 +125,16 @@ describe('CdnPusher', { timeout: 30_000 }, () => {
         }
       }
     }
-    const [status] = pusher.status();
+    // The target holds a push before the pusher has its answer: read the counts once none is
+    // in flight or waiting.
+    const status = await waitFor(
+      async () => {
+        const [now] = pusher.status();
+        return now && now.inFlight === 0 && now.backlog === 0 ? now : undefined;
+      },
+      5000,
+      'every push answered',
+    );
     assert.equal(status?.segmentsPushed, 12);
     assert.ok((status?.playlistsPushed ?? 0) >= 3);
     const putBytes = target.requests
