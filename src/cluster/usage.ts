@@ -97,7 +97,7 @@ export function applyUsage(target: UsageTarget, ops: readonly UsageOp[]): void {
       }
       const seen = session.lastSeenAt;
       distributor.recordRemoteFetch(session.viewerId, op, op.at);
-      if (op.sampleKbps !== undefined) session.recordThroughput(op.sampleKbps);
+      if (op.sampleKbps !== undefined) session.recordThroughput(op.sampleKbps, 'server');
       applyReport(distributor, session, op.report, op.at);
       keepLatest(session, seen);
     } else if (session) {

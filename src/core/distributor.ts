@@ -17,6 +17,7 @@ import {
   profilesAtOrBelow,
 } from './profiles.js';
 import {
+  type AdaptationDecision,
   type AdaptationPolicy,
   bufferHealthFromBufferLength,
   checkBufferHealth,
@@ -26,7 +27,9 @@ import {
 } from './quality.js';
 import { type InitSection, MPEG_TS, type Segment, type SegmentInput } from './segment.js';
 import { SegmentWindow } from './segment-window.js';
+import { SteeredRendition } from './steered-rendition.js';
 import { TargetDuration } from './target-duration.js';
+import { adaptationInput } from './viewer-adaptation.js';
 import { type SwitchReason, ViewerSession, type ViewerSessionState } from './viewer-session.js';
 
 export interface DistributorOptions {
@@ -80,6 +83,8 @@ export interface AdaptationResult {
   readonly previous: ProfileName;
   readonly current: ProfileName;
   readonly switched: boolean;
+  /** The policy's reason for its choice. */
+  readonly reason: string;
 }
 
 /** What a stream's DistributorOptions default to (see the options for what each means). */
@@ -409,6 +414,7 @@ export class LiveDistributor {
     to: ProfileName,
     now: number,
     reason: SwitchReason = 'manual',
+    detail?: string,
   ): ProfileName {
     const session = this.session(viewerId);
     const from = session.currentBitrate;
@@ -422,7 +428,8 @@ export class LiveDistributor {
       this.perProfile[from]--;
       this.perProfile[landing]++;
     }
-    session.switchTo(landing, now, landing === to ? reason : 'profile_full');
+    if (landing === to) session.switchTo(landing, now, reason, detail);
+    else session.switchTo(landing, now, 'profile_full');
     return landing;
   }
 
@@ -434,15 +441,57 @@ export class LiveDistributor {
     return session;
   }
 
-  /** Updates buffer health, then lets the adaptation policy pick the viewer's profile. */
-  adaptViewerQuality(viewerId: string, bufferHealth: number, now: number): AdaptationResult {
+  /**
+   * Updates buffer health (and the throughput the player measured, when it says), then lets the
+   * adaptation policy pick the viewer's profile.
+   */
+  adaptViewerQuality(
+    viewerId: string,
+    bufferHealth: number,
+    now: number,
+    throughputKbps?: number,
+  ): AdaptationResult {
     const session = this.updateViewerBuffer(viewerId, bufferHealth, now);
+    if (throughputKbps !== undefined) session.recordThroughput(throughputKbps);
     // Decide from the server's last choice: a player may not have followed it yet, and deciding
     // from what it still fetches would undo the choice before the player ever saw it.
     const previous = session.targetBitrate;
-    const wanted = this.policy.decide({ current: previous, bufferHealth }).profile;
-    const current = this.switchBitrate(viewerId, wanted, now, 'adaptation');
-    return { previous, current, switched: current !== previous };
+    const decision = this.decide(session, now);
+    const current = this.switchBitrate(
+      viewerId,
+      decision.profile,
+      now,
+      'adaptation',
+      decision.reason,
+    );
+    return { previous, current, switched: current !== previous, reason: decision.reason };
+  }
+
+  /** The adaptation policy's choice for a viewer from what the server knows of it now. */
+  private decide(
+    session: ViewerSession,
+    now: number,
+    current = session.targetBitrate,
+  ): AdaptationDecision {
+    return this.policy.decide(adaptationInput(session, (p) => this.windows[p], now, current));
+  }
+
+  /**
+   * Makes a viewer steered (README "Server-side steering"): the server chooses its renditions
+   * within one media playlist from now on. Returns its steering state.
+   */
+  steer(viewerId: string): SteeredRendition {
+    const session = this.session(viewerId);
+    session.steering ??= new SteeredRendition();
+    return session.steering;
+  }
+
+  /** The steered viewer's choice for new segments: the policy's, held as its target. */
+  private steerByPolicy(session: ViewerSession, now: number): void {
+    const decision = this.decide(session, now);
+    if (decision.profile === session.targetBitrate) return;
+    session.targetBitrate = decision.profile;
+    session.steeringReason = decision.reason;
   }
 
   /**
@@ -493,6 +542,13 @@ export class LiveDistributor {
     session.receive(segment, now, bytes);
     this.segmentsServed++;
     this.bytesServed += bytes;
+    if (session.steering) {
+      const held = this.windows[segment.profile].nextAfter(segment.sequence - 1);
+      const duration = held?.sequence === segment.sequence ? held.durationSec : NOMINAL_SEGMENT_SEC;
+      session.noteFetched(duration, now);
+      // A player reporting no buffer of its own is steered by the server's count of it.
+      if (session.bufferSec === undefined) this.steerByPolicy(session, now);
+    }
     return session;
   }
 
@@ -565,7 +621,10 @@ export class LiveDistributor {
     if (session.currentBitrate !== profile) {
       this.perProfile[session.currentBitrate]--;
       this.perProfile[profile]++;
-      session.observe(profile, now);
+      // A steered player fetching the rendition the policy chose follows the server.
+      if (session.steering && profile === session.targetBitrate) {
+        session.switchTo(profile, now, 'adaptation', session.steeringReason);
+      } else session.observe(profile, now);
     }
     return session;
   }
@@ -601,24 +660,23 @@ export class LiveDistributor {
     const session = this.touch(viewerId, now);
     if (report.throughputKbps !== undefined) session.recordThroughput(report.throughputKbps);
     if (report.bufferLengthMs !== undefined) {
+      session.bufferSec = Math.max(0, report.bufferLengthMs) / 1000;
       session.updateBuffer(
         bufferHealthFromBufferLength(report.bufferLengthMs, session.currentBitrate),
         now,
       );
     }
-    const byBuffer = this.policy.decide({
-      current: session.currentBitrate,
-      bufferHealth: session.bufferHealth,
-      bufferSec:
-        report.bufferLengthMs === undefined ? undefined : Math.max(0, report.bufferLengthMs) / 1000,
-      // The session keeps only a smoothed estimate, so throughput policies see it as one sample.
-      throughputKbps: session.throughputKbps > 0 ? [session.throughputKbps] : [],
-      segmentDurationSec: PROFILES[session.currentBitrate].segmentDurationSec,
-    }).profile;
+    if (session.steering) {
+      this.steerByPolicy(session, now);
+      return session;
+    }
+    // A player choosing its own rendition is advised from the one it fetches.
+    const byPolicy = this.decide(session, now, session.currentBitrate).profile;
+    // The seed's rule reads no throughput: a recommendation still never exceeds what it carries.
     session.recommendedBitrate =
       session.throughputKbps > 0
-        ? lowerOf(byBuffer, throughputCap(session.throughputKbps))
-        : byBuffer;
+        ? lowerOf(byPolicy, throughputCap(session.throughputKbps))
+        : byPolicy;
     return session;
   }
 

@@ -1,6 +1,7 @@
 import type { ProfileName } from './profiles.js';
 import { BUFFER_THRESHOLDS, type ConnectionQuality, inferConnectionQuality } from './quality.js';
 import type { Segment } from './segment.js';
+import type { SteeredRendition } from './steered-rendition.js';
 
 export type SwitchReason = 'manual' | 'adaptation' | 'profile_full' | 'observed';
 
@@ -11,6 +12,8 @@ export interface BitrateSwitch {
   /** ms since the epoch */
   readonly at: number;
   readonly reason: SwitchReason;
+  /** The adaptation policy's reason for it, when a policy made it. */
+  readonly detail?: string | undefined;
 }
 
 /** Switches a session remembers; older ones are dropped so a flapping player stays bounded. */
@@ -39,6 +42,9 @@ export interface ViewerSessionState {
   readonly profileMs?: Readonly<Partial<Record<ProfileName, number>>> | undefined;
 }
 
+/** Per-segment throughput samples a session keeps for its adaptation policy. */
+export const THROUGHPUT_SAMPLES = 8;
+
 /** Buffer health a viewer starts with before it reports one (the seed's 50.0). */
 export const INITIAL_BUFFER_HEALTH = 50;
 
@@ -55,6 +61,15 @@ export class ViewerSession {
   lastSequence = -1;
   /** Smoothed throughput the viewer achieves, in kbit/s; 0 until measured. */
   throughputKbps = 0;
+  /** The buffer length the player last reported (CMCD `bl`), in seconds; undefined until then. */
+  bufferSec: number | undefined;
+  /**
+   * Set when the server chooses this viewer's renditions inside one media playlist (a steered
+   * session, README "Server-side steering"); undefined for players that choose their own.
+   */
+  steering: SteeredRendition | undefined;
+  /** Why the policy chose a steered viewer's target (recorded when the player follows it). */
+  steeringReason: string | undefined;
   /** The profile adaptation would choose for a player that picks its own bitrate. */
   recommendedBitrate: ProfileName | undefined;
   /**
@@ -75,6 +90,10 @@ export class ViewerSession {
   private readonly profileTime: Partial<Record<ProfileName, number>> = {};
   private profileSince: number;
   private switches: BitrateSwitch[] | undefined;
+  private samples: number[] | undefined;
+  private playerMeasured = false;
+  private fetchedBufferSec = 0;
+  private fetchedAt: number | undefined;
   private backlog: Segment[] | undefined;
 
   /**
@@ -144,9 +163,9 @@ export class ViewerSession {
   }
 
   /** The server moves the viewer to `to`: both its target and what it receives. */
-  switchTo(to: ProfileName, at: number, reason: SwitchReason): void {
+  switchTo(to: ProfileName, at: number, reason: SwitchReason, detail?: string): void {
     this.targetBitrate = to;
-    this.record(to, at, reason);
+    this.record(to, at, reason, detail);
   }
 
   /** The viewer was seen fetching `to` (its player's own choice); the server's target stays. */
@@ -165,7 +184,7 @@ export class ViewerSession {
     return time;
   }
 
-  private record(to: ProfileName, at: number, reason: SwitchReason): void {
+  private record(to: ProfileName, at: number, reason: SwitchReason, detail?: string): void {
     if (to === this.currentBitrate) return;
     const from = this.currentBitrate;
     this.profileTime[from] = (this.profileTime[from] ?? 0) + Math.max(0, at - this.profileSince);
@@ -173,7 +192,13 @@ export class ViewerSession {
     this.switchCount++;
     this.switches ??= [];
     if (this.switches.length >= MAX_HISTORY) this.switches.shift();
-    this.switches.push({ from: this.currentBitrate, to, at, reason });
+    this.switches.push({
+      from: this.currentBitrate,
+      to,
+      at,
+      reason,
+      ...(detail !== undefined && { detail }),
+    });
     this.currentBitrate = to;
   }
 
@@ -185,9 +210,45 @@ export class ViewerSession {
     this.lastSeenAt = now;
   }
 
-  /** Folds a throughput sample into the smoothed estimate (EWMA, weight 0.3 on the new sample). */
-  recordThroughput(kbps: number): void {
+  /**
+   * A steered player's buffer by the server's count, for players that report none: each whole
+   * segment fetched adds its duration and wall time drains it (a player plays in real time once
+   * it has media), never below empty. Undefined for a player that chooses its own rendition.
+   */
+  estimatedBufferSec(now: number): number | undefined {
+    if (!this.steering || this.fetchedAt === undefined) return undefined;
+    return Math.max(0, this.fetchedBufferSec - (now - this.fetchedAt) / 1000);
+  }
+
+  /** Counts `durationSec` of media a steered player fetched at `now` (see estimatedBufferSec). */
+  noteFetched(durationSec: number, now: number): void {
+    if (!this.steering) return;
+    this.fetchedBufferSec = (this.estimatedBufferSec(now) ?? 0) + durationSec;
+    this.fetchedAt = now;
+  }
+
+  /** The newest throughput samples (kbit/s), oldest first, at most THROUGHPUT_SAMPLES. */
+  get throughputSamples(): readonly number[] {
+    return this.samples ?? [];
+  }
+
+  /**
+   * Keeps a throughput sample for the adaptation policy and folds it into the smoothed estimate
+   * shown in the viewer's row (EWMA, weight 0.3 on the new sample). The player's own measure
+   * wins: a server's write completes once the socket buffers take the bytes, long before the
+   * player has them, so the server's timing stands in only until the player reports one.
+   */
+  recordThroughput(kbps: number, measuredBy: 'player' | 'server' = 'player'): void {
     if (!(kbps > 0) || !Number.isFinite(kbps)) return;
+    if (measuredBy === 'server' && this.playerMeasured) return;
+    if (measuredBy === 'player' && !this.playerMeasured) {
+      this.playerMeasured = true;
+      this.samples = undefined;
+      this.throughputKbps = 0;
+    }
+    this.samples ??= [];
+    if (this.samples.length >= THROUGHPUT_SAMPLES) this.samples.shift();
+    this.samples.push(kbps);
     this.throughputKbps = this.throughputKbps === 0 ? kbps : 0.7 * this.throughputKbps + 0.3 * kbps;
   }
 

@@ -14,7 +14,8 @@ export interface MediaPlaylistInput {
   readonly targetDurationSec: number;
   /** URI of a segment as listed (relative, or absolute on a CDN). */
   readonly segmentUri: (segment: Segment) => string;
-  readonly initUri: (initId: string) => string;
+  /** URI of the init section `initId` that `segment` needs. */
+  readonly initUri: (initId: string, segment: Segment) => string;
   /** URI listed for a lost media sequence number (EXT-X-GAP), formed like `next`'s. */
   readonly gapUri: (sequence: number, next: Segment) => string;
   /**
@@ -70,7 +71,7 @@ export function writeMediaPlaylist(input: MediaPlaylistInput): WrittenMediaPlayl
         discontinuity: segment.discontinuity,
         programDateTime: new Date(segment.programDateTime),
         ...(segment.initId !== undefined && {
-          map: new MediaInitializationSection({ uri: input.initUri(segment.initId) }),
+          map: new MediaInitializationSection({ uri: input.initUri(segment.initId, segment) }),
         }),
       }),
     );

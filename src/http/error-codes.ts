@@ -62,6 +62,12 @@ export const ERROR_CODES = {
     meaning:
       "not valid HTTP (refused by Node's parser, or without a Host header), or a body shorter than its Content-Length",
   },
+  STEERING_SESSION_REQUIRED: {
+    status: 400,
+    ...no,
+    meaning:
+      'a steered playlist (`/live/{id}/auto/index.m3u8`) requested without a session: open `master.m3u8?abr=server`',
+  },
   PUBLISH_KEY_REQUIRED: {
     status: 401,
     ...bearer,

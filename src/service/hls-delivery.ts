@@ -2,6 +2,7 @@ import type { LiveDistributor } from '../core/distributor.js';
 import { DistributionError } from '../core/errors.js';
 import { PROFILE_NAMES, type ProfileName } from '../core/profiles.js';
 import { type InitSection, MP4, type Segment, segmentFileName } from '../core/segment.js';
+import { steeredListing } from '../core/steered-rendition.js';
 import type { ViewerSession } from '../core/viewer-session.js';
 import { listedSegments, liveRenditions } from '../hls/live-listing.js';
 import { writeMediaPlaylist } from '../hls/media-playlist.js';
@@ -41,6 +42,9 @@ export interface HlsOptions {
   readonly seatAtPlaylist?: boolean;
 }
 
+/** The folder of a stream's steered playlists: `/live/{id}/auto/index.m3u8?session=ID`. */
+export const STEERED_FOLDER = 'auto';
+
 export const HLS_DEFAULTS = {
   playlistSegments: 6,
   anonymousPerClient: 4,
@@ -67,6 +71,16 @@ export interface ClientReport {
  */
 export interface MediaProbing {
   probing(recordingId: string): Promise<void> | undefined;
+}
+
+export class SteeringSessionRequiredError extends DistributionError {
+  constructor(recordingId: string) {
+    super(
+      'STEERING_SESSION_REQUIRED',
+      `a steered playlist is a viewer's own: open /live/${recordingId}/master.m3u8?abr=server, whose variant names the session`,
+      'session',
+    );
+  }
 }
 
 export class NoMediaYetError extends DistributionError {
@@ -129,7 +143,7 @@ export class HlsDelivery {
   async multivariant(
     recordingId: string,
     report: ClientReport,
-    options: { probe?: boolean; token?: string | undefined } = {},
+    options: { probe?: boolean; token?: string | undefined; steered?: boolean } = {},
   ): Promise<{ text: string; sessionId: string | undefined }> {
     if (!PROFILE_NAMES.some((p) => this.service.getDistributor(recordingId).window(p).size > 0)) {
       throw new NoMediaYetError(recordingId);
@@ -155,9 +169,12 @@ export class HlsDelivery {
     if (sessionId !== undefined) params.set('session', sessionId);
     if (options.token !== undefined) params.set('token', options.token);
     const query = params.size > 0 ? `?${params}` : '';
-    const text = writeMultivariantPlaylist(
-      liveRenditions(distributor, profiles, (profile) => `${profile}/index.m3u8${query}`),
-    );
+    // Steered (`?abr=server`): one variant, the viewer's steered playlist, described as the
+    // highest rendition it may carry, so a player never picks a rendition of its own.
+    const listed = options.steered ? profiles.slice(-1) : profiles;
+    const uri = (profile: ProfileName) =>
+      `${options.steered ? STEERED_FOLDER : profile}/index.m3u8${query}`;
+    const text = writeMultivariantPlaylist(liveRenditions(distributor, listed, uri));
     return { text, sessionId };
   }
 
@@ -297,6 +314,46 @@ export class HlsDelivery {
     return cached.template.render(query);
   }
 
+  /**
+   * A steered viewer's media playlist (README "Server-side steering"): one playlist whose new
+   * segments come from the rendition the adaptation policy chose for the viewer, so a player
+   * that picks no rendition of its own follows the server. Per viewer, so it seats a waiting
+   * anonymous session; segment URIs point into the renditions' own folders.
+   */
+  steeredPlaylist(recordingId: string, report: ClientReport): string {
+    const distributor = this.service.getDistributor(recordingId);
+    this.claimSeat(recordingId, report);
+    const session = this.sessionFor(recordingId, report.sessionId);
+    if (!session) throw new SteeringSessionRequiredError(recordingId);
+    const steering = distributor.steer(session.viewerId);
+    this.report(distributor, session, report);
+    // The chosen rendition, or while it has published nothing yet, the highest one that has.
+    const published = PROFILE_NAMES.filter((p) => distributor.window(p).size > 0);
+    const target = published.includes(session.targetBitrate)
+      ? session.targetBitrate
+      : published.at(-1);
+    if (target === undefined) throw new NoMediaYetError(recordingId);
+    const segments = steeredListing(steering, target, this.listed(distributor, target), (p) =>
+      distributor.window(p),
+    );
+    if (segments.length === 0) throw new NoMediaYetError(recordingId);
+    const cdnBase = this.service.cdnBaseUrl;
+    const folder = (profile: ProfileName) =>
+      cdnBase ? `${cdnBase}/live/${encodeURIComponent(recordingId)}/${profile}/` : `../${profile}/`;
+    const { text } = writeMediaPlaylist({
+      segments,
+      ended: distributor.status === 'ended',
+      targetDurationSec: distributor.targetDurationSec,
+      segmentUri: (segment) => folder(segment.profile) + segment.id,
+      initUri: (initId, segment) => folder(segment.profile) + initId,
+      gapUri: (sequence, next) =>
+        folder(next.profile) +
+        segmentFileName(distributor.incarnation, sequence, next.contentType === MP4),
+    });
+    const query = cdnBase ? '' : `?session=${encodeURIComponent(session.sessionId)}`;
+    return new PlaylistTemplate(text).render(query);
+  }
+
   /** What a rendition's media playlist lists (see listedSegments). */
   private listed(distributor: LiveDistributor, profile: ProfileName): readonly Segment[] {
     const window = distributor.window(profile);
@@ -337,7 +394,8 @@ export class HlsDelivery {
     else distributor.recordPartialFetch(session.viewerId, segment, bytes, now);
     const minSample =
       this.options.minThroughputSampleBytes ?? HLS_DEFAULTS.minThroughputSampleBytes;
-    if (elapsedMs > 0 && bytes >= minSample) session.recordThroughput((bytes * 8) / elapsedMs);
+    if (elapsedMs > 0 && bytes >= minSample)
+      session.recordThroughput((bytes * 8) / elapsedMs, 'server');
     this.report(distributor, session, report);
     return session;
   }

@@ -143,25 +143,34 @@ describe('LiveDistributor', () => {
       previous: 'Medium',
       current: 'Low',
       switched: true,
+      reason: 'buffer health 30 < 40: one down',
     });
     assert.deepEqual(d.adaptViewerQuality('a', 60, 2), {
       previous: 'Low',
       current: 'Low',
       switched: false,
+      reason: 'buffer health 60 in 40-85: hold',
     });
     assert.deepEqual(d.adaptViewerQuality('a', 5, 3), {
       previous: 'Low',
       current: 'VeryLow',
       switched: true,
+      reason: 'buffer health 5 < 20: lowest',
     });
     assert.deepEqual(d.adaptViewerQuality('a', 95, 4), {
       previous: 'VeryLow',
       current: 'Low',
       switched: true,
+      reason: 'buffer health 95 > 85: one up',
     });
     assert.deepEqual(
-      d.session('a').bitrateHistory.map((h) => h.reason),
-      ['adaptation', 'adaptation', 'adaptation'],
+      d.session('a').bitrateHistory.map((h) => [h.reason, h.detail]),
+      [
+        ['adaptation', 'buffer health 30 < 40: one down'],
+        ['adaptation', 'buffer health 5 < 20: lowest'],
+        ['adaptation', 'buffer health 95 > 85: one up'],
+      ],
+      'each switch keeps the policy reason',
     );
   });
 
@@ -174,6 +183,7 @@ describe('LiveDistributor', () => {
       previous: 'Low',
       current: 'Low',
       switched: false,
+      reason: 'buffer health 95 > 85: one up',
     });
     assert.deepEqual(small.session('c').bitrateHistory, []);
     assert.equal(small.session('c').connectionQuality, 'excellent');
@@ -189,6 +199,7 @@ describe('LiveDistributor', () => {
       previous: 'VeryLow',
       current: 'Low',
       switched: true,
+      reason: 'buffer health 95 > 85: one up',
     });
     assert.deepEqual(
       session.bitrateHistory.map((h) => [h.from, h.to, h.reason]),

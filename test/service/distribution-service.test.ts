@@ -211,6 +211,7 @@ describe('DistributionService', () => {
       previous: 'High',
       current: 'VeryLow',
       switched: true,
+      reason: 'buffer health 10 < 20: lowest',
     });
     assert.equal(s.switchViewerBitrate('rec', 'v', 'Medium'), 'Medium');
   });

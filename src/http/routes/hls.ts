@@ -10,7 +10,7 @@ import {
   PLAYLIST_TYPE,
   playlistMaxAgeSec,
 } from '../../hls/http-caching.js';
-import type { ClientReport } from '../../service/hls-delivery.js';
+import { type ClientReport, STEERED_FOLDER } from '../../service/hls-delivery.js';
 import { PlaybackTokenError } from '../../service/playback-tokens.js';
 import type { RouteDeps } from '../app.js';
 import { type ByteRange, RangeNotSatisfiableError, requestedRange } from '../byte-range.js';
@@ -27,6 +27,15 @@ const MediaQuery = Type.Object({
   session: Type.Optional(Id),
   CMCD: Type.Optional(Type.String({ maxLength: 4096 })),
   token: Type.Optional(Type.String({ maxLength: 4096 })),
+});
+const MasterQuery = Type.Object({
+  ...MediaQuery.properties,
+  abr: Type.Optional(
+    Type.Enum(['player', 'server'], {
+      description:
+        'server: one variant whose segments the server picks for the viewer (README "Server-side steering"); player (default): every rendition, the player picks',
+    }),
+  ),
 });
 
 /**
@@ -103,7 +112,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         summary: 'Multivariant playlist',
         tags: tagged('hls'),
         params: StreamParams,
-        querystring: MediaQuery,
+        querystring: MasterQuery,
         response: { 200: text('the multivariant playlist', PLAYLIST_TYPE) },
       },
     },
@@ -114,11 +123,37 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       const { text, sessionId } = await hls.multivariant(id, report, {
         probe: request.method === 'HEAD',
         token: playback ? request.query.token : undefined,
+        steered: request.query.abr === 'server',
       });
       if (sessionId !== undefined) reply.header('x-vtp-session', sessionId);
       return varyOnEncoding(reply)
         .header('content-type', PLAYLIST_TYPE)
         .header('cache-control', 'private, no-store')
+        .send(text);
+    },
+  );
+
+  // A static segment: find-my-way matches it before the :profile parameter below.
+  app.get(
+    `/live/:recording_id/${STEERED_FOLDER}/index.m3u8`,
+    {
+      schema: {
+        summary: "A steered viewer's media playlist (the server picks each segment's rendition)",
+        tags: tagged('hls'),
+        params: StreamParams,
+        querystring: MediaQuery,
+        response: { 200: text('the media playlist', PLAYLIST_TYPE) },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.recording_id;
+      const report = clientReport(request.query, request.headers, request.ip);
+      await checkPlayback(id, request.query.token, report);
+      const text = hls.steeredPlaylist(id, report);
+      const maxAge = playlistMaxAgeSec(hls.targetDurationSec(id));
+      return varyOnEncoding(reply)
+        .header('content-type', PLAYLIST_TYPE)
+        .header('cache-control', `private, max-age=${maxAge}`)
         .send(text);
     },
   );
