@@ -102,7 +102,16 @@ const ViewerRowFields = {
   joined_at: Timestamp,
   last_seen_at: Timestamp,
   bitrate_history: Type.Array(
-    Type.Object({ from: Profile, to: Profile, at: Timestamp, reason: Type.String() }, { ...OPEN }),
+    Type.Object(
+      {
+        from: Profile,
+        to: Profile,
+        at: Timestamp,
+        reason: Type.String(),
+        detail: Type.Optional(Type.String({ description: "the adaptation policy's reason" })),
+      },
+      { ...OPEN },
+    ),
   ),
 };
 const ViewerRowObject = Type.Object(ViewerRowFields, OPEN);
@@ -220,6 +229,7 @@ export const QualityAdapted = reply("the viewer's bitrate after the report", {
   switched: Type.Boolean(),
   buffer_health: Type.Number({ minimum: 0, maximum: 100 }),
   connection_quality: ConnectionQuality,
+  reason: Type.String({ description: "the adaptation policy's reason for its choice" }),
 });
 
 /** A built-in encoder's status. */

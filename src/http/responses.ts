@@ -32,6 +32,7 @@ export function viewerRow(session: ViewerSession, now: number) {
       to: change.to,
       at: rfc3339(change.at),
       reason: change.reason,
+      ...(change.detail !== undefined && { detail: change.detail }),
     })),
   };
 }

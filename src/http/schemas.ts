@@ -74,6 +74,14 @@ export const AdaptBody = Type.Object(
     recording_id: Id,
     viewer_id: Id,
     buffer_health: Type.Number({ minimum: 0, maximum: 100 }),
+    throughput_kbps: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 10_000_000,
+        description:
+          'throughput the player measured over the segments it fetched since its last report',
+      }),
+    ),
   },
   CLOSED,
 );

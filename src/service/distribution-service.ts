@@ -530,16 +530,21 @@ export class DistributionService {
     return this.deliveries.status(deliveryId);
   }
 
-  /** Records buffer health and adapts the viewer's bitrate (the seed's AdaptViewerQuality). */
+  /**
+   * Records buffer health (and the player's measured throughput) and adapts the viewer's
+   * bitrate (the seed's AdaptViewerQuality).
+   */
   adaptViewerQuality(
     recordingId: string,
     viewerId: string,
     bufferHealth: number,
+    throughputKbps?: number,
   ): AdaptationResult {
     return this.getDistributor(recordingId).adaptViewerQuality(
       viewerId,
       bufferHealth,
       this.clock(),
+      throughputKbps,
     );
   }
 

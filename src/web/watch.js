@@ -1,5 +1,6 @@
 // The player page: joins as a viewer, plays the live stream with hls.js (sending CMCD), reports
-// buffer health to the server every two seconds and applies the bitrate the server returns.
+// buffer health and the throughput its downloads measured to the server every two seconds and
+// applies the bitrate the server returns.
 // A seek bar covers what the player may seek: a live stream's DVR window (README "DVR"), or the
 // whole recording once the stream has ended (README "Recordings").
 (() => {
@@ -8,6 +9,25 @@
   // the same target the server uses for CMCD buffer length.
   const FULL_BUFFER_S = 6;
   const REPORT_MS = 2000;
+  const CMCD_KEYS = [
+    'bl',
+    'br',
+    'bs',
+    'cid',
+    'd',
+    'dl',
+    'nor',
+    'nrr',
+    'ot',
+    'pr',
+    'rtp',
+    'sf',
+    'sid',
+    'st',
+    'su',
+    'tb',
+    'v',
+  ];
 
   const $ = (id) => document.getElementById(id);
   const recordingId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
@@ -73,17 +93,27 @@
     return 0;
   }
 
+  // Segment downloads since the last report: their bytes and the time they took.
+  const downloaded = { bits: 0, ms: 0 };
+  function measure(stats) {
+    const ms = stats.loading.end - stats.loading.start;
+    if (!(ms > 0) || !(stats.loaded > 0)) return;
+    downloaded.bits += stats.loaded * 8;
+    downloaded.ms += ms;
+  }
+
   async function report() {
     if (!state.sessionId) return;
     const ahead = bufferAhead();
     const health = Math.min(100, Math.round((ahead / FULL_BUFFER_S) * 1000) / 10);
     $('buffer').textContent = `${ahead.toFixed(1)} s ahead`;
+    const body = { recording_id: recordingId, viewer_id: viewerId, buffer_health: health };
+    // The throughput of what was downloaded since the last report (kbit/s = bit/ms), if any.
+    if (downloaded.ms > 0) body.throughput_kbps = Math.round(downloaded.bits / downloaded.ms);
+    downloaded.bits = 0;
+    downloaded.ms = 0;
     try {
-      const answer = await api('POST', '/api/v1/viewers/adapt-quality', {
-        recording_id: recordingId,
-        viewer_id: viewerId,
-        buffer_health: health,
-      });
+      const answer = await api('POST', '/api/v1/viewers/adapt-quality', body);
       $('health').textContent = `${answer.buffer_health}`;
       $('quality').textContent = answer.connection_quality;
       $('quality').className = answer.connection_quality;
@@ -201,6 +231,7 @@
       $('status').textContent = 'Playing the recording';
     });
     hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
+    hls.on(window.Hls.Events.FRAG_LOADED, (_event, data) => measure(data.frag.stats));
     recoverFromOutages(hls, 'Playing the recording');
     hls.loadSource(url);
     hls.attachMedia(video);
@@ -287,7 +318,14 @@
       return;
     }
     const hls = new window.Hls({
-      cmcd: { sessionId: joined.session_id, contentId: recordingId, useHeaders: false },
+      cmcd: {
+        sessionId: joined.session_id,
+        contentId: recordingId,
+        useHeaders: false,
+        // Every CMCD v1 key but `mtp`: hls.js puts its smoothed estimate there on every request,
+        // and this page reports what each segment download measured instead (see report()).
+        includeKeys: CMCD_KEYS,
+      },
       liveSyncDurationCount: 3,
       ...outagePolicies(),
     });

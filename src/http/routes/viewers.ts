@@ -18,9 +18,14 @@ export const viewerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     response: { 200: QualityAdapted },
   };
   app.post('/api/v1/viewers/adapt-quality', { schema }, async (request) => {
-    const { recording_id, viewer_id, buffer_health } = request.body;
+    const { recording_id, viewer_id, buffer_health, throughput_kbps } = request.body;
     access.requireViewer(request, recording_id, viewer_id);
-    const result = service.adaptViewerQuality(recording_id, viewer_id, buffer_health);
+    const result = service.adaptViewerQuality(
+      recording_id,
+      viewer_id,
+      buffer_health,
+      throughput_kbps,
+    );
     const session = service.getDistributor(recording_id).session(viewer_id);
     return envelope(
       {
@@ -31,6 +36,7 @@ export const viewerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         switched: result.switched,
         buffer_health: session.bufferHealth,
         connection_quality: session.connectionQuality,
+        reason: result.reason,
       },
       result.switched ? `Bitrate switched to ${result.current}` : 'Bitrate unchanged',
     );
