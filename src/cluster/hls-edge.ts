@@ -353,6 +353,8 @@ function localTarget(req: IncomingMessage, cors: HlsCors): HlsTarget | undefined
   const query: HlsQuery = {};
   if (q !== -1) {
     const params = new URLSearchParams(url.slice(q + 1));
+    // A steered viewer (`abr`) is the primary's: it holds the steering state.
+    if (params.has('abr')) return undefined;
     for (const name of ['session', 'CMCD', 'token'] as const) {
       const values = params.getAll(name);
       if (values.length > 1) return undefined;

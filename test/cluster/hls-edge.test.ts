@@ -196,6 +196,25 @@ describe('a worker’s HLS front', () => {
     assert.equal(seated.session.bytesReceived, 2 * 40_003);
   });
 
+  it('leaves steered viewers to the primary, which holds their steering', async () => {
+    const master = await get(`${c.worker}/live/lecture/master.m3u8?abr=server`);
+    assert.equal(master.status, 200);
+    assert.equal(master.headers['x-served-by'], undefined);
+    const session = String(master.headers['x-vtp-session']);
+    assert.match(master.body.toString(), /^auto\/index\.m3u8\?session=/m);
+    // Seated by a segment, the session is one the worker serves itself, except when steered.
+    await get(`${c.worker}/live/lecture/Low/${segment}?session=${session}`);
+    const plain = await get(`${c.worker}/live/lecture/master.m3u8?session=${session}`);
+    assert.equal(plain.headers['x-served-by'], 'worker-1');
+    const again = await get(`${c.worker}/live/lecture/master.m3u8?session=${session}&abr=server`);
+    assert.equal(again.headers['x-served-by'], undefined, 'a seated viewer too');
+    assert.match(again.body.toString(), /^auto\/index\.m3u8\?session=/m);
+    const media = await get(`${c.worker}/live/lecture/auto/index.m3u8?session=${session}`);
+    assert.equal(media.status, 200);
+    assert.equal(media.headers['x-served-by'], undefined);
+    assert.match(media.body.toString(), /^\.\.\/(Low|Medium)\//m);
+  });
+
   it('leaves every error to the primary, in its JSON body', async () => {
     for (const path of [
       '/live/lecture/Low/nope.ts',
