@@ -1,3 +1,4 @@
+import { ADAPTATION_POLICIES, DEFAULT_ADAPTATION_POLICY } from './adaptation/index.js';
 import {
   ProfileFullError,
   SegmentNotFoundError,
@@ -161,7 +162,7 @@ export class LiveDistributor {
     this.retentionMs = options.retentionMs;
     this.dvrSeconds = options.dvrSeconds ?? 0;
     this.newSessionId = options.newSessionId;
-    this.policy = options.policy ?? seedBufferPolicy;
+    this.policy = options.policy ?? ADAPTATION_POLICIES[DEFAULT_ADAPTATION_POLICY];
     this.maxBacklog = options.maxBacklog ?? DISTRIBUTOR_DEFAULTS.maxBacklog;
     this.maxGapSegments = options.maxGapSegments ?? DISTRIBUTOR_DEFAULTS.maxGapSegments;
     this.caps = profileCaps(options.maxViewers);
@@ -452,6 +453,9 @@ export class LiveDistributor {
     throughputKbps?: number,
   ): AdaptationResult {
     const session = this.updateViewerBuffer(viewerId, bufferHealth, now);
+    // This report is the newest word on the buffer: a buffer length from an earlier request's
+    // CMCD must not outvote it (the next request's CMCD brings one again).
+    session.bufferSec = undefined;
     if (throughputKbps !== undefined) session.recordThroughput(throughputKbps);
     // Decide from the server's last choice: a player may not have followed it yet, and deciding
     // from what it still fetches would undo the choice before the player ever saw it.
@@ -672,9 +676,9 @@ export class LiveDistributor {
     }
     // A player choosing its own rendition is advised from the one it fetches.
     const byPolicy = this.decide(session, now, session.currentBitrate).profile;
-    // The seed's rule reads no throughput: a recommendation still never exceeds what it carries.
+    // The seed's rule reads no throughput: its recommendation never exceeds what that carries.
     session.recommendedBitrate =
-      session.throughputKbps > 0
+      this.policy === seedBufferPolicy && session.throughputKbps > 0
         ? lowerOf(byPolicy, throughputCap(session.throughputKbps))
         : byPolicy;
     return session;

@@ -9,6 +9,8 @@
   // the same target the server uses for CMCD buffer length.
   const FULL_BUFFER_S = 6;
   const REPORT_MS = 2000;
+  // A download in flight this long is sampled at a report (half a 2 s segment).
+  const IN_FLIGHT_MS = 1000;
   const CMCD_KEYS = [
     'bl',
     'br',
@@ -93,13 +95,18 @@
     return 0;
   }
 
-  // Segment downloads since the last report: their bytes and the time they took.
-  const downloaded = { bits: 0, ms: 0 };
-  function measure(stats) {
-    const ms = stats.loading.end - stats.loading.start;
-    if (!(ms > 0) || !(stats.loaded > 0)) return;
-    downloaded.bits += stats.loaded * 8;
-    downloaded.ms += ms;
+  // The slowest segment download since the last report (kbit/s = bit/ms): one number a report
+  // carries, and the slowest, so a link that just fell is not averaged away by a fast download
+  // before it. A download still running counts what it has so far once it has run for a while,
+  // so a link that collapses in the middle of a segment shows before that segment crawls in.
+  let slowest = null;
+  let inFlight = null;
+  function sample(stats) {
+    const end = stats.loading.end > 0 ? stats.loading.end : performance.now();
+    const ms = end - stats.loading.start;
+    if (!(stats.loading.start > 0) || !(ms >= 100) || !(stats.loaded > 0)) return;
+    const kbps = (stats.loaded * 8) / ms;
+    slowest = slowest === null ? kbps : Math.min(slowest, kbps);
   }
 
   async function report() {
@@ -107,11 +114,11 @@
     const ahead = bufferAhead();
     const health = Math.min(100, Math.round((ahead / FULL_BUFFER_S) * 1000) / 10);
     $('buffer').textContent = `${ahead.toFixed(1)} s ahead`;
+    // A download running for half a segment or more says something (not its first round trip).
+    if (inFlight && performance.now() - inFlight.loading.start > IN_FLIGHT_MS) sample(inFlight);
     const body = { recording_id: recordingId, viewer_id: viewerId, buffer_health: health };
-    // The throughput of what was downloaded since the last report (kbit/s = bit/ms), if any.
-    if (downloaded.ms > 0) body.throughput_kbps = Math.round(downloaded.bits / downloaded.ms);
-    downloaded.bits = 0;
-    downloaded.ms = 0;
+    if (slowest !== null) body.throughput_kbps = Math.round(slowest);
+    slowest = null;
     try {
       const answer = await api('POST', '/api/v1/viewers/adapt-quality', body);
       $('health').textContent = `${answer.buffer_health}`;
@@ -123,15 +130,26 @@
     }
   }
 
-  /** Plays the profile the server chose (hls.js switches at the next segment boundary). */
+  /** Plays the profile the server chose, from the next segment on. */
   function apply(profile, why) {
     $('server-bitrate').textContent = profile;
-    if (profile === state.serverBitrate) return;
-    const index = levelOf(profile);
-    if (index < 0) return;
-    recordSwitch(state.serverBitrate, profile, why);
+    if (levelOf(profile) < 0) return;
+    if (profile !== state.serverBitrate) recordSwitch(state.serverBitrate, profile, why);
     state.serverBitrate = profile;
-    state.hls.nextLevel = index;
+    follow();
+  }
+
+  /**
+   * hls.js stays in its automatic mode, capped at the server's choice and told to load that
+   * choice next: the server decides, while hls.js keeps the one safeguard a server cannot give,
+   * abandoning a download the link can no longer finish in time for a lower level. (A manual
+   * level turns that off, and setting `nextLevel` also flushes what is buffered ahead.)
+   */
+  function follow() {
+    const index = levelOf(state.serverBitrate);
+    if (!state.hls || index < 0) return;
+    state.hls.autoLevelCapping = index;
+    state.hls.nextAutoLevel = index;
   }
 
   const seek = $('seek');
@@ -231,7 +249,6 @@
       $('status').textContent = 'Playing the recording';
     });
     hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
-    hls.on(window.Hls.Events.FRAG_LOADED, (_event, data) => measure(data.frag.stats));
     recoverFromOutages(hls, 'Playing the recording');
     hls.loadSource(url);
     hls.attachMedia(video);
@@ -337,6 +354,24 @@
       $('status').textContent = 'Playing live';
     });
     hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => showRendition(hls, data));
+    hls.on(window.Hls.Events.FRAG_LOADING, (_event, data) => {
+      if (inFlight) sample(inFlight); // one given up: what it got counts
+      inFlight = data.frag.stats;
+    });
+    hls.on(window.Hls.Events.FRAG_LOADED, (_event, data) => {
+      sample(data.frag.stats);
+      inFlight = null;
+      // hls.js forgets a forced level once its fragment is loaded: the next one is the server's too.
+      follow();
+    });
+    // hls.js gave up a download the link could not finish in time: the server hears it now, and
+    // only it (it is the newest news of the link).
+    hls.on(window.Hls.Events.FRAG_LOAD_EMERGENCY_ABORTED, () => {
+      slowest = null;
+      if (inFlight) sample(inFlight);
+      inFlight = null;
+      report();
+    });
     recoverFromOutages(hls, 'Playing live');
     // The join hands out a ready URL: the session, and a playback token when one is needed.
     hls.loadSource(joined.playback_url);

@@ -33,6 +33,7 @@ describe('vtp policy', () => {
       upBufferSegments: 2,
       panicSegments: 1,
       keepFactor: 1.2,
+      dropShare: 0.5,
       keepLowFactor: 1,
       upSamples: 3,
       upFactor: 1,
@@ -76,6 +77,16 @@ describe('vtp policy', () => {
     const dropped = [3000, 3000, 3000, 3000, 1500];
     assert.equal(decide('Medium', 4, dropped).profile, 'Medium');
     assert.equal(decide('Medium', 3.9, dropped).profile, 'Low');
+  });
+
+  it('counts a last sample under half the estimate at once, whatever the buffer', () => {
+    // Harmonic mean of 4000 x 4 and 1500 is 3000: 1500 is half of it, no drop; 1499 is one.
+    assert.equal(decide('Medium', 6, [4000, 4000, 4000, 4000, 1500]).profile, 'Medium');
+    assert.deepEqual(decide('Medium', 6, [4000, 4000, 4000, 4000, 1499]), {
+      profile: 'Low',
+      reason: 'buffer 6 s, estimate or last 1499 kbps x 1.2: down to Low',
+    });
+    assert.equal(decide('High', 6, [4000, 4000, 4000, 4000, 700]).profile, 'VeryLow');
   });
 
   it('steps up one profile when the estimate and each of the last 3 samples carry it, with 2 segments buffered', () => {
@@ -139,10 +150,11 @@ describe('vtp policy', () => {
 });
 
 describe('--adaptation (VTP_ADAPTATION)', () => {
-  it('defaults to the seed rule until vtp is shown in a real browser, and takes any registered name', () => {
-    assert.equal(DEFAULT_ADAPTATION_POLICY, 'seed');
+  it('defaults to vtp, keeps the seed rule selectable, and takes any registered name', () => {
+    assert.equal(DEFAULT_ADAPTATION_POLICY, 'vtp');
     assert.equal(ADAPTATION_POLICIES.vtp, vtpPolicy);
-    assert.equal(loadConfig({}, {}).adaptation, 'seed');
+    assert.equal(loadConfig({}, {}).adaptation, 'vtp');
+    assert.equal(loadConfig({ adaptation: 'seed' }, {}).adaptation, 'seed');
     assert.equal(loadConfig({ adaptation: 'vtp' }, {}).adaptation, 'vtp');
     assert.equal(loadConfig({}, { VTP_ADAPTATION: 'seed' }).adaptation, 'seed');
     assert.equal(

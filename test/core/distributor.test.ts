@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { LiveDistributor } from '../../src/core/distributor.js';
-import type { AdaptationPolicy } from '../../src/core/quality.js';
+import { type AdaptationPolicy, seedBufferPolicy } from '../../src/core/quality.js';
 import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 
 let ids = 0;
@@ -9,10 +9,12 @@ function distributor(
   maxViewers = 100,
   extra: Partial<{ policy: AdaptationPolicy; maxBacklog: number }> = {},
 ) {
+  // The seed's rule, whose bands these tests are written in (the default policy is vtp's).
   return new LiveDistributor('rec-1', {
     maxViewers,
     retentionMs: 30_000,
     newSessionId: () => `vs-${++ids}`,
+    policy: seedBufferPolicy,
     ...extra,
   });
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import { seedBufferPolicy } from '../../src/core/quality.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { PlaybackTokens } from '../../src/service/playback-tokens.js';
 import { launchChromium } from '../helpers/browser.js';
@@ -31,7 +32,9 @@ let watch: Page;
 describe('player page and dashboard in a real browser', { timeout: 180_000 }, () => {
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startTestServer({ cleanupIntervalMs: 500 }, 200, {
+    // The seed's rule: the forced switches below are written in its bands (100 climbs, 5 is
+    // VeryLow); vtp would decide from the loopback's throughput instead.
+    server = await startTestServer({ cleanupIntervalMs: 500, policy: seedBufferPolicy }, 200, {
       adminToken: ADMIN_TOKEN,
       playbackSecret: PLAYBACK_SECRET,
       ingest: { probe: ffprobeMedia(), publishKey: 'e2e-publish-key-0123456789' },

@@ -70,6 +70,25 @@ describe('adapt-quality with measured throughput', () => {
     assert.match(res.body.reason, /^no throughput: buffer health 10 < 20/);
   });
 
+  it("recommends from a player's CMCD samples to a player that picks its own rendition", async () => {
+    const joined = await call(`${api}/streams/tp`, 'POST', { viewer_id: 'cmcd' });
+    const session = joined.body.session_id as string;
+    const poll = async (cmcd: string) => {
+      const res = await fetch(`${server.url}/live/tp/Low/index.m3u8?session=${session}`, {
+        headers: { 'cmcd-request': cmcd },
+      });
+      await res.text();
+      const rows = (await call(`${api}/streams/tp`, 'GET')).body.viewers;
+      return rows.find((r: { viewer_id: string }) => r.viewer_id === 'cmcd').recommended_bitrate;
+    };
+    // 6 s buffered and samples that carry Medium's 2000 kbps: one step up from Low.
+    assert.equal(await poll('bl=6000,mtp=2100'), 'Medium');
+    for (let i = 0; i < 3; i++) assert.equal(await poll('bl=6000,mtp=2100'), 'Medium');
+    // Four samples of 2100 and one of 700: harmonic mean 1500, the last under half of it, a drop
+    // that counts at once: 700 x 1.2 carries only VeryLow.
+    assert.equal(await poll('bl=6000,mtp=700'), 'VeryLow');
+  });
+
   it('refuses a throughput that is not a non-negative number, naming the field', async () => {
     for (const bad of [-1, 'fast', 1e9]) {
       const res = await report({ buffer_health: 50, throughput_kbps: bad });

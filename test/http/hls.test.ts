@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import HLS from 'hls-parser';
+import { seedBufferPolicy } from '../../src/core/quality.js';
 import { segmentFileName } from '../../src/core/segment.js';
 import { assertConformantMedia } from '../helpers/hls-conformance.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
@@ -65,7 +66,8 @@ async function fetchSegment(stream: string, profile: string, session: string): P
 }
 
 before(async () => {
-  server = await startTestServer();
+  // The seed's rule, whose bands the CMCD recommendations below are written in.
+  server = await startTestServer({ policy: seedBufferPolicy });
   live = `${server.url}/live`;
   await call(`${server.url}/api/v1/streams/start`, 'POST', {
     recording_id: 'hls',

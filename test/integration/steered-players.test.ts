@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import HLS from 'hls-parser';
+import { seedBufferPolicy } from '../../src/core/quality.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { launchChromium } from '../helpers/browser.js';
 import { assertConformantMedia } from '../helpers/hls-conformance.js';
@@ -63,7 +64,7 @@ describe('players outside our page follow the server through a steered playlist'
   let ffmpeg: ChildProcess | undefined;
 
   before(async () => {
-    server = await startTestServer({ cleanupIntervalMs: 250 }, 200, {
+    server = await startTestServer({ cleanupIntervalMs: 250, policy: seedBufferPolicy }, 200, {
       ingest: { probe: ffprobeMedia() },
       adminToken: ADMIN_TOKEN,
     });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { seedBufferPolicy } from '../../src/core/quality.js';
 import {
   DistributionService,
   type DistributionServiceOptions,
@@ -204,7 +205,7 @@ describe('DistributionService', () => {
   });
 
   it('adapts a viewer through the service', () => {
-    const s = service();
+    const s = service({ policy: seedBufferPolicy });
     s.startLiveStream('rec');
     s.joinStream('rec', 'v', 'High');
     assert.deepEqual(s.adaptViewerQuality('rec', 'v', 10), {

@@ -28,8 +28,12 @@ export const ADAPTATION_POLICIES = {
 
 export type AdaptationPolicyName = keyof typeof ADAPTATION_POLICIES;
 
-/** The policy the server uses when --adaptation names none (bench:abr's winner). */
-export const DEFAULT_ADAPTATION_POLICY: AdaptationPolicyName = 'seed';
+/**
+ * The policy a stream uses when none is named (--adaptation, DistributorOptions.policy): bench:abr's
+ * winner, which also stalled no more than hls.js's own adaptation in Chromium
+ * (test/e2e/abr-browser.test.ts).
+ */
+export const DEFAULT_ADAPTATION_POLICY: AdaptationPolicyName = 'vtp';
 
 /** True when `value` names a policy of ADAPTATION_POLICIES. */
 export function isAdaptationPolicyName(value: unknown): value is AdaptationPolicyName {

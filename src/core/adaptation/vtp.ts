@@ -40,6 +40,11 @@ export const VTP_POLICY = {
    * which the buffer absorbs (hysteresis against noise; downs start at 1 / 1.2 = 83 %).
    */
   keepFactor: 1.2,
+  /**
+   * A last sample under this share of the estimate is a drop that counts at once, whatever the
+   * buffer: the link fell, and the mean of older samples would hide it for several segments.
+   */
+  dropShare: 0.5,
   /** Under upBufferSegments a profile stays only while the estimate carries it in full. */
   keepLowFactor: 1,
   /** Samples (at most) that must each carry the next profile up, as must the estimate. */
@@ -69,9 +74,11 @@ function decide(input: AdaptationInput, p: VtpParameters): AdaptationDecision {
   const buffer = bufferSeconds(input);
   const estimate = harmonicMean(samples.slice(-p.window));
   const healthy = buffer >= p.upBufferSegments * duration;
-  const guard = healthy ? estimate : Math.min(estimate, samples.at(-1) as number);
+  const last = samples.at(-1) as number;
+  const dropped = last < estimate * p.dropShare;
+  const guard = healthy && !dropped ? estimate : Math.min(estimate, last);
   const keep = healthy ? p.keepFactor : p.keepLowFactor;
-  const basis = `buffer ${sec(buffer)}, ${healthy ? 'estimate' : 'estimate or last'} ${kbps(guard)}`;
+  const basis = `buffer ${sec(buffer)}, ${healthy && !dropped ? 'estimate' : 'estimate or last'} ${kbps(guard)}`;
   // What the estimate carries (with the hold margin); a step down goes straight there.
   const carried = highestThat((name) => segmentRateKbps(input, name) <= guard * keep);
 
