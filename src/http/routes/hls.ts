@@ -65,6 +65,14 @@ function varyOnEncoding(reply: FastifyReply): FastifyReply {
   return reply.header('vary', `${value}, accept-encoding`);
 }
 
+/** A playlist, compressed where the client takes it, with its cache lifetime. */
+function sendPlaylist(reply: FastifyReply, text: string, cacheControl: string): FastifyReply {
+  return varyOnEncoding(reply)
+    .header('content-type', PLAYLIST_TYPE)
+    .header('cache-control', cacheControl)
+    .send(text);
+}
+
 /** HLS delivery: multivariant and media playlists, segments and init sections from memory. */
 export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
@@ -126,10 +134,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         steered: request.query.abr === 'server',
       });
       if (sessionId !== undefined) reply.header('x-vtp-session', sessionId);
-      return varyOnEncoding(reply)
-        .header('content-type', PLAYLIST_TYPE)
-        .header('cache-control', 'private, no-store')
-        .send(text);
+      return sendPlaylist(reply, text, 'private, no-store');
     },
   );
 
@@ -151,10 +156,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       await checkPlayback(id, request.query.token, report);
       const text = hls.steeredPlaylist(id, report);
       const maxAge = playlistMaxAgeSec(hls.targetDurationSec(id));
-      return varyOnEncoding(reply)
-        .header('content-type', PLAYLIST_TYPE)
-        .header('cache-control', `private, max-age=${maxAge}`)
-        .send(text);
+      return sendPlaylist(reply, text, `private, max-age=${maxAge}`);
     },
   );
 
@@ -176,10 +178,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       const text = hls.mediaPlaylist(id, profile, report);
       const maxAge = playlistMaxAgeSec(hls.targetDurationSec(id));
       const scope = report.sessionId ? 'private' : 'public';
-      return varyOnEncoding(reply)
-        .header('content-type', PLAYLIST_TYPE)
-        .header('cache-control', `${scope}, max-age=${maxAge}`)
-        .send(text);
+      return sendPlaylist(reply, text, `${scope}, max-age=${maxAge}`);
     },
   );
 
