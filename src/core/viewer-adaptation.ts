@@ -20,17 +20,43 @@ export function adaptationInput(
   now: number,
   current: ProfileName = session.targetBitrate,
 ): AdaptationInput {
-  const nextSegmentKbit: Partial<Record<ProfileName, number>> = {};
+  return new ViewerAdaptationInput(session, window, now, current);
+}
+
+/** A class rather than a literal with a getter: one is made for every report a player sends. */
+class ViewerAdaptationInput implements AdaptationInput {
+  readonly bufferHealth: number;
+  readonly bufferSec: number | undefined;
+  readonly throughputKbps: readonly number[];
+  readonly segmentDurationSec: number;
+  private sizes: Partial<Record<ProfileName, number>> | undefined;
+
+  constructor(
+    session: ViewerSession,
+    private readonly window: (profile: ProfileName) => NewestSegment,
+    now: number,
+    readonly current: ProfileName,
+  ) {
+    this.bufferHealth = session.bufferHealth;
+    this.bufferSec = session.bufferSec ?? session.estimatedBufferSec(now);
+    this.throughputKbps = session.throughputSamples;
+    this.segmentDurationSec = PROFILES[current].segmentDurationSec;
+  }
+
+  /** Read only by policies that weigh throughput, and only when there is some: built on demand. */
+  get nextSegmentKbit(): Partial<Record<ProfileName, number>> {
+    this.sizes ??= newestSizes(this.window);
+    return this.sizes;
+  }
+}
+
+function newestSizes(
+  window: (profile: ProfileName) => NewestSegment,
+): Partial<Record<ProfileName, number>> {
+  const kbit: Partial<Record<ProfileName, number>> = {};
   for (const name of PROFILE_NAMES) {
     const bytes = window(name).newest?.data.byteLength;
-    if (bytes !== undefined && bytes > 0) nextSegmentKbit[name] = (bytes * 8) / 1000;
+    if (bytes !== undefined && bytes > 0) kbit[name] = (bytes * 8) / 1000;
   }
-  return {
-    current,
-    bufferHealth: session.bufferHealth,
-    bufferSec: session.bufferSec ?? session.estimatedBufferSec(now),
-    throughputKbps: session.throughputSamples,
-    segmentDurationSec: PROFILES[current].segmentDurationSec,
-    nextSegmentKbit,
-  };
+  return kbit;
 }

@@ -38,8 +38,11 @@ export function segmentRateKbps(input: AdaptationInput, profile: ProfileName): n
 }
 
 /** The throughput samples (kbps, oldest first), finite and non-negative; negative reads as 0. */
-export function throughputSamples(input: AdaptationInput): number[] {
-  return (input.throughputKbps ?? []).filter(Number.isFinite).map((kbps) => Math.max(0, kbps));
+export function throughputSamples(input: AdaptationInput): readonly number[] {
+  const given = input.throughputKbps ?? [];
+  // Usually every sample is fine already: no copy then (policies run on every player report).
+  if (given.every((kbps) => Number.isFinite(kbps) && kbps >= 0)) return given;
+  return given.filter(Number.isFinite).map((kbps) => Math.max(0, kbps));
 }
 
 /** Harmonic mean; 0 when any sample is 0 (an outage dominates), NaN when there are none. */
