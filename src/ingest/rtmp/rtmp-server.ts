@@ -1,0 +1,186 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CHILD_ENV, type ChildMessage, type ParentMessage } from './protocol.js';
+import { isStreamKeyFormat } from './stream-key.js';
+
+/** The pino methods the supervisor logs with (a pino logger fits). */
+export interface RtmpLog {
+  info(detail: Record<string, unknown>, message: string): void;
+  warn(detail: Record<string, unknown>, message: string): void;
+}
+
+export interface RtmpServerOptions {
+  host: string;
+  port: number;
+  /** The pull alias for a stream key, or undefined to refuse the publish. */
+  approve(key: string): Promise<string | undefined>;
+  /** The publish pulled under `alias` has ended (its publisher left, or the child died). */
+  onEnded(alias: string): void;
+  log: RtmpLog;
+}
+
+export interface RtmpStatus {
+  up: boolean;
+  restarts: number;
+  publishing: number;
+}
+
+/** Restart back-off for a child that exits on its own: doubles from the first to the max. */
+const RESTART = { firstMs: 1_000, maxMs: 10_000, stableMs: 60_000 };
+
+// The child's entry sits next to this file: compiled .js in dist, .ts when run under tsx.
+const here = fileURLToPath(import.meta.url);
+const ENTRY = here.replace(/rtmp-server\.(js|ts)$/, (_, ext: string) => `nms-entry.${ext}`);
+
+/**
+ * Supervises the RTMP listener (nms-entry.ts) that lecturers publish to from OBS: forks it,
+ * answers its approval requests with `approve`, relays publish ends to `onEnded` and restarts it
+ * when it exits unexpectedly. Stream keys reach the child only over IPC and only from the
+ * child; the child's argv and env hold nothing secret.
+ */
+export class RtmpServer {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restarts = 0;
+  private delayMs = RESTART.firstMs;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stableTimer: NodeJS.Timeout | undefined;
+  private up = false;
+  /** Set once a child listened: before that an exit fails start() rather than restarting. */
+  private everUp = false;
+  /** Aliases of approved publishes not yet ended. */
+  private readonly live = new Set<string>();
+
+  constructor(private readonly options: RtmpServerOptions) {
+    if (!existsSync(ENTRY)) throw new Error(`RTMP child entry missing: ${ENTRY}`);
+  }
+
+  /**
+   * Forks the child and resolves once it listens. Rejects, without retrying, if the first child
+   * exits before listening (port in use, bad host): start-up should stop with that error.
+   */
+  start(): Promise<void> {
+    this.stopping = false;
+    return this.spawn();
+  }
+
+  /** Stops the child; live publishes end (onEnded is called for each). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    clearTimeout(this.stableTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  status(): RtmpStatus {
+    return { up: this.up, restarts: this.restarts, publishing: this.live.size };
+  }
+
+  /** The child's pid while it runs (for health checks and tests). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Where the local ladder pulls an approved publish from (loopback, alias path only). */
+  pullUrl(alias: string): string {
+    return `rtmp://127.0.0.1:${this.options.port}/live/${alias}`;
+  }
+
+  private spawn(): Promise<void> {
+    const { host, port, log } = this.options;
+    // A minimal env: nothing of the parent's (which may hold secrets) beyond what node needs.
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      [CHILD_ENV.host]: host,
+      [CHILD_ENV.port]: String(port),
+    };
+    const child = fork(ENTRY, [], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    this.child = child;
+    // NMS logs (warn and above, paths redacted in the child) go to our log, one entry a line.
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8');
+      stream?.on('data', (text: string) => {
+        for (const line of text.split('\n'))
+          if (line.trim()) log.warn({ line }, 'rtmp child output');
+      });
+    }
+    child.on('message', (message: ChildMessage) => this.onMessage(child, message));
+    return new Promise((resolve, reject) => {
+      child.once('message', () => resolve()); // the first message is 'ready'
+      child.once('exit', (code, signal) => {
+        reject(new Error(`RTMP child exited before listening (code ${code}, signal ${signal})`));
+        this.onExit(code, signal);
+      });
+    });
+  }
+
+  private onMessage(child: ChildProcess, message: ChildMessage): void {
+    const reply = (answer: ParentMessage) => {
+      if (child.connected) child.send(answer);
+    };
+    if (message.type === 'ready') {
+      this.up = true;
+      this.everUp = true;
+      // A child that stays up a minute resets the back-off.
+      this.stableTimer = setTimeout(() => {
+        this.delayMs = RESTART.firstMs;
+      }, RESTART.stableMs);
+      this.stableTimer.unref();
+    } else if (message.type === 'publish') {
+      const { id, key } = message;
+      const approval = isStreamKeyFormat(key)
+        ? this.options.approve(key)
+        : Promise.resolve(undefined);
+      approval.then(
+        (alias) => {
+          if (alias === undefined) return reply({ type: 'refused', id });
+          // The alias becomes an RTMP path: the same safe characters NMS allows in a name.
+          if (!/^[A-Za-z0-9_-]+$/.test(alias)) {
+            this.options.log.warn({ alias }, 'rtmp publish refused: unusable pull alias');
+            return reply({ type: 'refused', id });
+          }
+          this.live.add(alias);
+          this.options.log.info({ alias }, 'rtmp publish approved');
+          reply({ type: 'approved', id, alias });
+        },
+        (error: Error) => {
+          this.options.log.warn({ err: error.message }, 'rtmp publish approval failed');
+          reply({ type: 'refused', id });
+        },
+      );
+    } else if (message.type === 'ended') {
+      this.end(message.alias);
+    }
+  }
+
+  private end(alias: string): void {
+    if (this.live.delete(alias)) this.options.onEnded(alias);
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.up = false;
+    this.child = undefined;
+    clearTimeout(this.stableTimer);
+    // The child's publishes died with it.
+    for (const alias of [...this.live]) this.end(alias);
+    if (this.stopping || !this.everUp) return;
+    this.options.log.warn(
+      { code, signal, restartInMs: this.delayMs },
+      'rtmp child exited, restarting',
+    );
+    this.restarts += 1;
+    this.restartTimer = setTimeout(() => {
+      this.spawn().catch(() => {}); // its exit schedules the next try
+    }, this.delayMs);
+    this.delayMs = Math.min(this.delayMs * 2, RESTART.maxMs);
+  }
+}
