@@ -1,8 +1,9 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { constants as zlib } from 'node:zlib';
 import compress from '@fastify/compress';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { SegmentNotFoundError } from '../../core/errors.js';
 import type { Segment } from '../../core/segment.js';
 import {
@@ -113,6 +114,20 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     }
   };
 
+  /** What a playlist request reports (session, CMCD), once its playback token passed. */
+  const playlistReport = async (
+    recordingId: string,
+    request: {
+      query: Static<typeof MediaQuery>;
+      headers: IncomingHttpHeaders;
+      ip: string;
+    },
+  ): Promise<ClientReport> => {
+    const report = clientReport(request.query, request.headers, request.ip);
+    await checkPlayback(recordingId, request.query.token, report);
+    return report;
+  };
+
   app.get(
     '/live/:recording_id/master.m3u8',
     {
@@ -126,8 +141,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request, reply) => {
       const id = request.params.recording_id;
-      const report = clientReport(request.query, request.headers, request.ip);
-      await checkPlayback(id, request.query.token, report);
+      const report = await playlistReport(id, request);
       const { text, sessionId } = await hls.multivariant(id, report, {
         probe: request.method === 'HEAD',
         token: playback ? request.query.token : undefined,
@@ -152,8 +166,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request, reply) => {
       const id = request.params.recording_id;
-      const report = clientReport(request.query, request.headers, request.ip);
-      await checkPlayback(id, request.query.token, report);
+      const report = await playlistReport(id, request);
       const text = hls.steeredPlaylist(id, report);
       const maxAge = playlistMaxAgeSec(hls.targetDurationSec(id));
       return sendPlaylist(reply, text, `private, max-age=${maxAge}`);
@@ -173,8 +186,7 @@ export const hlsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request, reply) => {
       const { recording_id: id, profile } = request.params;
-      const report = clientReport(request.query, request.headers, request.ip);
-      await checkPlayback(id, request.query.token, report);
+      const report = await playlistReport(id, request);
       const text = hls.mediaPlaylist(id, profile, report);
       const maxAge = playlistMaxAgeSec(hls.targetDurationSec(id));
       const scope = report.sessionId ? 'private' : 'public';
