@@ -306,9 +306,14 @@ export class TargetMirror {
       }
     }
     for (const [profile, r] of state.renditions) {
-      for (const name of r.atTarget) {
+      // In name order, not landing order (uploads land concurrently): what the bound keeps is
+      // the same on every run, the oldest where names count up.
+      for (const name of [...r.atTarget].sort(NAME_ORDER.compare)) {
         this.holdDelete({ path: renditionKey(id, profile, name), profile, failures: 0 });
       }
     }
   }
 }
+
+/** Names compared with their numbers as numbers: seg-9 before seg-10. */
+const NAME_ORDER = new Intl.Collator('en', { numeric: true });

@@ -20,6 +20,8 @@ export interface PushTargetServer {
   readonly files: Map<string, Buffer>;
   /** Status to answer every request with instead of storing it (undefined: store and 201/204). */
   failWith: number | undefined;
+  /** How long to wait before answering a request (uploads landing out of order, say). */
+  delayMs: (method: string, path: string) => number;
   close(): Promise<void>;
 }
 
@@ -31,12 +33,17 @@ export interface PushTargetServer {
 export async function startPushTarget(): Promise<PushTargetServer> {
   const requests: PushRequest[] = [];
   const files = new Map<string, Buffer>();
-  const state: { failWith: number | undefined } = { failWith: undefined };
+  const state: Pick<PushTargetServer, 'failWith' | 'delayMs'> = {
+    failWith: undefined,
+    delayMs: () => 0,
+  };
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', 'http://target');
     const path = decodeURIComponent(url.pathname);
+    const delay = state.delayMs(req.method ?? '', path);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     requests.push({
       method: req.method ?? '',
       path,
@@ -69,6 +76,12 @@ export async function startPushTarget(): Promise<PushTargetServer> {
     },
     set failWith(status) {
       state.failWith = status;
+    },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(delay) {
+      state.delayMs = delay;
     },
     close,
   };
