@@ -11,8 +11,11 @@ import { parseHostPort, parseSenders } from './edge/addresses.js';
 import { EDGE_REPORT_DEFAULTS } from './edge/edge-report-receiver.js';
 import { HTTP_DEFAULTS } from './http/app.js';
 import { parseOrigins } from './http/cors.js';
-import { ENCODER_DEFAULTS } from './ingest/encoder-manager.js';
+import { ENCODER_DEFAULTS, type PresetName } from './ingest/encoder-manager.js';
+import { LADDER_PRESETS } from './ingest/ffmpeg-ladder.js';
 import { INGEST_DEFAULTS } from './ingest/ingest-service.js';
+import { PUBLISH_DEFAULTS } from './ingest/publish-ingest.js';
+import { parseSrtPorts } from './ingest/srt/srt-ports.js';
 import { SERVER_DEFAULTS } from './server.js';
 import { parsePushTargets } from './service/cdn-push-target.js';
 import { MAX_DVR_SECONDS, SERVICE_DEFAULTS } from './service/distribution-service.js';
@@ -76,6 +79,12 @@ export interface ServerConfig {
   readonly edgeReportFrom: string;
   /** The adaptation policy every viewer's profile is chosen by (ADAPTATION_POLICIES). */
   readonly adaptation: AdaptationPolicyName;
+  /** Where lecturers publish RTMP (on the server's host); 0 turns publishing off. */
+  readonly rtmpPort: number;
+  /** SRT listener ports, `FROM-TO`, one per stream with a stream key; undefined = no SRT. */
+  readonly srtPorts: string | undefined;
+  /** The ladder preset publishes from OBS are encoded with. */
+  readonly publishPreset: PresetName;
 }
 
 /** Shortest secret accepted: publish key and admin token beyond loopback, playback secret always. */
@@ -94,7 +103,9 @@ interface Setting {
     | 'origins'
     | 'listed-origins'
     | 'push-targets'
-    | 'adaptation';
+    | 'adaptation'
+    | 'srt-ports'
+    | 'preset';
   readonly min?: number;
   readonly max?: number;
   readonly description: string;
@@ -529,6 +540,34 @@ export const SETTINGS: readonly Setting[] = [
     fallback: undefined,
   },
   {
+    key: 'rtmpPort',
+    flag: 'rtmp-port',
+    env: 'VTP_RTMP_PORT',
+    kind: 'int',
+    min: 0,
+    max: 65535,
+    description:
+      'port lecturers publish RTMP to from OBS (rtmp://HOST:PORT/live/STREAM_KEY), on --host; 0 turns publishing off',
+    fallback: PUBLISH_DEFAULTS.rtmpPort,
+  },
+  {
+    key: 'srtPorts',
+    flag: 'srt-ports',
+    env: 'VTP_SRT_PORTS',
+    kind: 'srt-ports',
+    description:
+      'UDP ports FROM-TO for SRT publishing, one listener per stream with a stream key (the key is the passphrase); needs --rtmp-port; off by default',
+    fallback: PUBLISH_DEFAULTS.srtPorts,
+  },
+  {
+    key: 'publishPreset',
+    flag: 'publish-preset',
+    env: 'VTP_PUBLISH_PRESET',
+    kind: 'preset',
+    description: `ladder preset a publish from OBS is encoded with: ${Object.keys(LADDER_PRESETS).join(', ')}`,
+    fallback: PUBLISH_DEFAULTS.preset,
+  },
+  {
     key: 'adaptation',
     flag: 'adaptation',
     env: 'VTP_ADAPTATION',
@@ -616,6 +655,12 @@ export function loadConfig(
   if (config.cdnPushTargets !== undefined && Number(config.workers) < 2) {
     throw new ConfigError(
       '--cdn-push-targets (VTP_CDN_PUSH_TARGETS) needs --workers (VTP_WORKERS) of at least 2: one delivery worker always stays for viewers',
+    );
+  }
+  // SRT publishes are relayed into the RTMP listener.
+  if (config.srtPorts !== undefined && Number(config.rtmpPort) === 0) {
+    throw new ConfigError(
+      '--srt-ports (VTP_SRT_PORTS) needs --rtmp-port (VTP_RTMP_PORT): SRT publishes are relayed through the RTMP listener',
     );
   }
   checkWebhook(config.webhookUrl as string | undefined, config.webhookSecret as string | undefined);
@@ -711,6 +756,18 @@ function parse(setting: Setting, raw: string, source: string): string | number {
     throw new ConfigError(
       `${source} must name an adaptation policy: ${Object.keys(ADAPTATION_POLICIES).join(', ')}; got '${raw}'`,
     );
+  }
+  if (setting.kind === 'preset' && !Object.hasOwn(LADDER_PRESETS, raw)) {
+    throw new ConfigError(
+      `${source} must name a ladder preset: ${Object.keys(LADDER_PRESETS).join(', ')}; got '${raw}'`,
+    );
+  }
+  if (setting.kind === 'srt-ports') {
+    try {
+      parseSrtPorts(raw);
+    } catch (error) {
+      throw new ConfigError(`${source}: ${(error as Error).message}`);
+    }
   }
   if (setting.kind === 'url' && !/^https?:\/\/[^\s]+$/.test(raw)) {
     throw new ConfigError(`${source} must be an http:// or https:// URL, got '${raw}'`);

@@ -8,6 +8,7 @@ import { EdgeReportReceiver, type EdgeReportReceiverOptions } from './edge/edge-
 import { EdgeReports } from './edge/edge-reports.js';
 import { type App, type AppOptions, buildApp } from './http/app.js';
 import { redactingLoggerOptions } from './http/log-redaction.js';
+import type { PresetName } from './ingest/encoder-manager.js';
 import {
   ENCODER_DEFAULTS,
   EncoderManager,
@@ -15,6 +16,8 @@ import {
 } from './ingest/encoder-manager.js';
 import { type IngestOptions, IngestService } from './ingest/ingest-service.js';
 import { ffprobeMedia } from './ingest/media-probe.js';
+import { PublishIngest } from './ingest/publish-ingest.js';
+import { parseSrtPorts, type SrtPortRange } from './ingest/srt/srt-ports.js';
 import { MirroredAudience } from './service/audience-mirror.js';
 import { CdnPusher, type CdnPushOptions } from './service/cdn-push.js';
 import { parsePushTargets } from './service/cdn-push-target.js';
@@ -88,6 +91,19 @@ export interface RuntimeOptions {
    * events are the service's.
    */
   readonly cdnPush?: Omit<CdnPushOptions, 'submitter' | 'streams' | 'events'> | undefined;
+  /**
+   * Publishing from OBS with stream keys: the RTMP listener (on the server's host) and the SRT
+   * port range; without, stream keys are refused.
+   */
+  readonly publishing?:
+    | {
+        /** Where the listeners bind (the server's host). */
+        readonly host: string;
+        readonly rtmpPort: number;
+        readonly srtPorts?: SrtPortRange | undefined;
+        readonly preset?: PresetName;
+      }
+    | undefined;
 }
 
 /** Where and how the server process listens and stops when not told otherwise. */
@@ -122,6 +138,8 @@ export interface Runtime {
   readonly edgeReports: EdgeReportReceiver | undefined;
   /** Pushes every live stream to the push targets (with `cdnPush` targets); `status()` counts. */
   readonly cdnPush: CdnPusher | undefined;
+  /** Lecturers publishing from OBS (RTMP, SRT), with `publishing`; it listens with the server. */
+  readonly publishing: PublishIngest | undefined;
   /** Starts listening and points the built-in encoders at this server; resolves its URL. */
   listen(host: string, port: number): Promise<string>;
   /**
@@ -186,6 +204,22 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // Behind an edge tier the CDN hit rate is the edges' own count of segment hits and misses.
   if (edgeReports) service.useCacheCounts(edgeReports.reports);
   const cdnPush = createCdnPush(options, service, log);
+  // Its listeners start in listen(), once encoders have a URL to push to.
+  const publishing =
+    options.publishing &&
+    new PublishIngest({
+      rtmp: { host: options.publishing.host, port: options.publishing.rtmpPort },
+      srt: options.publishing.srtPorts && {
+        host: options.publishing.host,
+        ...options.publishing.srtPorts,
+      },
+      encoders,
+      streams: ingest,
+      keyStore: store.store,
+      ...(options.publishing.preset && { preset: options.publishing.preset }),
+      log: log ?? SILENT_LOG,
+    });
+  if (publishing) restoreStreamKeys(store.store, service, publishing, log);
   const app = buildApp({
     service,
     ingest,
@@ -198,6 +232,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     adminToken: options.adminToken,
     attendance: store.recorder,
     cdnPush,
+    publishing,
     ...options.http,
     playback: options.playbackSecret
       ? new PlaybackTokens(options.playbackSecret, options.playbackTokenTtlSeconds)
@@ -223,6 +258,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     recordings,
     edgeReports,
     cdnPush,
+    publishing,
     async listen(host, port) {
       // Without the state the other origins share, this one must not serve (a clear message).
       await service.connectShared();
@@ -265,6 +301,16 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       );
       // Encoders running before a restart push again, now that there is a URL to push to.
       restartEncoderJobs(store.store, service, encoders, log);
+      // Publishes start ladders, which need that URL too.
+      if (publishing && options.publishing) {
+        const { host: rtmpHost, rtmpPort } = options.publishing;
+        await publishing.start().catch((error: Error) => {
+          throw new Error(
+            `RTMP publishing cannot listen on ${rtmpHost}:${rtmpPort} (${error.message}): free the port, choose another with --rtmp-port, or turn publishing off with --rtmp-port 0`,
+          );
+        });
+        log?.info({ rtmp: `rtmp://${rtmpHost}:${rtmpPort}/live` }, 'taking RTMP publishes');
+      }
       return url;
     },
     close(deadlineMs) {
@@ -284,6 +330,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
           listenerClosed,
           encoders.stopAll(),
           edgeReports?.stop(),
+          publishing?.stop(),
         ]);
         clearTimeout(deadline);
         // What the finished requests counted goes to the other origins before the state closes,
@@ -393,6 +440,14 @@ export async function startServer(
     },
     ...(config.cdnPushTargets && {
       cdnPush: { targets: parsePushTargets(config.cdnPushTargets) },
+    }),
+    ...(config.rtmpPort > 0 && {
+      publishing: {
+        host: config.host,
+        rtmpPort: config.rtmpPort,
+        srtPorts: config.srtPorts === undefined ? undefined : parseSrtPorts(config.srtPorts),
+        preset: config.publishPreset,
+      },
     }),
     encoders: {
       mediaDir: config.mediaDir,
@@ -504,4 +559,30 @@ function trustProxySetting(value: string | undefined): boolean | string {
 
 function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::';
+}
+
+/** For a runtime without a logger (tests): publishing logs nowhere. */
+const SILENT_LOG = { info() {}, warn() {} };
+
+/**
+ * Stream keys kept across a restart: a stream that came back keeps its key (and its SRT port
+ * is opened anew when publishing starts); the key of a stream that did not is dropped.
+ */
+function restoreStreamKeys(
+  store: Store,
+  service: DistributionService,
+  publishing: PublishIngest,
+  log: pino.Logger | undefined,
+): void {
+  for (const { recordingId, key } of store.listStreamKeys()) {
+    if (key === undefined) {
+      log?.error(
+        { recordingId },
+        'a stream key cannot be unsealed (vtp.key changed?): issue a new one',
+      );
+    }
+    if (key !== undefined && service.hasStream(recordingId))
+      publishing.restoreKey(recordingId, key);
+    else store.deleteStreamKey(recordingId);
+  }
 }

@@ -50,6 +50,8 @@ export async function startVtpServer(
   const child: ChildProcess = track(
     spawn(process.execPath, args, {
       cwd: REPO_ROOT,
+      // No RTMP listener: not measured here (an environment variable, which older builds ignore).
+      env: { ...process.env, VTP_RTMP_PORT: '0' },
       stdio: ['ignore', 'ignore', 'pipe'],
     }),
   );

@@ -9,6 +9,7 @@ import { DistributionError } from '../core/errors.js';
 import type { EdgeReportSource } from '../edge/edge-metrics.js';
 import type { EncoderManager } from '../ingest/encoder-manager.js';
 import type { IngestService } from '../ingest/ingest-service.js';
+import type { PublishingControl } from '../ingest/publish-ingest.js';
 import type { CdnPushStatusSource } from '../service/cdn-push-metrics.js';
 import type { DistributionService } from '../service/distribution-service.js';
 import type { HlsDelivery } from '../service/hls-delivery.js';
@@ -34,6 +35,7 @@ import { hlsRoutes } from './routes/hls.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { probeRoutes } from './routes/probes.js';
 import { installMetrics } from './routes/prometheus.js';
+import { publishingRoutes } from './routes/publishing.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { reportRoutes } from './routes/report.js';
 import { segmentRoutes } from './routes/segments.js';
@@ -81,6 +83,8 @@ export interface AppOptions {
   readonly attendance?: AttendanceSource | undefined;
   /** Push delivery's per-target figures (with --cdn-push-targets): `cdn_push` in the metrics. */
   readonly cdnPush?: CdnPushStatusSource | undefined;
+  /** Publishing from OBS with stream keys (RTMP, SRT); without, stream keys are refused. */
+  readonly publishing?: PublishingControl | undefined;
 }
 
 export { HTTP_DEFAULTS };
@@ -178,6 +182,7 @@ export function buildApp(options: AppOptions): App {
     recordings: options.recordings,
     attendance: options.attendance,
     cdnPush: options.cdnPush,
+    publishing: options.publishing,
     admin,
     access,
     sessions: options.service,
@@ -188,6 +193,7 @@ export function buildApp(options: AppOptions): App {
     maxLongPollMs: options.maxLongPollMs ?? HTTP_DEFAULTS.maxLongPollMs,
   };
   app.register(streamRoutes, deps);
+  app.register(publishingRoutes, deps);
   app.register(segmentRoutes, deps);
   app.register(viewerRoutes, deps);
   app.register(distributionRoutes, deps);
@@ -212,6 +218,7 @@ export interface RouteDeps {
   readonly recordings: Recordings | undefined;
   readonly attendance: AttendanceSource | undefined;
   readonly cdnPush: CdnPushStatusSource | undefined;
+  readonly publishing: PublishingControl | undefined;
   /** onRequest hook of the operations that need the admin token. */
   readonly admin: (request: FastifyRequest) => Promise<void>;
   /** Who may see and act for which viewer. */

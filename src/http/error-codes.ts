@@ -116,6 +116,11 @@ export const ERROR_CODES = {
   NO_MEDIA_YET: { status: 404, ...soon, meaning: 'the stream has no segment yet; retry shortly' },
   DELIVERY_NOT_FOUND: { status: 404, ...no, meaning: 'no such delivery' },
   ENCODER_NOT_FOUND: { status: 404, ...no, meaning: 'no such encoder job' },
+  STREAM_KEY_NOT_FOUND: {
+    status: 404,
+    ...no,
+    meaning: 'the stream has no stream key (start it with `stream_key: true`)',
+  },
   RECORDING_NOT_FOUND: {
     status: 404,
     ...no,
@@ -151,6 +156,11 @@ export const ERROR_CODES = {
     meaning: 'a segment that does not follow the newest one',
   },
   STREAM_ENDED: { status: 409, ...no, meaning: 'the stream has ended' },
+  PUBLISHING_OFF: {
+    status: 409,
+    ...no,
+    meaning: 'stream keys need RTMP publishing, which is off (`--rtmp-port 0`)',
+  },
   VIEWER_BACKLOG_FULL: {
     status: 409,
     ...no,

@@ -64,6 +64,16 @@ export function text(description: string, ...types: string[]) {
   });
 }
 
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const PublishUrlFields = {
+  rtmp_url: Type.String({ description: 'the whole RTMP URL, key included' }),
+  rtmp_server: Type.String({ description: "OBS's Server field" }),
+  stream_key: Type.String({ description: "OBS's Stream Key field; also the SRT passphrase" }),
+  srt_url: Nullable(Type.String({ description: 'the SRT URL for OBS or ffmpeg, if SRT is on' })),
+  srt_port: Nullable(Count),
+};
+
 export const StreamStarted = reply('the stream started', {
   recording_id: Type.String(),
   stream_id: Type.String(),
@@ -71,6 +81,12 @@ export const StreamStarted = reply('the stream started', {
   max_viewers: Count,
   profiles: Type.Array(Profile),
   profile_max_viewers: ByProfile,
+  ingest: Type.Optional(
+    Type.Object(PublishUrlFields, {
+      ...OPEN,
+      description: 'with `stream_key: true`: where the lecturer publishes',
+    }),
+  ),
 });
 
 export const ViewerJoined = reply('the viewer joined', {
@@ -134,6 +150,31 @@ const StreamSummaryFields = {
   segments_available: ByProfile,
 };
 
+/** A stream's publishing from OBS (RTMP or SRT); null when it has no stream key. */
+const IngestObject = Nullable(
+  Type.Object(
+    {
+      protocol: Nullable(Type.Enum(['rtmp', 'srt'])),
+      connected: Type.Boolean(),
+      connected_since: Nullable(Timestamp),
+      reconnects: Count,
+      bitrate_kbps: Nullable(Type.Number({ description: 'incoming, over the last 2 s' })),
+      width: Nullable(Count),
+      height: Nullable(Count),
+      fps: Nullable(Type.Number()),
+      video_codec: Nullable(Type.String()),
+      audio_codec: Nullable(Type.String()),
+    },
+    { ...OPEN, description: "the lecturer's publish (RTMP or SRT), null without a stream key" },
+  ),
+);
+
+export const IngestUrls = reply("the stream's publish URLs and its publishing now", {
+  recording_id: Type.String(),
+  ...PublishUrlFields,
+  ingest: IngestObject,
+});
+
 export const StreamStatistics = reply(
   "the stream's figures, with the viewer rows the caller may see",
   {
@@ -144,6 +185,7 @@ export const StreamStatistics = reply(
     next_cursor: Type.Union([Type.String(), Type.Null()], {
       description: 'the cursor of the next page of rows, or null on the last',
     }),
+    ingest: IngestObject,
   },
 );
 
@@ -155,6 +197,7 @@ export const StreamList = reply('every stream, summarised', {
         average_buffer_health: Type.Union([Type.Number(), Type.Null()]),
         connection_quality: Type.Object({}, { ...OPEN, description: 'viewers per quality' }),
         encoder: Type.Union([Type.Object({}, OPEN), Type.Null()]),
+        ingest: IngestObject,
       },
       OPEN,
     ),

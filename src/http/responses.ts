@@ -2,6 +2,7 @@ import type { StreamSummary, ViewerPage } from '../core/distributor.js';
 import { formatDuration } from '../core/duration.js';
 import { rfc3339 } from '../core/timestamp.js';
 import type { ViewerSession } from '../core/viewer-session.js';
+import type { IngestStatus, PublishUrls } from '../ingest/publish-ingest.js';
 import type { CdnPushTargetStatus } from '../service/cdn-push-metrics.js';
 
 /** Adds the `message` and `timestamp` every response carries. */
@@ -83,5 +84,34 @@ export function streamStatistics(stats: StreamSummary, page: ViewerPage, now: nu
     ...streamSummary(stats),
     viewers: page.sessions.map((session) => viewerRow(session, now)),
     next_cursor: page.nextAfter === undefined ? null : String(page.nextAfter),
+  };
+}
+
+/** A stream's publishing as its status shows it (never its key), or null when it has none. */
+export function ingestJson(status: IngestStatus | undefined) {
+  if (!status) return null;
+  const stats = status.stats;
+  return {
+    protocol: status.protocol ?? null,
+    connected: status.connected,
+    connected_since: status.connectedSince === undefined ? null : rfc3339(status.connectedSince),
+    reconnects: status.reconnects,
+    bitrate_kbps: stats?.kbps === undefined ? null : Math.round(stats.kbps),
+    width: stats?.width ?? null,
+    height: stats?.height ?? null,
+    fps: stats?.fps ?? null,
+    video_codec: stats?.videoCodec ?? null,
+    audio_codec: stats?.audioCodec ?? null,
+  };
+}
+
+/** The ready publish URLs of a stream (admin only: they carry its stream key). */
+export function publishUrlsJson(urls: PublishUrls) {
+  return {
+    rtmp_url: urls.rtmp.url,
+    rtmp_server: urls.rtmp.server,
+    stream_key: urls.rtmp.streamKey,
+    srt_url: urls.srt?.url ?? null,
+    srt_port: urls.srt?.port ?? null,
   };
 }

@@ -21,6 +21,11 @@ export const StartStreamBody = Type.Object(
     recording_id: Id,
     max_viewers: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     publish_key: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+    /**
+     * Ask for a stream key to publish from OBS (RTMP or SRT): the publish key when it has the
+     * form of one, else a new random key. Answered in `ingest`, and by GET .../ingest.
+     */
+    stream_key: Type.Optional(Type.Boolean()),
     /** Seconds of history the live playlist lists for rewinding (README "DVR"); 0 for none. */
     dvr_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DVR_SECONDS })),
   },

@@ -19,6 +19,11 @@ export interface StartEncoder {
   readonly preset: PresetName;
   readonly fmp4?: boolean | undefined;
   readonly durationSec?: number | undefined;
+  /**
+   * Fed by a lecturer's live publish (RTMP or SRT), pulled from the local RTMP server: not
+   * started again after a server restart, when there is nothing left to pull.
+   */
+  readonly publish?: 'rtmp' | 'srt' | undefined;
 }
 
 /**

@@ -158,6 +158,8 @@ export class IngestService {
 
   /** The stream ingest is restarting right now: its replacement keeps the stream's key. */
   private restarting: string | undefined;
+  private readonly forgottenListeners: Array<(recordingId: string) => void> = [];
+  private waiting: (recordingId: string) => boolean = () => false;
 
   /** Who may push to which stream. */
   readonly access = new PublishAccess(this.options.publishKey);
@@ -289,7 +291,7 @@ export class IngestService {
    */
   endQuietStreams(): void {
     const timeout = this.options.encoderTimeoutMs ?? INGEST_DEFAULTS.encoderTimeoutMs;
-    for (const recordingId of this.service.endQuietStreams(timeout)) {
+    for (const recordingId of this.service.endQuietStreams(timeout, this.waiting)) {
       this.streams.delete(recordingId);
       this.timedOut.add(recordingId);
     }
@@ -308,12 +310,40 @@ export class IngestService {
     return running.length > 0 ? Promise.all(running).then(() => undefined) : undefined;
   }
 
+  /**
+   * Whether a push to this stream would be taken now: a stream ended through the API takes
+   * none; one that timed out (its encoder went quiet) is restarted by the next push.
+   */
+  acceptsPushes(recordingId: string): boolean {
+    let status: string | undefined;
+    try {
+      status = this.service.getDistributor(recordingId).status;
+    } catch {
+      return true; // no stream: a push starts one
+    }
+    return status !== 'ended' || this.timedOut.has(recordingId);
+  }
+
+  /**
+   * Streams `waiting` says wait for a publisher (one is connected, or a lecturer holds a key
+   * and has not published yet) are not ended for being quiet.
+   */
+  waitWhile(waiting: (recordingId: string) => boolean): void {
+    this.waiting = waiting;
+  }
+
+  /** Calls `listener` with every stream whose keys ingest forgot (removed, not restarted). */
+  onForgotten(listener: (recordingId: string) => void): void {
+    this.forgottenListeners.push(listener);
+  }
+
   /** Forgets everything about a stream the service removed (keys stay across a restart). */
   private forget(recordingId: string): void {
     if (this.restarting === recordingId) return;
     this.streams.delete(recordingId);
     this.timedOut.delete(recordingId);
     this.access.forget(recordingId);
+    for (const listener of this.forgottenListeners) listener(recordingId);
   }
 
   private stateFor(recordingId: string): StreamState {

@@ -314,6 +314,11 @@ export class DistributionService {
     return this.createDistributor(recordingId, { maxViewers, dvrSeconds });
   }
 
+  /** Whether a stream of this id is held (live, or ended and not yet removed). */
+  hasStream(recordingId: string): boolean {
+    return this.streams.has(recordingId);
+  }
+
   getDistributor(recordingId: string): LiveDistributor {
     const distributor = this.streams.get(recordingId);
     if (!distributor) throw new StreamNotFoundError(recordingId);
@@ -468,11 +473,15 @@ export class DistributionService {
    * Ends live streams that showed no life (no segment, or no start) for `quietMs`: an encoder
    * that went away, or a stream started through the API that never got media. Returns their ids.
    */
-  endQuietStreams(quietMs: number): string[] {
+  endQuietStreams(
+    quietMs: number,
+    waiting: (recordingId: string) => boolean = () => false,
+  ): string[] {
     const now = this.clock();
     const ended: string[] = [];
     for (const [recordingId, distributor] of this.streams) {
       if (distributor.status !== 'live' || now - distributor.lastActivityAt() <= quietMs) continue;
+      if (waiting(recordingId)) continue;
       // Each origin ends its own copy when its feed stops: the others may still be fed.
       this.end(recordingId, false);
       ended.push(recordingId);

@@ -4,6 +4,7 @@ import type {
   SessionRecord,
   Store,
   StoredEncoderJob,
+  StoredStreamKey,
   StreamRecord,
   StreamUpdate,
 } from './store.js';
@@ -20,6 +21,7 @@ export class MemoryStore implements Store {
   private readonly pendingSessions = new Map<string, () => SessionRecord>();
   private readonly counters = new Map<string, number>();
   private readonly jobs = new Map<string, EncoderJobRecord>();
+  private readonly streamKeys = new Map<string, string>();
   private closed = false;
 
   /** `onError` hears of a session snapshot that threw (its write is dropped, as in SQLite). */
@@ -102,6 +104,20 @@ export class MemoryStore implements Store {
     return [...this.jobs.values()].sort(
       (a, b) => a.startedAt - b.startedAt || compare(a.jobId, b.jobId),
     );
+  }
+
+  saveStreamKey(recordingId: string, key: string): void {
+    if (!this.closed) this.streamKeys.set(recordingId, key);
+  }
+
+  deleteStreamKey(recordingId: string): void {
+    if (!this.closed) this.streamKeys.delete(recordingId);
+  }
+
+  listStreamKeys(): StoredStreamKey[] {
+    return [...this.streamKeys]
+      .sort(([a], [b]) => compare(a, b))
+      .map(([recordingId, key]) => ({ recordingId, key }));
   }
 
   /** Takes the queued session snapshots (the SQLite store writes them here). */

@@ -84,6 +84,17 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE sessions SET switch_count = json_array_length(bitrate_history);
     `,
   },
+  {
+    version: 3,
+    description: 'stream keys of RTMP/SRT publishing',
+    // Sealed (sealed-text.ts) as encoder sources are: a key lets anyone publish to its stream.
+    sql: `
+      CREATE TABLE stream_keys (
+        recording_id TEXT PRIMARY KEY,
+        key_sealed TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

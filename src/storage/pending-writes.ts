@@ -13,7 +13,9 @@ export type WriteOp =
   | { readonly kind: 'raiseCounter'; readonly name: string; value: number }
   | { readonly kind: 'saveEncoderJob'; readonly record: EncoderJobRecord }
   | { readonly kind: 'setEncoderJobState'; readonly jobId: string; readonly state: EncoderState }
-  | { readonly kind: 'deleteEncoderJob'; readonly jobId: string };
+  | { readonly kind: 'deleteEncoderJob'; readonly jobId: string }
+  | { readonly kind: 'saveStreamKey'; readonly recordingId: string; readonly key: string }
+  | { readonly kind: 'deleteStreamKey'; readonly recordingId: string };
 
 type Op<K extends WriteOp['kind']> = Extract<WriteOp, { kind: K }>;
 
@@ -104,6 +106,14 @@ export class PendingWrites {
 
   deleteEncoderJob(jobId: string): boolean {
     return this.add({ kind: 'deleteEncoderJob', jobId });
+  }
+
+  saveStreamKey(recordingId: string, key: string): boolean {
+    return this.add({ kind: 'saveStreamKey', recordingId, key });
+  }
+
+  deleteStreamKey(recordingId: string): boolean {
+    return this.add({ kind: 'deleteStreamKey', recordingId });
   }
 
   /** Everything queued, oldest first; the queue is empty afterwards. */

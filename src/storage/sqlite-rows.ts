@@ -6,6 +6,7 @@ import type {
   EncoderSource,
   SessionRecord,
   StoredEncoderJob,
+  StoredStreamKey,
   StreamRecord,
 } from './store.js';
 
@@ -225,4 +226,13 @@ export function encoderJobFromRow(
     state: text(row, 'state') as EncoderState,
     startedAt: num(row, 'started_at'),
   };
+}
+
+/** The stream key of `row`; `openKey` unseals it (undefined when it cannot). */
+export function streamKeyFromRow(
+  row: Row,
+  openKey: (recordingId: string, sealed: string) => string | undefined,
+): StoredStreamKey {
+  const recordingId = text(row, 'recording_id');
+  return { recordingId, key: openKey(recordingId, text(row, 'key_sealed')) };
 }

@@ -12,6 +12,7 @@ import {
   sessionFromRow,
   sessionParams,
   streamFromRow,
+  streamKeyFromRow,
   streamParams,
   streamUpdateParams,
 } from './sqlite-rows.js';
@@ -22,6 +23,7 @@ import {
   STORAGE_DEFAULTS,
   type Store,
   type StoredEncoderJob,
+  type StoredStreamKey,
   type StreamRecord,
   type StreamUpdate,
 } from './store.js';
@@ -31,7 +33,10 @@ export interface SqliteStoreOptions {
   readonly batchIntervalMs?: number;
   readonly batchSize?: number;
   readonly maxQueued?: number;
-  /** Key sealing encoder sources; by default the key file `vtp.key` beside the database. */
+  /**
+   * Key sealing encoder sources and stream keys; by default the key file `vtp.key` beside the
+   * database.
+   */
   readonly sealKey?: Buffer;
   /**
    * Where a failed flush, a write that cannot be stored, a row that cannot be read, or a write
@@ -156,7 +161,10 @@ export class SqliteStore implements Store {
     | 'saveEncoderJob'
     | 'setEncoderJobState'
     | 'deleteEncoderJob'
-    | 'listEncoderJobs',
+    | 'listEncoderJobs'
+    | 'saveStreamKey'
+    | 'deleteStreamKey'
+    | 'listStreamKeys',
     Statement
   >;
   private readonly applyInTransaction: (ops: readonly WriteOp[]) => void;
@@ -235,6 +243,11 @@ export class SqliteStore implements Store {
       setEncoderJobState: db.prepare('UPDATE encoder_jobs SET state = ? WHERE job_id = ?'),
       deleteEncoderJob: db.prepare('DELETE FROM encoder_jobs WHERE job_id = ?'),
       listEncoderJobs: db.prepare('SELECT * FROM encoder_jobs ORDER BY started_at, job_id'),
+      saveStreamKey: db.prepare(
+        'INSERT OR REPLACE INTO stream_keys (recording_id, key_sealed) VALUES (?, ?)',
+      ),
+      deleteStreamKey: db.prepare('DELETE FROM stream_keys WHERE recording_id = ?'),
+      listStreamKeys: db.prepare('SELECT * FROM stream_keys ORDER BY recording_id'),
     };
     this.applyInTransaction = db.transaction((ops: readonly WriteOp[]) => {
       for (const op of ops) this.apply(op);
@@ -308,6 +321,22 @@ export class SqliteStore implements Store {
     const rows = this.statements.listEncoderJobs.all() as Record<string, unknown>[];
     return this.readRows(rows, 'encoder job', (row) =>
       encoderJobFromRow(row, (sealed) => this.openSource(sealed)),
+    );
+  }
+
+  saveStreamKey(recordingId: string, key: string): void {
+    if (this.accepting()) this.queued(this.pending.saveStreamKey(recordingId, key));
+  }
+
+  deleteStreamKey(recordingId: string): void {
+    if (this.accepting()) this.queued(this.pending.deleteStreamKey(recordingId));
+  }
+
+  listStreamKeys(): StoredStreamKey[] {
+    this.flush();
+    const rows = this.statements.listStreamKeys.all() as Record<string, unknown>[];
+    return this.readRows(rows, 'stream key', (row) =>
+      streamKeyFromRow(row, (recordingId, sealed) => this.openKey(recordingId, sealed)),
     );
   }
 
@@ -472,6 +501,12 @@ export class SqliteStore implements Store {
       case 'deleteEncoderJob':
         s.deleteEncoderJob.run(op.jobId);
         return;
+      case 'saveStreamKey':
+        s.saveStreamKey.run(op.recordingId, seal(this.sealKey, op.key));
+        return;
+      case 'deleteStreamKey':
+        s.deleteStreamKey.run(op.recordingId);
+        return;
     }
   }
 
@@ -484,6 +519,19 @@ export class SqliteStore implements Store {
       return undefined;
     }
     return JSON.parse(text) as EncoderSource;
+  }
+
+  /** The report names the stream, never the key or its sealed form. */
+  private openKey(recordingId: string, sealed: string): string | undefined {
+    const key = unseal(this.sealKey, sealed);
+    if (key === undefined) {
+      this.onError(
+        new Error(
+          `the stream key of ${recordingId} in ${this.file} cannot be unsealed (vtp.key changed?)`,
+        ),
+      );
+    }
+    return key;
   }
 
   /** Rows that read back as records; a damaged one is reported and skipped. */

@@ -390,7 +390,9 @@ export interface EncoderJobSource {
  */
 export function recordEncoderJobs(encoders: EncoderJobSource, store: EncoderJobRecords): void {
   encoders.observe({
-    started: ({ jobId, request, state, startedAt }) =>
+    started: ({ jobId, request, state, startedAt }) => {
+      // A publish-fed job ends with its publisher: after a restart there is nothing to pull.
+      if (request.publish !== undefined) return;
       store.saveEncoderJob({
         jobId,
         recordingId: request.recordingId,
@@ -400,7 +402,8 @@ export function recordEncoderJobs(encoders: EncoderJobSource, store: EncoderJobR
         durationSec: request.durationSec,
         state,
         startedAt,
-      }),
+      });
+    },
     stateChanged: (jobId, state) => store.setEncoderJobState(jobId, state),
     ended: (jobId) => store.deleteEncoderJob(jobId),
   });

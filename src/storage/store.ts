@@ -3,8 +3,8 @@ import type { BitrateSwitch } from '../core/viewer-session.js';
 import type { EncoderState } from '../ingest/encoder-job.js';
 
 /**
- * The state that outlives the process (issue 9): streams, viewer sessions, service counters and
- * built-in encoder jobs. Consumers name the narrow interface they use (a report needs only
+ * The state that outlives the process (issue 9): streams, viewer sessions, service counters,
+ * built-in encoder jobs and stream keys (issue 12). Consumers name the narrow interface they use (a report needs only
  * SessionRecords), so a later server database can take SQLite's place behind the same calls.
  *
  * Writes return nothing and never wait on disk: they are queued and applied in batches off the
@@ -178,7 +178,32 @@ export interface EncoderJobRecords {
   listEncoderJobs(): StoredEncoderJob[];
 }
 
-export interface Store extends StreamRecords, SessionRecords, CounterRecords, EncoderJobRecords {
+/** A stream's RTMP/SRT key as read back: `key` is undefined when it cannot be unsealed. */
+export interface StoredStreamKey {
+  readonly recordingId: string;
+  readonly key: string | undefined;
+}
+
+/**
+ * The keys lecturers publish with over RTMP/SRT (StreamKeys), so a restart keeps accepting the
+ * key a lecturer already has. A key lets anyone publish to its stream: the SQLite store keeps
+ * it sealed as it does encoder sources (sealed-text.ts), never in clear.
+ */
+export interface StreamKeyRecords {
+  /** Inserts the stream's key, or replaces the one it had. */
+  saveStreamKey(recordingId: string, key: string): void;
+  /** An unknown id changes nothing. deleteStream leaves the key: StreamKeys' owner drops it. */
+  deleteStreamKey(recordingId: string): void;
+  /** Every stored key, in recording id order. */
+  listStreamKeys(): StoredStreamKey[];
+}
+
+export interface Store
+  extends StreamRecords,
+    SessionRecords,
+    CounterRecords,
+    EncoderJobRecords,
+    StreamKeyRecords {
   /** Applies every queued write now (shutdown, tests). */
   flush(): void;
   /** Flushes, then releases the store; later writes are ignored (and reported). */

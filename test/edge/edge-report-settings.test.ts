@@ -56,7 +56,15 @@ describe('edge report settings', () => {
   it('start a receiver with the server whose counts become the CDN hit rate, and stop it with the server', async () => {
     const port = await freeUdpPort();
     const server = await startServer(
-      loadConfig({ port: '0', 'edge-reports': `127.0.0.1:${port}`, 'log-level': 'silent' }, {}),
+      loadConfig(
+        {
+          port: '0',
+          'rtmp-port': '0',
+          'edge-reports': `127.0.0.1:${port}`,
+          'log-level': 'silent',
+        },
+        {},
+      ),
       { inMemory: true },
     );
     const client = createSocket('udp4');

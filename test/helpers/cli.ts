@@ -57,7 +57,9 @@ export async function startCli(
   const dirArgs = ownDir === undefined ? [] : ['--data-dir', ownDir];
   // A caller's own --port (a restart on the port its players know) replaces the free one.
   const portArgs = args.includes('--port') ? [] : ['--port', '0'];
-  const argv = ['serve', ...portArgs, ...dirArgs, ...args];
+  // Servers run side by side: RTMP publishing (port 1935 by default) only where a test asks.
+  const rtmpArgs = args.includes('--rtmp-port') ? [] : ['--rtmp-port', '0'];
+  const argv = ['serve', ...portArgs, ...dirArgs, ...rtmpArgs, ...args];
   const entry = options.built ? ['--max-semi-space-size=64', BIN] : ['--import', 'tsx', CLI];
   const child = spawn(process.execPath, [...entry, ...argv], {
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { freePort } from '../../bench/viewers/free-port.js';
 import { createRuntime, type Runtime } from '../../src/server.js';
 import { call } from '../helpers/http.js';
 import { pushSegments } from '../helpers/push.js';
@@ -270,6 +271,7 @@ describe('the OpenAPI document', () => {
       ['post', '/api/v1/transcode/{job_id}/stop', undefined],
       ['delete', '/api/v1/recordings/{recording_id}', undefined],
       ['get', '/api/v1/streams/{recording_id}/report', undefined],
+      ['get', '/api/v1/streams/{recording_id}/ingest', undefined],
       ['get', '/api/v1/recordings', undefined],
       ['get', '/api/v1/streams', undefined],
       ['get', '/api/v1/distribution/metrics', undefined],
@@ -292,7 +294,7 @@ describe('the OpenAPI document', () => {
     const markedCount = Object.values<Record<string, any>>(doc.paths)
       .flatMap((item) => Object.values<any>(item))
       .filter(adminOnly).length;
-    assert.equal(markedCount, 8, 'the eight operator operations, no more');
+    assert.equal(markedCount, 9, 'the nine operator operations, no more');
   });
 
   it("names a viewer's session on the operations that take it, and the publish key on ingest", async () => {
@@ -396,6 +398,8 @@ describe('the response schemas', () => {
       adminToken: ADMIN_TOKEN,
       http: { apiRateLimit: 0, joinRateLimit: 0 },
       encoders: { ffmpeg: '/nonexistent/vtp-test-ffmpeg' },
+      // Stream keys and their publish URLs are answered only with publishing on.
+      publishing: { host: '127.0.0.1', rtmpPort: await freePort() },
     });
     const returned = new WeakMap<object, string>();
     const compared = new Set<string>();
@@ -430,6 +434,8 @@ describe('the response schemas', () => {
       await call(`${api}/streams/shape`, 'POST', { viewer_id: 'b', initial_bitrate: 'High' });
       const viewer = { authorization: `Bearer ${joined.body.session_id}` };
       for (const p of ALL_PROFILES) runtime.service.addSegmentToStream('shape', segmentInput(0, p));
+      await call(`${api}/streams/start`, 'POST', { recording_id: 'obs', stream_key: true }, admin);
+      await call(`${api}/streams/obs/ingest`, 'GET', undefined, admin);
       await call(`${api}/streams`, 'GET');
       await call(`${api}/streams/shape?limit=1`, 'GET', undefined, admin);
       await call(`${api}/streams/shape`, 'GET');

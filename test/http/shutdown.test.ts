@@ -20,6 +20,7 @@ describe('graceful shutdown', () => {
       loadConfig(
         {
           port: '0',
+          'rtmp-port': '0',
           workers: '1',
           'cdn-base-url': cdn.url,
           'log-level': 'silent',

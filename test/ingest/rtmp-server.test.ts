@@ -27,12 +27,22 @@ interface Publisher {
 }
 const publishers = new Set<Publisher>();
 
+/** How a test publisher encodes: the picture, how long, and extra video options. */
+interface Encoding {
+  size: string;
+  fps: number;
+  seconds: number;
+  video: string[];
+}
+const PATTERN: Encoding = { size: '320x180', fps: 25, seconds: 60, video: [] };
+
 /** Real ffmpeg publishing a test pattern like OBS would (bounded at 60 s). */
-function publish(url: string): Publisher {
+function publish(url: string, { size, fps, seconds, video } = PATTERN): Publisher {
   // biome-ignore format: ffmpeg arguments read best as pairs
   const args = ['-hide_banner', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-f', 'lavfi', '-i', 'sine',
-    '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-c:a', 'aac', '-f', 'flv', url];
+    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`, '-f', 'lavfi', '-i', 'sine',
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(2 * fps),
+    ...video, '-c:a', 'aac', '-f', 'flv', url];
   const child = spawn('ffmpeg', args, { stdio: 'ignore' });
   const publisher: Publisher = {
     child,
@@ -90,11 +100,11 @@ describe('RTMP listener (node-media-server child)', () => {
   });
 
   /** Publishes with a fresh known key; resolves once approved, with its alias. */
-  async function approvedPublish(prefix: string) {
+  async function approvedPublish(prefix: string, encoding = PATTERN) {
     const key = newKey();
     known.set(key, prefix);
     const started = Date.now();
-    const publisher = publish(`rtmp://127.0.0.1:${port}/live/${key}`);
+    const publisher = publish(`rtmp://127.0.0.1:${port}/live/${key}`, encoding);
     const approval = await waitFor(
       async () => approvals.find((a) => a.key === key && a.alias),
       10_000,
@@ -114,6 +124,7 @@ describe('RTMP listener (node-media-server child)', () => {
     assert.notEqual(await pull(`rtmp://127.0.0.1:${port}/live/${first.key}`), 0);
     assert.equal(first.publisher.code, undefined, 'the publisher keeps going');
     assert.deepEqual(server.status(), { up: true, restarts: 0, publishing: 1 });
+    assert.equal(server.stats(`${first.alias}-x`), undefined, 'only approved aliases have stats');
     console.log(`# spawn-to-approval ${first.approvalMs} ms`);
   });
 
@@ -224,5 +235,51 @@ describe('RTMP listener (node-media-server child)', () => {
     console.log(
       `# child rss ${readFileSync(`/proc/${childPid}/status`, 'utf8').match(/VmRSS:\s+(\d+ kB)/)?.[1]}`,
     );
+  });
+
+  test('(g) an approved publish reports its size, frame rate, codecs and bitrate, until it ends', async () => {
+    const before = Date.now();
+    // biome-ignore format: ffmpeg arguments read best as pairs
+    const video = ['-b:v', '800k', '-maxrate', '800k', '-bufsize', '1600k', '-pix_fmt', 'yuv420p'];
+    const live = await approvedPublish('lecture-g', {
+      size: '640x360',
+      fps: 25,
+      seconds: 8,
+      video,
+    });
+    const atApproval = server.stats(live.alias);
+    assert.ok(atApproval, 'stats from the approval on');
+    assert.ok(atApproval.connectedAt >= before && atApproval.connectedAt <= Date.now());
+    // The bitrate needs two reports (2 s apart) after the approval.
+    const stats = await waitFor(
+      async () => {
+        const now = server.stats(live.alias);
+        return now?.kbps !== undefined && now.fps !== undefined ? now : undefined;
+      },
+      7_000,
+      'a measured bitrate',
+      50,
+    );
+    console.log(`# publish stats ${JSON.stringify(stats)}`);
+    assert.equal(stats.width, 640);
+    assert.equal(stats.height, 360);
+    assert.equal(stats.fps, 25);
+    assert.equal(stats.videoCodec, 'h264');
+    assert.equal(stats.audioCodec, 'aac');
+    assert.equal(stats.connectedAt, atApproval.connectedAt);
+    assert.ok(stats.bytesIn > 100_000, `bytes in ${stats.bytesIn}`);
+    // 800 kbps of video, AAC's default 128 kbps of audio, and FLV/RTMP framing
+    assert.ok(
+      (stats.kbps as number) >= 300 && (stats.kbps as number) <= 2_500,
+      `${stats.kbps} kbps`,
+    );
+    assert.equal(await live.publisher.exited, 0, 'the publisher finishes its 8 s');
+    await waitFor(
+      async () => (ended.includes(live.alias) ? true : undefined),
+      5_000,
+      'onEnded',
+      50,
+    );
+    assert.equal(server.stats(live.alias), undefined, 'stats are forgotten with the publish');
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from '../../src/storage/migrations.js';
+import { streamParams } from '../../src/storage/sqlite-rows.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import { StoreVersionError } from '../../src/storage/store-errors.js';
 import { sessionRecord, streamRecord, tempDir } from './store-fixtures.js';
@@ -40,7 +41,9 @@ describe('migrations', () => {
       'sqlite_autoindex_counters_1',
       'sqlite_autoindex_encoder_jobs_1',
       'sqlite_autoindex_sessions_1',
+      'sqlite_autoindex_stream_keys_1',
       'sqlite_autoindex_streams_1',
+      'stream_keys',
       'streams',
     ]);
     migrate(db, file); // already current: nothing to do, no error for existing tables
@@ -114,5 +117,25 @@ describe('migrations', () => {
     assert.equal(restored?.switchCount, 2);
     assert.equal(restored?.lowBufferEvents, 2);
     assert.equal(restored?.stalls, 1);
+  });
+
+  it('adds the stream keys table to a version 2 database and keeps its rows (step 3)', async (t) => {
+    const file = path.join(await tempDir(t), 'vtp.db');
+    const db = new Database(file);
+    migrate(db, file, MIGRATIONS.slice(0, 2));
+    db.prepare(
+      `INSERT INTO streams VALUES (@recordingId, @incarnation, @startedAt, @endedAt, @settings,
+        @publishKeyHash, @targetDurationSec, @nextSequence, @discontinuitySequences)`,
+    ).run(streamParams(streamRecord()));
+    assert.equal(tables(db).includes('stream_keys'), false);
+    db.close();
+
+    const store = new SqliteStore(file);
+    t.after(() => store.close());
+    assert.deepEqual(store.listStreams(), [streamRecord()]);
+    store.saveStreamKey('lecture-1', 'key-1-0000000000000000000000000a');
+    assert.deepEqual(store.listStreamKeys(), [
+      { recordingId: 'lecture-1', key: 'key-1-0000000000000000000000000a' },
+    ]);
   });
 });

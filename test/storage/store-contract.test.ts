@@ -213,6 +213,36 @@ for (const [name, open] of Object.entries(STORES)) {
       ]);
     });
 
+    it("keeps stream keys, replaces a stream's key, forgets a deleted one, lists by id", async (t) => {
+      const store = await open(t);
+      store.saveStreamKey('lecture-b', 'key-b-0000000000000000000000000a');
+      store.saveStreamKey('lecture-a', 'key-a-0000000000000000000000000a');
+      store.saveStreamKey('lecture-c', 'key-c-0000000000000000000000000a');
+      store.saveStreamKey('lecture-b', 'key-b-0000000000000000000000000b');
+      store.deleteStreamKey('lecture-c');
+      store.deleteStreamKey('ghost');
+      assert.deepEqual(store.listStreamKeys(), [
+        { recordingId: 'lecture-a', key: 'key-a-0000000000000000000000000a' },
+        { recordingId: 'lecture-b', key: 'key-b-0000000000000000000000000b' },
+      ]);
+    });
+
+    it('applies stream key writes in the order they were made', async (t) => {
+      const store = await open(t);
+      store.saveStreamKey('lecture-1', 'key-1-0000000000000000000000000a');
+      store.deleteStreamKey('lecture-1');
+      store.saveStreamKey('lecture-2', 'key-2-0000000000000000000000000a');
+      store.deleteStreamKey('lecture-2');
+      store.saveStreamKey('lecture-2', 'key-2-0000000000000000000000000b');
+      assert.deepEqual(store.listStreamKeys(), [
+        { recordingId: 'lecture-2', key: 'key-2-0000000000000000000000000b' },
+      ]);
+      // A stream's deletion leaves its key to deleteStreamKey: the owner of keys decides.
+      store.saveStream(streamRecord({ recordingId: 'lecture-2' }));
+      store.deleteStream('lecture-2');
+      assert.equal(store.listStreamKeys().length, 1);
+    });
+
     it('ignores writes after close without throwing at the writer', async (t) => {
       const store = await open(t);
       store.close();
@@ -220,6 +250,8 @@ for (const [name, open] of Object.entries(STORES)) {
         store.saveStream(streamRecord());
         store.saveSession('vs-1', () => sessionRecord());
         store.raiseCounter('x', 1);
+        store.saveStreamKey('lecture-2', 'key-2-0000000000000000000000000a');
+        store.deleteStreamKey('lecture-1');
       });
     });
   });

@@ -2,6 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ViewerPage } from '../../core/distributor.js';
 import { DistributionError } from '../../core/errors.js';
 import { PROFILE_NAMES } from '../../core/profiles.js';
+import { PublishingOffError } from '../../ingest/publish-errors.js';
+import type { PublishingControl } from '../../ingest/publish-ingest.js';
+import { isStreamKeyFormat } from '../../ingest/rtmp/stream-key.js';
 import { PlaybackTokenError } from '../../service/playback-tokens.js';
 import type { RouteDeps } from '../app.js';
 import { STATISTICS_SECURITY, tagged, VIEWER_SECURITY } from '../operation-docs.js';
@@ -17,7 +20,14 @@ import {
   ViewerLeft,
   ViewerRow,
 } from '../response-schemas.js';
-import { envelope, streamStatistics, streamSummary, viewerRow } from '../responses.js';
+import {
+  envelope,
+  ingestJson,
+  publishUrlsJson,
+  streamStatistics,
+  streamSummary,
+  viewerRow,
+} from '../responses.js';
 import {
   DEFAULT_PAGE_LIMIT,
   JoinBody,
@@ -34,7 +44,7 @@ import { encoderJson } from './transcode.js';
 
 /** The seed's stream endpoints, plus end and the per-viewer cursor (GetNextSegment). */
 export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const { service, ingest, encoders, admin, access, playback } = deps;
+  const { service, ingest, encoders, admin, access, playback, publishing } = deps;
 
   app.post(
     '/api/v1/streams/start',
@@ -48,7 +58,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
       },
     },
     async (request, reply) => {
-      const { recording_id, max_viewers, publish_key, dvr_seconds } = request.body;
+      const { recording_id, max_viewers, publish_key, dvr_seconds, stream_key } = request.body;
       if (recording_id === 'start') {
         // POST /api/v1/streams/start is this route, so a stream named "start" could not be joined.
         throw new DistributionError(
@@ -57,8 +67,11 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
           'recording_id',
         );
       }
+      if (stream_key) checkStreamKeyRequest(publishing, publish_key);
       const distributor = service.startLiveStream(recording_id, max_viewers, dvr_seconds);
       if (publish_key !== undefined) ingest.access.setPublishKey(recording_id, publish_key);
+      if (stream_key) publishing?.issueKey(recording_id, publish_key);
+      const urls = stream_key ? publishing?.urls(recording_id, request.hostname) : undefined;
       return reply
         .code(201)
         .header('location', `/api/v1/streams/${encodeURIComponent(recording_id)}`)
@@ -71,6 +84,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
               max_viewers: distributor.maxViewers,
               profiles: [...PROFILE_NAMES],
               profile_max_viewers: distributor.profileCaps,
+              ...(urls && { ingest: publishUrlsJson(urls) }),
             },
             'Live stream started successfully',
           ),
@@ -147,6 +161,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
             average_buffer_health: average(stats.viewers.map((v) => v.bufferHealth)),
             connection_quality: countBy(stats.viewers.map((v) => v.connectionQuality)),
             encoder: encoder ? encoderJson(encoder) : null,
+            ingest: ingestJson(publishing?.status(stats.recordingId)),
           };
         }),
       },
@@ -201,7 +216,10 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
         page = { sessions: [distributor.session(caller.viewerId)], nextAfter: undefined };
       }
       return envelope(
-        streamStatistics(distributor.getSummary(), page, Date.now()),
+        {
+          ...streamStatistics(distributor.getSummary(), page, Date.now()),
+          ingest: ingestJson(publishing?.status(id)),
+        },
         'Statistics retrieved successfully',
       );
     },
@@ -330,4 +348,22 @@ function countBy(values: string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * A stream key needs publishing on; a publish key serving as one must have a stream key's form
+ * (it becomes an RTMP path and the SRT passphrase).
+ */
+function checkStreamKeyRequest(
+  publishing: PublishingControl | undefined,
+  publishKey: string | undefined,
+): void {
+  if (!publishing) throw new PublishingOffError('stream_key');
+  if (publishKey !== undefined && !isStreamKeyFormat(publishKey)) {
+    throw new DistributionError(
+      'INVALID_REQUEST',
+      'publish_key cannot serve as a stream key: it needs 16 to 128 of A-Z a-z 0-9 _ - (leave it out for a random stream key)',
+      'publish_key',
+    );
+  }
 }

@@ -4,10 +4,18 @@
  * keeps its parser and its memory away from the server process, and a crash here costs only the
  * live publishes (the supervisor restarts the child). Settings come from the environment
  * (port, bind host); stream keys travel only over the IPC channel, never argv, env or logs.
+ * Each approved publish's ingest (bytes, codecs, picture size, frame rate) is reported by alias.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { CHILD_ENV, type ChildMessage, type ParentMessage } from './protocol.js';
+import {
+  CHILD_ENV,
+  type ChildMessage,
+  type ParentMessage,
+  STATS_INTERVAL_MS,
+  type StatsMessage,
+} from './protocol.js';
+import { type MediaPacket, PublishMedia, type SpsParsers } from './publish-media.js';
 import { isStreamKeyFormat } from './stream-key.js';
 
 /** The parts of NMS's (untyped, CommonJS) internals this entry touches. */
@@ -18,6 +26,15 @@ interface Session {
   streamName: string;
   streamPath: string;
   socket: Socket;
+  /** Bytes received on this connection. */
+  inBytes: number;
+  /** What the client claimed in onMetaData (NMS copies it here as sent, any type). */
+  videoCodec: unknown;
+  videoWidth: unknown;
+  videoHeight: unknown;
+  videoFramerate: unknown;
+  audioCodec: unknown;
+  rtmp: { onPacketCallback(packet: MediaPacket): void };
   close(): void;
 }
 interface Broadcast {
@@ -46,6 +63,11 @@ const NodeRtmpServer = require('node-media-server/src/server/rtmp_server.js') as
 const Rtmp = require('node-media-server/src/protocol/rtmp.js') as {
   prototype: { parserData(buffer: Buffer): string | null };
 };
+const { parseH264Sps, parseH265Sps } = require('node-media-server/src/protocol/sps_info.js') as {
+  parseH264Sps: SpsParsers['h264'];
+  parseH265Sps: SpsParsers['hevc'];
+};
+const SPS: SpsParsers = { h264: parseH264Sps, hevc: parseH265Sps };
 
 /** How long a publish waits for the supervisor's answer before it is refused (fail closed). */
 const APPROVAL_TIMEOUT_MS = 800;
@@ -87,8 +109,10 @@ const isLoopback = (ip: string) => /^(127\.|::1:|::ffff:127\.)/.test(ip);
 
 /** Pull paths ("/live/<alias>") of approved publishes: the only paths that can be played. */
 const aliasPaths = new Set<string>();
-/** Session id -> its alias, for approved publishers. */
-const sessionAlias = new Map<string, string>();
+/** Approved publishers by session id, with their alias. */
+const approvedPublishes = new Map<string, { session: Session; alias: string }>();
+/** What each publisher's media says (NMS reads onMetaData only; see publish-media.ts). */
+const media = new WeakMap<Session, PublishMedia>();
 /** Publishes waiting for the supervisor's answer, by session id. */
 const pending = new Map<string, (answer: ParentMessage | undefined) => void>();
 
@@ -123,6 +147,7 @@ Context.eventEmitter.on('prePublish', (session: Session) => {
     setImmediate(() => kill(session));
     return;
   }
+  watchMedia(session);
   void askApproval(session).then((answer) => {
     if (answer?.type !== 'approved') return kill(session);
     const path = `/live/${answer.alias}`;
@@ -135,7 +160,8 @@ Context.eventEmitter.on('prePublish', (session: Session) => {
     // The local puller reads the alias path, so the key never leaves this process again.
     Context.broadcasts.set(path, approved);
     aliasPaths.add(path);
-    sessionAlias.set(session.id, answer.alias);
+    approvedPublishes.set(session.id, { session, alias: answer.alias });
+    sendStats(session, answer.alias);
   });
 });
 
@@ -148,14 +174,42 @@ Context.eventEmitter.on('postPublish', (session: Session) => {
       for (const subscriber of broadcast.subscribers.values()) subscriber.close();
       broadcast._finishPublish();
     }
-    const alias = sessionAlias.get(session.id);
+    const alias = approvedPublishes.get(session.id)?.alias;
     if (alias === undefined) return; // refused or never approved
-    sessionAlias.delete(session.id);
+    approvedPublishes.delete(session.id);
     aliasPaths.delete(`/live/${alias}`);
     Context.broadcasts.delete(`/live/${alias}`);
     send({ type: 'ended', alias });
   });
 });
+
+/**
+ * Reads the publisher's packets on their way to NMS's broadcast (from before approval: the
+ * sequence header comes right after the publish starts), and reports the publish as soon as
+ * its picture size is known.
+ */
+function watchMedia(session: Session): void {
+  const found = new PublishMedia(SPS);
+  media.set(session, found);
+  const deliver = session.rtmp.onPacketCallback;
+  session.rtmp.onPacketCallback = (packet) => {
+    if (found.observe(packet)) {
+      const alias = approvedPublishes.get(session.id)?.alias;
+      if (alias !== undefined) sendStats(session, alias);
+    }
+    deliver(packet);
+  };
+}
+
+function sendStats(session: Session, alias: string): void {
+  const described = media.get(session)?.describe(session);
+  const stats: StatsMessage = { type: 'stats', alias, bytesIn: session.inBytes, ...described };
+  send(stats);
+}
+
+setInterval(() => {
+  for (const { session, alias } of approvedPublishes.values()) sendStats(session, alias);
+}, STATS_INTERVAL_MS).unref();
 
 // Playing is for the local ladder only: from loopback, on an alias path, never on a key path.
 Context.eventEmitter.on('prePlay', (session: Session) => {

@@ -2,7 +2,27 @@
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'publish'; id: string; key: string }
-  | { type: 'ended'; alias: string };
+  | { type: 'ended'; alias: string }
+  | StatsMessage;
+
+/**
+ * An approved publish's ingest, every STATS_INTERVAL_MS and once as soon as its picture size is
+ * known. Addressed by alias only (never the key); fields the child does not know yet are absent.
+ */
+export interface StatsMessage {
+  type: 'stats';
+  alias: string;
+  /** Bytes received on the publish's connection since it opened. */
+  bytesIn: number;
+  videoCodec?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  audioCodec?: string;
+}
+
+/** How often the child reports each approved publish. */
+export const STATS_INTERVAL_MS = 2_000;
 
 export type ParentMessage =
   | { type: 'approved'; id: string; alias: string }

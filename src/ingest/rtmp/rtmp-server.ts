@@ -1,7 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { CHILD_ENV, type ChildMessage, type ParentMessage } from './protocol.js';
+import { CHILD_ENV, type ChildMessage, type ParentMessage, type StatsMessage } from './protocol.js';
 import { isStreamKeyFormat } from './stream-key.js';
 
 /** The pino methods the supervisor logs with (a pino logger fits). */
@@ -26,6 +27,33 @@ export interface RtmpStatus {
   publishing: number;
 }
 
+/** What the RTMP child knows of one approved publish's ingest. */
+export interface PublishStats {
+  /** When the publish was approved, ms since the epoch. */
+  connectedAt: number;
+  /** Bytes received on the publish's connection so far. */
+  bytesIn: number;
+  /** Incoming bitrate over the last report interval (all of it: video, audio, RTMP framing). */
+  kbps: number | undefined;
+  width?: number;
+  height?: number;
+  fps?: number;
+  videoCodec?: string;
+  audioCodec?: string;
+}
+
+/** A live publish: its stats, and the report its bitrate is measured from. */
+interface LivePublish {
+  stats: PublishStats;
+  base: { bytesIn: number; at: number } | undefined;
+}
+
+/**
+ * Reports closer together than this keep measuring from the older one: the extra report sent
+ * when the picture size becomes known would otherwise make a rate from a fraction of a second.
+ */
+const MIN_RATE_INTERVAL_MS = 1_000;
+
 /** Restart back-off for a child that exits on its own: doubles from the first to the max. */
 const RESTART = { firstMs: 1_000, maxMs: 10_000, stableMs: 60_000 };
 
@@ -49,8 +77,8 @@ export class RtmpServer {
   private up = false;
   /** Set once a child listened: before that an exit fails start() rather than restarting. */
   private everUp = false;
-  /** Aliases of approved publishes not yet ended. */
-  private readonly live = new Set<string>();
+  /** Approved publishes not yet ended, by alias. */
+  private readonly live = new Map<string, LivePublish>();
 
   constructor(private readonly options: RtmpServerOptions) {
     if (!existsSync(ENTRY)) throw new Error(`RTMP child entry missing: ${ENTRY}`);
@@ -79,6 +107,12 @@ export class RtmpServer {
 
   status(): RtmpStatus {
     return { up: this.up, restarts: this.restarts, publishing: this.live.size };
+  }
+
+  /** What the child reported of the publish under `alias`, while it is live. */
+  stats(alias: string): PublishStats | undefined {
+    const stats = this.live.get(alias)?.stats;
+    return stats && { ...stats };
   }
 
   /** The child's pid while it runs (for health checks and tests). */
@@ -148,7 +182,10 @@ export class RtmpServer {
             this.options.log.warn({ alias }, 'rtmp publish refused: unusable pull alias');
             return reply({ type: 'refused', id });
           }
-          this.live.add(alias);
+          this.live.set(alias, {
+            stats: { connectedAt: Date.now(), bytesIn: 0, kbps: undefined },
+            base: undefined,
+          });
           this.options.log.info({ alias }, 'rtmp publish approved');
           reply({ type: 'approved', id, alias });
         },
@@ -159,7 +196,26 @@ export class RtmpServer {
       );
     } else if (message.type === 'ended') {
       this.end(message.alias);
+    } else if (message.type === 'stats') {
+      this.record(message);
     }
+  }
+
+  /** Takes a report; the bitrate is timed here (IPC adds far less than a report interval). */
+  private record(report: StatsMessage): void {
+    const { alias, bytesIn, videoCodec, width, height, fps, audioCodec } = report;
+    const publish = this.live.get(alias);
+    if (!publish) return; // ended meanwhile
+    const now = performance.now();
+    const { base, stats } = publish;
+    let kbps = stats.kbps;
+    if (base === undefined) publish.base = { bytesIn, at: now };
+    else if (now - base.at >= MIN_RATE_INTERVAL_MS) {
+      kbps = Math.round(((bytesIn - base.bytesIn) * 8) / (now - base.at)); // bits per ms = kbps
+      publish.base = { bytesIn, at: now };
+    }
+    const { connectedAt } = stats;
+    publish.stats = { connectedAt, bytesIn, kbps, videoCodec, width, height, fps, audioCodec };
   }
 
   private end(alias: string): void {
@@ -171,7 +227,7 @@ export class RtmpServer {
     this.child = undefined;
     clearTimeout(this.stableTimer);
     // The child's publishes died with it.
-    for (const alias of [...this.live]) this.end(alias);
+    for (const alias of [...this.live.keys()]) this.end(alias);
     if (this.stopping || !this.everUp) return;
     this.options.log.warn(
       { code, signal, restartInMs: this.delayMs },
