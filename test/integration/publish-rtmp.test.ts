@@ -6,6 +6,7 @@ import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { type Publisher, publishRtmp, stopPublishers } from '../helpers/publisher.js';
+import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Seconds without a segment after a publisher left before its stream ends (the encoder timeout). */
@@ -221,6 +222,82 @@ describe('lecturers publish over RTMP with a stream key, into the ladder', {
       ENCODER_TIMEOUT_MS + 15_000,
       'the stream to end after the encoder timeout',
       250,
+    );
+  });
+  it('restarts a killed RTMP server: the origin serves viewers throughout, and the lecturer publishes again', async () => {
+    // A stream fed some other way, watched by a viewer the whole time.
+    server.service.startLiveStream('steady');
+    let sequence = 0;
+    const publish = () => {
+      for (const p of ALL_PROFILES)
+        server.service.addSegmentToStream('steady', segmentInput(sequence, p));
+      sequence += 1;
+    };
+    publish(); // media before the viewer's first request
+    const feed = setInterval(publish, 250);
+    const answers: number[] = [];
+    let watching = true;
+    const viewer = (async () => {
+      while (watching) {
+        const playlist = await fetch(`${server.url}/live/steady/Low/index.m3u8`);
+        const text = await playlist.text();
+        answers.push(playlist.status);
+        const last = text
+          .split('\n')
+          .filter((line) => line.startsWith('seg-'))
+          .at(-1);
+        if (last) answers.push((await fetch(`${server.url}/live/steady/Low/${last}`)).status);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    try {
+      const { url } = await startWithKey('survivor');
+      const first = publishRtmp(url, { seconds: 60 });
+      await lowPlaylist('survivor', 1);
+      const pid = server.publishing?.rtmpPid;
+      assert.ok(pid, 'the RTMP child runs');
+      process.kill(pid, 'SIGKILL');
+      // The lecturer's connection dies with the child; the ladder fed by it stops.
+      assert.notEqual(await first.exited, 0);
+      await waitFor(
+        async () => ((await status('survivor')).ingest.connected ? undefined : true),
+        10_000,
+        'the publish to end with the child',
+      );
+      await waitFor(
+        async () => {
+          const now = server.publishing?.listenerStatus();
+          return now?.up && server.publishing?.rtmpPid !== pid ? true : undefined;
+        },
+        20_000,
+        'a new RTMP child',
+      );
+      // OBS reconnects: the same key publishes again, and the same stream goes on.
+      const again = publishRtmp(url, { seconds: 60 });
+      await waitFor(
+        async () => {
+          const text = await (await fetch(`${server.url}/live/survivor/Low/index.m3u8`)).text();
+          return text.includes('#EXT-X-DISCONTINUITY') ? true : undefined;
+        },
+        30_000,
+        'segments of the second publish',
+        100,
+      );
+      const shown = await status('survivor');
+      assert.equal(shown.ingest.connected, true);
+      assert.equal(shown.ingest.reconnects, 1);
+      assert.equal(server.publishing?.listenerStatus().restarts, 1);
+      await again.stop();
+    } finally {
+      watching = false;
+      await viewer;
+      clearInterval(feed);
+    }
+    assert.ok(answers.length > 20, `the viewer asked ${answers.length} times`);
+    assert.deepEqual(
+      answers.filter((status) => status !== 200),
+      [],
+      'every playlist and segment request answered 200 throughout',
     );
   });
 });

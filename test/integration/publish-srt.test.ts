@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../../bench/viewers/free-port.js';
+import { ffprobeMedia } from '../../src/ingest/media-probe.js';
+import { run } from '../helpers/exec.js';
+import { call, startTestServer, type TestServer } from '../helpers/http.js';
+import { publishSrt, stopPublishers } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** A UDP port on 127.0.0.1 that was free a moment ago. */
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  const { port } = socket.address();
+  socket.close();
+  return port;
+}
+
+let server: TestServer;
+
+async function status(id: string): Promise<any> {
+  return (await call(`${server.url}/api/v1/streams/${id}`, 'GET')).body;
+}
+
+describe('lecturers publish over SRT with the stream key as passphrase', {
+  timeout: 120_000,
+}, () => {
+  let srtPort: number;
+
+  before(async () => {
+    srtPort = await freeUdpPort();
+    server = await startTestServer({ cleanupIntervalMs: 250 }, 200, {
+      ingest: { probe: ffprobeMedia() },
+      encoders: { minBackoffMs: 250 },
+      publishing: {
+        host: '127.0.0.1',
+        rtmpPort: await freePort(),
+        srtPorts: { from: srtPort, to: srtPort },
+        preset: 'light',
+      },
+    });
+  });
+
+  after(async () => {
+    await stopPublishers();
+    await server?.close();
+  });
+
+  it('refuses a wrong passphrase, then plays a publish with the right one', async () => {
+    const started = await call(`${server.url}/api/v1/streams/start`, 'POST', {
+      recording_id: 'srt-lecture',
+      stream_key: true,
+    });
+    assert.equal(started.status, 201);
+    const key: string = started.body.ingest.stream_key;
+    const ingest = await call(`${server.url}/api/v1/streams/srt-lecture/ingest`, 'GET');
+    assert.equal(ingest.body.srt_port, srtPort);
+    assert.equal(
+      ingest.body.srt_url,
+      `srt://127.0.0.1:${srtPort}?mode=caller&passphrase=${key}&latency=200000`,
+    );
+
+    // The relay listens once the server does; a caller with another passphrase is turned away.
+    const wrong = publishSrt(
+      `srt://127.0.0.1:${srtPort}?mode=caller&passphrase=${'x'.repeat(32)}`,
+      { seconds: 10 },
+    );
+    assert.notEqual(await wrong.exited, 0, 'a wrong passphrase is refused');
+    const afterWrong = await status('srt-lecture');
+    assert.equal(afterWrong.ingest.connected, false);
+    assert.equal(afterWrong.total_segments_served, 0);
+    assert.deepEqual(Object.values(afterWrong.segments_available), [0, 0, 0, 0]);
+
+    const publisher = publishSrt(ingest.body.srt_url, { seconds: 20 });
+    await waitFor(
+      async () => {
+        const master = await (await fetch(`${server.url}/live/srt-lecture/master.m3u8`)).text();
+        if ((master.match(/CODECS=/g) ?? []).length !== 4) return undefined;
+        const counts = Object.values((await status('srt-lecture')).segments_available as object);
+        return counts.every((n) => n >= 1) ? true : undefined;
+      },
+      60_000,
+      'four playable renditions',
+      100,
+    );
+    const playableMs = performance.now() - publisher.startedAt;
+    console.log(`SRT publish to first playable segment: ${(playableMs / 1000).toFixed(1)} s`);
+    const shown = await status('srt-lecture');
+    assert.equal(shown.ingest.protocol, 'srt');
+    assert.equal(shown.ingest.connected, true);
+    assert.deepEqual([shown.ingest.width, shown.ingest.height], [640, 360]);
+    assert.ok(!JSON.stringify(shown).includes(key), 'the status never shows the key');
+
+    const decoded = await run('ffmpeg', [
+      ...['-v', 'error', '-xerror', '-i', `${server.url}/live/srt-lecture/VeryLow/index.m3u8`],
+      ...['-t', '4', '-f', 'null', '-'],
+    ]);
+    assert.equal(decoded.code, 0, decoded.stderr);
+    assert.equal(decoded.stderr.trim(), '');
+    await publisher.stop();
+  });
+});
