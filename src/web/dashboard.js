@@ -100,7 +100,46 @@
     return `${esc(encoder.state)} ${speed}${restarts}${behind}`;
   }
 
-  function renderStreams(streams) {
+  // m:ss under an hour, h:mm:ss beyond: how long the lecturer has been on air.
+  function clock(ms) {
+    const total = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = String(total % 60).padStart(2, '0');
+    return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+  }
+
+  // The lecturer's publish from OBS. `now` is the server's time of the answer, so "since" does
+  // not depend on this browser's clock.
+  function ingestCell(ingest, status, now) {
+    if (!ingest) return '—';
+    const reconnects = ingest.reconnects
+      ? [`${ingest.reconnects} ${ingest.reconnects === 1 ? 'reconnect' : 'reconnects'}`]
+      : [];
+    if (!ingest.connected) {
+      const state = status === 'live' ? 'waiting for the lecturer' : 'not publishing';
+      return [`<span class="badge fair">${esc(state)}</span>`, ...reconnects.map(esc)].join(' · ');
+    }
+    const picture =
+      ingest.width !== null && ingest.height !== null ? `${ingest.width}×${ingest.height}` : null;
+    // The rate is measured from frame timestamps (30.01 for a steady 30): one decimal is enough.
+    const fps = ingest.fps === null ? null : `${Number(ingest.fps.toFixed(1))} fps`;
+    const kbps = ingest.bitrate_kbps;
+    const parts = [
+      ingest.protocol === null ? 'connected' : ingest.protocol.toUpperCase(),
+      picture && fps ? `${picture} @ ${fps}` : (picture ?? fps),
+      kbps === null ? null : kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mb/s` : `${kbps} kb/s`,
+      ingest.connected_since === null
+        ? null
+        : `since ${clock(Date.parse(now) - Date.parse(ingest.connected_since))}`,
+      ...reconnects,
+    ];
+    const codecs = [ingest.video_codec, ingest.audio_codec].filter((c) => c !== null).join(' / ');
+    const text = esc(parts.filter((p) => p !== null).join(' · '));
+    return codecs ? `<span title="${esc(codecs)}">${text}</span>` : text;
+  }
+
+  function renderStreams(streams, now) {
     $('streams').innerHTML = streams
       .map((s) => {
         const perProfile = PROFILES.map((p) => `${p} ${s.viewers_by_profile[p]}`).join(' · ');
@@ -109,6 +148,7 @@
           <td class="num">${s.active_viewers}</td><td class="num">${s.peak_viewers}</td><td>${perProfile}</td>
           <td class="num">${s.average_buffer_health ?? '–'}</td><td class="num">${s.total_segments_served}</td>
           <td class="num">${mb(s.total_bytes_served)}</td><td>${encoderCell(s.encoder)}</td>
+          <td class="ingest">${ingestCell(s.ingest, s.status, now)}</td>
           <td><a href="/watch/${id}">watch</a> · <a href="/api/v1/streams/${id}/report" data-report="${esc(s.recording_id)}">attendance (CSV)</a></td></tr>`;
       })
       .join('');
@@ -204,7 +244,7 @@
       ]);
       renderSystem(metrics, health);
       renderPush(metrics.cdn_push);
-      renderStreams(list.streams);
+      renderStreams(list.streams, list.timestamp);
       const stream = list.streams.find((s) => s.recording_id === selected);
       if (stream) {
         renderCharts(stream);

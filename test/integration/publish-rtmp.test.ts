@@ -120,7 +120,9 @@ describe('lecturers publish over RTMP with a stream key, into the ladder', {
       15_000,
       'the incoming bitrate',
     );
-    assert.deepEqual([shown.ingest.width, shown.ingest.height, shown.ingest.fps], [640, 360, 30]);
+    assert.deepEqual([shown.ingest.width, shown.ingest.height], [640, 360]);
+    // Measured from the frames' timestamps (FLV keeps milliseconds): 30 give or take rounding.
+    assert.ok(Math.abs(shown.ingest.fps - 30) < 0.5, `${shown.ingest.fps} fps`);
     assert.deepEqual([shown.ingest.video_codec, shown.ingest.audio_codec], ['h264', 'aac']);
     // 1500 kb/s of video and 128 of audio, give or take the encoder's rate control.
     assert.ok(

@@ -98,14 +98,24 @@ logger.log = (message, level) =>
     level,
   );
 
+const BIND_HOST = process.env[CHILD_ENV.host] ?? '127.0.0.1';
+
 Context.config = {
-  bind: process.env[CHILD_ENV.host] ?? '127.0.0.1',
+  bind: BIND_HOST,
   rtmp: { port: Number(process.env[CHILD_ENV.port]) },
 };
 
 const send = (message: ChildMessage) => process.send?.(message);
 const kill = (session: Session) => session.socket.destroy();
-const isLoopback = (ip: string) => /^(127\.|::1:|::ffff:127\.)/.test(ip);
+/**
+ * The ladder pulls from loopback, or from the bound address itself when that is one address
+ * (a server bound to 10.0.0.5 is not reachable on 127.0.0.1).
+ */
+const isLocal = (ip: string) =>
+  /^(127\.|::ffff:127\.)/.test(ip) ||
+  ip === '::1' ||
+  ip === BIND_HOST ||
+  ip === `::ffff:${BIND_HOST}`;
 
 /** Pull paths ("/live/<alias>") of approved publishes: the only paths that can be played. */
 const aliasPaths = new Set<string>();
@@ -211,9 +221,9 @@ setInterval(() => {
   for (const { session, alias } of approvedPublishes.values()) sendStats(session, alias);
 }, STATS_INTERVAL_MS).unref();
 
-// Playing is for the local ladder only: from loopback, on an alias path, never on a key path.
+// Playing is for the local ladder only: from this host, on an alias path, never on a key path.
 Context.eventEmitter.on('prePlay', (session: Session) => {
-  if (!isLoopback(session.ip) || !aliasPaths.has(session.streamPath)) kill(session);
+  if (!isLocal(session.ip) || !aliasPaths.has(session.streamPath)) kill(session);
 });
 
 const server = new NodeRtmpServer();

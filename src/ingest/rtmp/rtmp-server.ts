@@ -122,7 +122,10 @@ export class RtmpServer {
 
   /** Where the local ladder pulls an approved publish from (loopback, alias path only). */
   pullUrl(alias: string): string {
-    return `rtmp://127.0.0.1:${this.options.port}/live/${alias}`;
+    // Loopback when the listener takes every address; else the one address it is bound to.
+    const { host, port } = this.options;
+    const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return `rtmp://${local.includes(':') ? `[${local}]` : local}:${port}/live/${alias}`;
   }
 
   private spawn(): Promise<void> {
