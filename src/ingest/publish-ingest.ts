@@ -71,6 +71,8 @@ export interface PublishingControl {
   issueKey(recordingId: string, key?: string): string;
   urls(recordingId: string, host: string): PublishUrls | undefined;
   status(recordingId: string): IngestStatus | undefined;
+  /** Whether the RTMP listener is up (false while its child restarts). */
+  listenerStatus(): { readonly up: boolean };
 }
 
 /** A stream's publishing: its SRT relay and the publish live now, if any. */
@@ -98,11 +100,13 @@ export class PublishIngest implements PublishingControl {
   private readonly relayKeys = new Map<string, string>();
   /** Live publishes by pull alias. */
   private readonly aliases = new Map<string, string>();
+  /** Set once the RTMP listener is up: SRT relays start from then on. */
+  private started = false;
 
   constructor(private readonly options: PublishIngestOptions) {
     this.rtmp = new RtmpServer({
       ...options.rtmp,
-      approve: async (key) => this.approve(key),
+      approve: async (key, local) => this.approve(key, local),
       onEnded: (alias) => this.ended(alias),
       log: options.log,
     });
@@ -124,7 +128,8 @@ export class PublishIngest implements PublishingControl {
   /** Starts the RTMP listener (rejects when it cannot listen) and the SRT relays of known keys. */
   async start(): Promise<void> {
     await this.rtmp.start();
-    for (const recordingId of this.streams.keys()) this.openSrt(recordingId);
+    this.started = true;
+    for (const state of this.streams.values()) state.srt?.relay.start();
   }
 
   /** Stops every relay and the RTMP listener; the ladders of live publishes stop with them. */
@@ -191,7 +196,7 @@ export class PublishIngest implements PublishingControl {
     const state = this.stateOf(recordingId);
     // The SRT passphrase is the key: a new key needs a new listener.
     if (state.srt) this.closeSrt(state);
-    if (this.rtmp.status().up) this.openSrt(recordingId);
+    this.openSrt(recordingId);
   }
 
   private stateOf(recordingId: string): StreamPublish {
@@ -204,8 +209,9 @@ export class PublishIngest implements PublishingControl {
   }
 
   /** Approves a publish: the pull alias of the ladder it starts, or undefined to refuse it. */
-  private approve(key: string): string | undefined {
-    const relayed = this.relayKeys.get(key);
+  private approve(key: string, local: boolean): string | undefined {
+    // A relay key is for the SRT relay on this host only (it sits in the relay's argv).
+    const relayed = local ? this.relayKeys.get(key) : undefined;
     const recordingId = relayed ?? this.keys.streamOf(key);
     const protocol: PublishProtocol = relayed ? 'srt' : 'rtmp';
     if (recordingId === undefined) {
@@ -289,17 +295,24 @@ export class PublishIngest implements PublishingControl {
       return;
     }
     const relayKey = randomBytes(24).toString('base64url');
-    const relay = new SrtRelay({
-      host: this.options.srt.host,
-      port,
-      passphrase: key,
-      // The relay publishes on loopback under its own key, which approve() knows.
-      target: this.rtmp.pullUrl(relayKey),
-      log: this.options.log,
-    });
+    let relay: SrtRelay;
+    try {
+      relay = new SrtRelay({
+        host: this.options.srt.host,
+        port,
+        passphrase: key,
+        // The relay publishes on this host under its own key, which approve() knows.
+        target: this.rtmp.pullUrl(relayKey),
+        log: this.options.log,
+      });
+    } catch (error) {
+      this.srtPorts.release(port);
+      this.options.log.warn({ recordingId, err: (error as Error).message }, 'no SRT listener');
+      return;
+    }
     this.relayKeys.set(relayKey, recordingId);
     state.srt = { port, relayKey, relay };
-    relay.start();
+    if (this.started) relay.start();
   }
 
   private closeSrt(state: StreamPublish): void {

@@ -133,8 +133,13 @@ export function streamHealth(
 }
 
 /** The service's own health (queue, failures, draining) joined with every live stream's. */
-export function systemHealth(service: HealthReport, streams: StreamHealth[]): SystemHealth {
-  const reasons = [...service.reasons, ...streams.flatMap((s) => s.reasons)];
+export function systemHealth(
+  service: HealthReport,
+  streams: StreamHealth[],
+  /** Reasons of the server's other parts (the RTMP listener restarting, say). */
+  others: readonly string[] = [],
+): SystemHealth {
+  const reasons = [...service.reasons, ...others, ...streams.flatMap((s) => s.reasons)];
   return {
     status: reasons.length ? 'degraded' : 'healthy',
     accepting: service.accepting,

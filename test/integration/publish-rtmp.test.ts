@@ -259,6 +259,17 @@ describe('lecturers publish over RTMP with a stream key, into the ladder', {
       const pid = server.publishing?.rtmpPid;
       assert.ok(pid, 'the RTMP child runs');
       process.kill(pid, 'SIGKILL');
+      // Until it is back (a second at first), the health check says why lecturers cannot publish.
+      const health = await waitFor(
+        async () => {
+          const body = (await call(`${server.url}/api/v1/distribution/health`, 'GET')).body;
+          return body.status === 'degraded' ? body : undefined;
+        },
+        5000,
+        'the health check to name the RTMP listener',
+        50,
+      );
+      assert.ok(health.reasons.some((r: string) => r.includes('RTMP listener is down')));
       // The lecturer's connection dies with the child; the ladder fed by it stops.
       assert.notEqual(await first.exited, 0);
       await waitFor(

@@ -13,7 +13,7 @@ import { CdnBody } from '../schemas.js';
 /** System metrics, health and CDN settings. */
 export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { service, encoders, admin, cdnPush },
+  { service, encoders, admin, cdnPush, publishing },
 ) => {
   // Registered with the app, before the server listens: no segment is published before it.
   const targetRaisedAt = watchTargetDurationRaises(service);
@@ -68,6 +68,9 @@ export const distributionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     const health = systemHealth(
       service.health(),
       streamHealth(service.streamDistributors(), { encoders, targetRaisedAt }, service.now()),
+      publishing?.listenerStatus().up === false
+        ? ['the RTMP listener is down (restarting): lecturers cannot publish from OBS']
+        : [],
     );
     // Degraded still serves; only a draining server asks load balancers to look elsewhere.
     return reply.code(health.accepting ? 200 : 503).send(

@@ -362,7 +362,7 @@ function checkStreamKeyRequest(
   if (publishKey !== undefined && !isStreamKeyFormat(publishKey)) {
     throw new DistributionError(
       'INVALID_REQUEST',
-      'publish_key cannot serve as a stream key: it needs 16 to 128 of A-Z a-z 0-9 _ - (leave it out for a random stream key)',
+      'publish_key cannot serve as a stream key: it needs 16 to 64 of A-Z a-z 0-9 _ - (leave it out for a random stream key)',
       'publish_key',
     );
   }

@@ -142,7 +142,7 @@ function askApproval(session: Session): Promise<ParentMessage | undefined> {
       resolve(message);
     };
     pending.set(session.id, answer);
-    send({ type: 'publish', id: session.id, key: session.streamName });
+    send({ type: 'publish', id: session.id, key: session.streamName, local: isLocal(session.ip) });
   });
 }
 

@@ -1,7 +1,8 @@
 /** Messages between the RTMP child (nms-entry.ts) and its supervisor (rtmp-server.ts), over fork IPC only. */
 export type ChildMessage =
   | { type: 'ready' }
-  | { type: 'publish'; id: string; key: string }
+  /** `local`: the publisher connected from this host (the SRT relay does). */
+  | { type: 'publish'; id: string; key: string; local: boolean }
   | { type: 'ended'; alias: string }
   | StatsMessage;
 

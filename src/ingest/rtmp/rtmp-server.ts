@@ -15,7 +15,8 @@ export interface RtmpServerOptions {
   host: string;
   port: number;
   /** The pull alias for a stream key, or undefined to refuse the publish. */
-  approve(key: string): Promise<string | undefined>;
+  /** `local`: the publisher connected from this host (only the SRT relay should). */
+  approve(key: string, local: boolean): Promise<string | undefined>;
   /** The publish pulled under `alias` has ended (its publisher left, or the child died). */
   onEnded(alias: string): void;
   log: RtmpLog;
@@ -173,9 +174,9 @@ export class RtmpServer {
       }, RESTART.stableMs);
       this.stableTimer.unref();
     } else if (message.type === 'publish') {
-      const { id, key } = message;
+      const { id, key, local } = message;
       const approval = isStreamKeyFormat(key)
-        ? this.options.approve(key)
+        ? this.options.approve(key, local === true)
         : Promise.resolve(undefined);
       approval.then(
         (alias) => {
