@@ -69,6 +69,8 @@ export interface PublishUrls {
 export interface PublishingControl {
   /** The stream's key: `key` when given (it must have a stream key's form), else a random one. */
   issueKey(recordingId: string, key?: string): string;
+  /** The stream `key` is the stream key of, if any. */
+  streamOf(key: string): string | undefined;
   urls(recordingId: string, host: string): PublishUrls | undefined;
   status(recordingId: string): IngestStatus | undefined;
   /** Whether the RTMP listener is up (false while its child restarts). */
@@ -145,6 +147,10 @@ export class PublishIngest implements PublishingControl {
     this.options.keyStore.saveStreamKey(recordingId, key);
     this.keyChanged(recordingId);
     return key;
+  }
+
+  streamOf(key: string): string | undefined {
+    return this.keys.streamOf(key);
   }
 
   /** Sets the stream's key as it was stored, after a restart. */

@@ -39,6 +39,14 @@ describe('asking for a stream key, and reading the publish URLs', () => {
       assert.equal(bad.body.error.code, 'INVALID_REQUEST');
       assert.equal(bad.body.error.field, 'publish_key');
     }
+    // A key names one stream: another stream cannot take it.
+    const taken = await start(withPublishing, {
+      recording_id: 'b',
+      publish_key: key,
+      stream_key: true,
+    });
+    assert.equal(taken.status, 400);
+    assert.match(taken.body.error.message, /stream key of another stream/);
     // Refused before anything started: no stream 'b'.
     assert.equal((await call(`${withPublishing.url}/api/v1/streams/b`, 'GET')).status, 404);
   });

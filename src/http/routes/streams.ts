@@ -67,7 +67,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
           'recording_id',
         );
       }
-      if (stream_key) checkStreamKeyRequest(publishing, publish_key);
+      if (stream_key) checkStreamKeyRequest(publishing, publish_key, recording_id);
       const distributor = service.startLiveStream(recording_id, max_viewers, dvr_seconds);
       if (publish_key !== undefined) ingest.access.setPublishKey(recording_id, publish_key);
       if (stream_key) publishing?.issueKey(recording_id, publish_key);
@@ -357,12 +357,19 @@ function countBy(values: string[]): Record<string, number> {
 function checkStreamKeyRequest(
   publishing: PublishingControl | undefined,
   publishKey: string | undefined,
+  recordingId: string,
 ): void {
   if (!publishing) throw new PublishingOffError('stream_key');
-  if (publishKey !== undefined && !isStreamKeyFormat(publishKey)) {
+  if (publishKey === undefined) return;
+  const problem = !isStreamKeyFormat(publishKey)
+    ? 'it needs 16 to 64 of A-Z a-z 0-9 _ -'
+    : (publishing.streamOf(publishKey) ?? recordingId) !== recordingId
+      ? 'it is the stream key of another stream (a key names one stream)'
+      : undefined;
+  if (problem) {
     throw new DistributionError(
       'INVALID_REQUEST',
-      'publish_key cannot serve as a stream key: it needs 16 to 64 of A-Z a-z 0-9 _ - (leave it out for a random stream key)',
+      `publish_key cannot serve as a stream key: ${problem}; leave it out for a random stream key`,
       'publish_key',
     );
   }
