@@ -8,8 +8,12 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { call, startTestServer, type TestServer } from '../../test/helpers/http.js';
-import { type Publisher, publishRtmp, stopPublishers } from '../../test/helpers/publisher.js';
-import { waitFor } from '../../test/helpers/wait.js';
+import {
+  type Publisher,
+  publishRtmp,
+  stopPublishers,
+  untilPlayable,
+} from '../../test/helpers/publisher.js';
 import { freePort } from '../viewers/free-port.js';
 import {
   machineBusyCpuSeconds,
@@ -21,9 +25,6 @@ import type { RoundMeasurement } from './report.js';
 
 /** What the publishers send: OBS's recommended output, kept small for a 2-core machine. */
 export const PUBLISHED = { size: '640x360', fps: 30, videoKbps: 1500 } as const;
-/** Renditions of the ladder; the master lists each once probed. */
-const RENDITIONS = 4;
-
 export interface RoundSettings {
   readonly publishers: number;
   readonly windowSeconds: number;
@@ -87,25 +88,8 @@ async function playableAfter(
   publisher: Publisher,
   settings: RoundSettings,
 ): Promise<number | null> {
-  // Polls reuse the session the first master handed out, as a player does: a master without
-  // one opens a new anonymous session, and one client holds only a few (HLS_DEFAULTS).
-  let session: string | undefined;
   try {
-    await waitFor(
-      async () => {
-        const query = session === undefined ? '' : `?session=${session}`;
-        const response = await fetch(`${server.url}/live/${id}/master.m3u8${query}`);
-        session = response.headers.get('x-vtp-session') ?? session;
-        const master = await response.text();
-        if ((master.match(/CODECS=/g) ?? []).length !== RENDITIONS) return undefined;
-        const status = await call(`${server.url}/api/v1/streams/${id}`, 'GET');
-        const counts = Object.values(status.body.segments_available as Record<string, number>);
-        return counts.length === RENDITIONS && counts.every((c) => c >= 1) ? true : undefined;
-      },
-      settings.playableTimeoutSeconds * 1000,
-      `${id} to be playable`,
-      100,
-    );
+    await untilPlayable(server.url, id, settings.playableTimeoutSeconds * 1000);
     return (performance.now() - publisher.startedAt) / 1000;
   } catch {
     settings.log(`${id} was not playable within ${settings.playableTimeoutSeconds} s`);

@@ -2,20 +2,11 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { freeUdpPort } from '../../bench/viewers/free-port.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
 import { call } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  const { port } = socket.address();
-  socket.close();
-  return port;
-}
 
 describe('edge report settings', () => {
   it('are off by default and take loopback senders only', () => {

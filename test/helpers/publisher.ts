@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { waitFor } from './wait.js';
 
 /** A real ffmpeg publishing like OBS does; `exited` resolves with its exit code. */
 export interface Publisher {
@@ -80,4 +81,34 @@ function start(args: string[]): Publisher {
   running.add(publisher);
   void exited.then(() => running.delete(publisher));
   return publisher;
+}
+
+/**
+ * Resolves once stream `id` at `serverUrl` is playable: its master lists four probed renditions
+ * and each has a segment. Polls reuse the session the first master handed out, as a player
+ * does: a master without one opens a new anonymous session, and one client holds only a few.
+ */
+export async function untilPlayable(
+  serverUrl: string,
+  id: string,
+  timeoutMs: number,
+): Promise<void> {
+  let session: string | undefined;
+  await waitFor(
+    async () => {
+      const query = session === undefined ? '' : `?session=${session}`;
+      const response = await fetch(`${serverUrl}/live/${id}/master.m3u8${query}`);
+      session = response.headers.get('x-vtp-session') ?? session;
+      const master = await response.text();
+      if ((master.match(/CODECS=/g) ?? []).length !== 4) return undefined;
+      const status = await fetch(`${serverUrl}/api/v1/streams/${id}`);
+      const counts = Object.values(
+        ((await status.json()) as { segments_available: object }).segments_available,
+      );
+      return counts.length === 4 && counts.every((n) => n >= 1) ? true : undefined;
+    },
+    timeoutMs,
+    `${id} to be playable`,
+    100,
+  );
 }

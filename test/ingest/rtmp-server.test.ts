@@ -2,20 +2,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../bench/viewers/free-port.js';
 import { RtmpServer } from '../../src/ingest/rtmp/rtmp-server.js';
 import { run } from '../helpers/exec.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A port that was free a moment ago (listen on 0, close, reuse its number). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const newKey = () => randomBytes(18).toString('base64url'); // 24 characters, key format
 const known = new Map<string, string>(); // key -> alias prefix

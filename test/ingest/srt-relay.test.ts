@@ -3,33 +3,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { freePort, freeUdpPort } from '../../bench/viewers/free-port.js';
 import { RtmpServer } from '../../src/ingest/rtmp/rtmp-server.js';
 import { SrtRelay } from '../../src/ingest/srt/srt-relay.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** A TCP port that was free a moment ago. */
-async function freeTcpPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A UDP socket bound to a free port on loopback (close it to free the port). */
 async function boundUdp(): Promise<dgram.Socket> {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return socket;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = await boundUdp();
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(resolve));
-  return port;
 }
 
 const WIDTH = 320;
@@ -108,7 +92,7 @@ describe('SRT publish relay (ffmpeg listener into the RTMP server)', () => {
   const relays: SrtRelay[] = [];
 
   before(async () => {
-    const rtmpPort = await freeTcpPort();
+    const rtmpPort = await freePort();
     rtmp = new RtmpServer({
       host: '127.0.0.1',
       port: rtmpPort,

@@ -5,7 +5,12 @@ import { freePort } from '../../bench/viewers/free-port.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
-import { type Publisher, publishRtmp, stopPublishers } from '../helpers/publisher.js';
+import {
+  type Publisher,
+  publishRtmp,
+  stopPublishers,
+  untilPlayable,
+} from '../helpers/publisher.js';
 import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -75,18 +80,7 @@ describe('lecturers publish over RTMP with a stream key, into the ladder', {
     assert.equal(url, `rtmp://127.0.0.1:${rtmpPort}/live/${key}`);
     assert.match(key, /^[A-Za-z0-9_-]{32}$/);
     const publisher = publishRtmp(url, { seconds: 20 });
-    // Playable: the master lists four probed renditions, each with a segment.
-    await waitFor(
-      async () => {
-        const master = await (await fetch(`${server.url}/live/lecture/master.m3u8`)).text();
-        if ((master.match(/CODECS=/g) ?? []).length !== 4) return undefined;
-        const counts = Object.values((await status('lecture')).segments_available as object);
-        return counts.every((n) => n >= 1) ? true : undefined;
-      },
-      60_000,
-      'four playable renditions',
-      100,
-    );
+    await untilPlayable(server.url, 'lecture', 60_000);
     const playableMs = performance.now() - publisher.startedAt;
     console.log(`publish to first playable segment: ${(playableMs / 1000).toFixed(1)} s`);
 

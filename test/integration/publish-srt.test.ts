@@ -2,22 +2,11 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../../bench/viewers/free-port.js';
+import { freePort, freeUdpPort } from '../../bench/viewers/free-port.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
-import { publishSrt, stopPublishers } from '../helpers/publisher.js';
-import { waitFor } from '../helpers/wait.js';
-
-/** A UDP port on 127.0.0.1 that was free a moment ago. */
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  const { port } = socket.address();
-  socket.close();
-  return port;
-}
+import { publishSrt, stopPublishers, untilPlayable } from '../helpers/publisher.js';
 
 let server: TestServer;
 
@@ -75,17 +64,7 @@ describe('lecturers publish over SRT with the stream key as passphrase', {
     assert.deepEqual(Object.values(afterWrong.segments_available), [0, 0, 0, 0]);
 
     const publisher = publishSrt(ingest.body.srt_url, { seconds: 20 });
-    await waitFor(
-      async () => {
-        const master = await (await fetch(`${server.url}/live/srt-lecture/master.m3u8`)).text();
-        if ((master.match(/CODECS=/g) ?? []).length !== 4) return undefined;
-        const counts = Object.values((await status('srt-lecture')).segments_available as object);
-        return counts.every((n) => n >= 1) ? true : undefined;
-      },
-      60_000,
-      'four playable renditions',
-      100,
-    );
+    await untilPlayable(server.url, 'srt-lecture', 60_000);
     const playableMs = performance.now() - publisher.startedAt;
     console.log(`SRT publish to first playable segment: ${(playableMs / 1000).toFixed(1)} s`);
     const shown = await status('srt-lecture');

@@ -1,11 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import type { RtmpLog } from '../rtmp/rtmp-server.js';
 
-/** The pino methods the relay logs with (a pino logger fits). */
-export interface SrtRelayLog {
-  info(detail: Record<string, unknown>, message: string): void;
-  warn(detail: Record<string, unknown>, message: string): void;
-}
+/** The pino methods the relay logs with: the RTMP supervisor's (a pino logger fits). */
+export type SrtRelayLog = RtmpLog;
 
 export interface SrtRelayOptions {
   /** Address the SRT listener binds. */
