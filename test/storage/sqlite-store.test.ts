@@ -231,6 +231,7 @@ describe('SqliteStore', () => {
     t.after(() => store.close());
     store.saveStream(streamRecord({ publishKeyHash: await hashPublishKey('lecture-key-4711') }));
     store.saveEncoderJob(encoderJobRecord());
+    store.saveStreamKey('lecture-1', 'obs-stream-key-0123456789');
     store.flush();
     const onDisk = () =>
       Buffer.concat(readdirSync(dir).map((name) => readFileSync(path.join(dir, name))));
@@ -239,7 +240,8 @@ describe('SqliteStore', () => {
       if (check === 'closed') store.close();
       const bytes = onDisk();
       assert.ok(bytes.includes('lecture-1'), 'the files hold the rows (the check can fail)');
-      for (const secret of ['lecture-key-4711', 's3cr3t-pass', 'stream-key-xyz', '10.0.0.5'])
+      const secrets = ['lecture-key-4711', 's3cr3t-pass', 'stream-key-xyz', '10.0.0.5'];
+      for (const secret of [...secrets, 'obs-stream-key-0123456789'])
         assert.equal(bytes.includes(secret), false, `${secret} found in clear (${check})`);
     }
     assert.equal(statSync(path.join(dir, 'vtp.key')).mode & 0o777, 0o600);
