@@ -27,7 +27,7 @@ async function serve(flags: Record<string, string | undefined>): Promise<void> {
   if (runsCluster(config)) return serveCluster(config);
   const server = await startServer(config);
   logProcessOutput(server.app.log);
-  process.on('exit', () => server.encoders.killAll());
+  process.on('exit', () => server.killChildren());
   server.app.log.info({ url: server.url }, `VTP Live listening on ${server.url}`);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -152,7 +152,7 @@ program
   Dashboard: ${url}/dashboard
   HLS:       ${url}/live/${id}/master.m3u8
 Press Ctrl-C to stop.`);
-      process.on('exit', () => demo.server.encoders.killAll());
+      process.on('exit', () => demo.server.killChildren());
       const stop = async () => {
         console.log('Stopping: encoder, viewers, server.');
         await demo.stop();

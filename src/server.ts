@@ -14,7 +14,7 @@ import {
   EncoderManager,
   type EncoderManagerOptions,
 } from './ingest/encoder-manager.js';
-import { type IngestOptions, IngestService } from './ingest/ingest-service.js';
+import { INGEST_DEFAULTS, type IngestOptions, IngestService } from './ingest/ingest-service.js';
 import { ffprobeMedia } from './ingest/media-probe.js';
 import { PublishIngest } from './ingest/publish-ingest.js';
 import { parseSrtPorts, type SrtPortRange } from './ingest/srt/srt-ports.js';
@@ -216,6 +216,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       encoders,
       streams: ingest,
       keyStore: store.store,
+      reconnectWindowMs: options.ingest?.encoderTimeoutMs ?? INGEST_DEFAULTS.encoderTimeoutMs,
       ...(options.publishing.preset && { preset: options.publishing.preset }),
       log: log ?? SILENT_LOG,
     });
@@ -299,9 +300,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       encoders.setIngestBase(
         `http://${isWildcard(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${bound}`,
       );
-      // Encoders running before a restart push again, now that there is a URL to push to.
-      restartEncoderJobs(store.store, service, encoders, log);
-      // Publishes start ladders, which need that URL too.
+      // Publishes start ladders, which need that URL; a listener that cannot start stops the
+      // server before any ladder runs.
       if (publishing && options.publishing) {
         const { host: rtmpHost, rtmpPort } = options.publishing;
         await publishing.start().catch((error: Error) => {
@@ -311,6 +311,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         });
         log?.info({ rtmp: `rtmp://${rtmpHost}:${rtmpPort}/live` }, 'taking RTMP publishes');
       }
+      // Encoders running before a restart push again, now that there is a URL to push to.
+      restartEncoderJobs(store.store, service, encoders, log);
       return url;
     },
     close(deadlineMs) {
@@ -356,6 +358,8 @@ export interface RunningServer extends Omit<Runtime, 'close'> {
    * left of it); resolves whether deliveries drained.
    */
   close(deadlineMs?: number): Promise<boolean>;
+  /** Last resort on process exit: no ffmpeg or RTMP child outlives the server. */
+  killChildren(): void;
 }
 
 /**
@@ -383,6 +387,11 @@ export async function startServer(
     readonly inMemory?: boolean;
     /** Called with the wired runtime before it listens (the cluster's primary adds a hook). */
     readonly beforeListen?: (runtime: Runtime) => void;
+    /**
+     * Where lecturers publish, when the HTTP server binds elsewhere (a cluster's primary binds
+     * loopback; its workers serve the public address).
+     */
+    readonly publicHost?: string;
   } = {},
 ): Promise<RunningServer> {
   const logger = pino({
@@ -443,7 +452,7 @@ export async function startServer(
     }),
     ...(config.rtmpPort > 0 && {
       publishing: {
-        host: config.host,
+        host: mode.publicHost ?? config.host,
         rtmpPort: config.rtmpPort,
         srtPorts: config.srtPorts === undefined ? undefined : parseSrtPorts(config.srtPorts),
         preset: config.publishPreset,
@@ -472,7 +481,11 @@ export async function startServer(
   mode.beforeListen?.(runtime);
   const url = await runtime.listen(config.host, config.port);
   const close = (deadlineMs = config.shutdownTimeoutSeconds * 1000) => runtime.close(deadlineMs);
-  return { ...runtime, url, close };
+  const killChildren = () => {
+    runtime.encoders.killAll();
+    runtime.publishing?.killAll();
+  };
+  return { ...runtime, url, close, killChildren };
 }
 
 /**

@@ -39,6 +39,7 @@ async function runPrimary(config: ServerConfig, processes: number): Promise<void
   const server = await startServer(
     { ...config, host: INTERNAL_HOST, port: 0, trustProxy: primaryTrustProxy(config.trustProxy) },
     {
+      publicHost: config.host,
       beforeListen: (runtime) => {
         guardForwarding(runtime.app.server, proxySecret);
         flushBeforeReads(runtime.app, () => pool);
@@ -47,7 +48,7 @@ async function runPrimary(config: ServerConfig, processes: number): Promise<void
   );
   const log = server.app.log;
   logProcessOutput(log);
-  process.on('exit', () => server.encoders.killAll());
+  process.on('exit', () => server.killChildren());
   const feed = new ReplicaFeed(
     server.service,
     (message) => pool?.broadcast(message),

@@ -159,7 +159,7 @@ export class IngestService {
   /** The stream ingest is restarting right now: its replacement keeps the stream's key. */
   private restarting: string | undefined;
   private readonly forgottenListeners: Array<(recordingId: string) => void> = [];
-  private waiting: (recordingId: string) => boolean = () => false;
+  private waiting: (recordingId: string, published: boolean) => boolean = () => false;
 
   /** Who may push to which stream. */
   readonly access = new PublishAccess(this.options.publishKey);
@@ -310,25 +310,25 @@ export class IngestService {
     return running.length > 0 ? Promise.all(running).then(() => undefined) : undefined;
   }
 
-  /**
-   * Whether a push to this stream would be taken now: a stream ended through the API takes
-   * none; one that timed out (its encoder went quiet) is restarted by the next push.
-   */
-  acceptsPushes(recordingId: string): boolean {
-    let status: string | undefined;
+  /** Whether the stream is held and live (not ended, not yet started again). */
+  isLive(recordingId: string): boolean {
     try {
-      status = this.service.getDistributor(recordingId).status;
+      return this.service.getDistributor(recordingId).status === 'live';
     } catch {
-      return true; // no stream: a push starts one
+      return false;
     }
-    return status !== 'ended' || this.timedOut.has(recordingId);
+  }
+
+  /** Calls `listener` with every stream that ends (through the API, or gone quiet). */
+  onEnded(listener: (recordingId: string) => void): void {
+    this.service.events.on('stream_ended', ({ recordingId }) => listener(recordingId));
   }
 
   /**
-   * Streams `waiting` says wait for a publisher (one is connected, or a lecturer holds a key
-   * and has not published yet) are not ended for being quiet.
+   * Streams `waiting` holds (a lecturer connected, or expected: publish-ingest.ts) are not
+   * ended for being quiet; `published` says whether the stream has had a segment.
    */
-  waitWhile(waiting: (recordingId: string) => boolean): void {
+  setWaiting(waiting: (recordingId: string, published: boolean) => boolean): void {
     this.waiting = waiting;
   }
 

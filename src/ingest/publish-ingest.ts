@@ -5,7 +5,7 @@ import type { PublishStats, RtmpLog } from './rtmp/rtmp-server.js';
 import { RtmpServer } from './rtmp/rtmp-server.js';
 import { StreamKeys } from './rtmp/stream-keys.js';
 import { SrtPorts } from './srt/srt-ports.js';
-import { SrtRelay } from './srt/srt-relay.js';
+import { SRT_RELAY, SrtRelay } from './srt/srt-relay.js';
 
 export type PublishProtocol = 'rtmp' | 'srt';
 
@@ -15,11 +15,16 @@ export interface PublishEncoders {
   stop(jobId: string): Promise<EncoderStatus>;
 }
 
-/** What publishing needs of ingest: whether a stream takes pushes, and when it is gone. */
+/** What publishing needs of the streams: which are live, and when one ends or goes away. */
 export interface PublishStreams {
-  acceptsPushes(recordingId: string): boolean;
+  isLive(recordingId: string): boolean;
   onForgotten(listener: (recordingId: string) => void): void;
-  waitWhile(waiting: (recordingId: string) => boolean): void;
+  onEnded(listener: (recordingId: string) => void): void;
+  /**
+   * Streams `waiting` holds are not ended for being quiet (`published`: the stream has had a
+   * segment).
+   */
+  setWaiting(waiting: (recordingId: string, published: boolean) => boolean): void;
 }
 
 /** Where stream keys are kept across a restart (sealed by the SQLite store). */
@@ -43,6 +48,8 @@ export interface PublishIngestOptions {
   readonly encoders: PublishEncoders;
   readonly streams: PublishStreams;
   readonly keyStore: StreamKeyStore;
+  /** How long a stream waits for its lecturer to come back (ingest's encoder timeout). */
+  readonly reconnectWindowMs: number;
   /** The ladder preset publishes are encoded with. */
   readonly preset?: PresetName;
   readonly log: RtmpLog;
@@ -82,6 +89,8 @@ interface StreamPublish {
   srt: { port: number; relayKey: string; relay: SrtRelay } | undefined;
   live: { alias: string; protocol: PublishProtocol; jobId: string; since: number } | undefined;
   publishes: number;
+  /** When the last publish ended (ms since epoch): the reconnect window counts from it. */
+  endedAt: number | undefined;
 }
 
 /**
@@ -94,7 +103,7 @@ interface StreamPublish {
  * publishes reach the same path through a per-stream relay into the RTMP server.
  */
 export class PublishIngest implements PublishingControl {
-  readonly keys = new StreamKeys();
+  private readonly keys = new StreamKeys();
   private readonly rtmp: RtmpServer;
   private readonly srtPorts: SrtPorts | undefined;
   private readonly streams = new Map<string, StreamPublish>();
@@ -114,17 +123,9 @@ export class PublishIngest implements PublishingControl {
     });
     this.srtPorts = options.srt && new SrtPorts(options.srt);
     options.streams.onForgotten((recordingId) => this.forget(recordingId));
-    // Not quiet but waiting: a stream whose lecturer is connected (the ladder may not have
-    // pushed yet), or has a key and has not published yet. The encoder timeout counts from
-    // the end of a publish.
-    options.streams.waitWhile((recordingId) => {
-      const state = this.streams.get(recordingId);
-      if (!state) return false;
-      return (
-        state.live !== undefined ||
-        (state.publishes === 0 && this.keys.keyFor(recordingId) !== undefined)
-      );
-    });
+    // An ended stream takes no publish: its publisher (if any) is disconnected.
+    options.streams.onEnded((recordingId) => this.disconnect(recordingId));
+    options.streams.setWaiting((recordingId, published) => this.waiting(recordingId, published));
   }
 
   /** Starts the RTMP listener (rejects when it cannot listen) and the SRT relays of known keys. */
@@ -132,6 +133,12 @@ export class PublishIngest implements PublishingControl {
     await this.rtmp.start();
     this.started = true;
     for (const state of this.streams.values()) state.srt?.relay.start();
+  }
+
+  /** Kills the RTMP child and every relay at once (for process exit handlers). */
+  killAll(): void {
+    for (const state of this.streams.values()) state.srt?.relay.killNow();
+    this.rtmp.killNow();
   }
 
   /** Stops every relay and the RTMP listener; the ladders of live publishes stop with them. */
@@ -153,10 +160,14 @@ export class PublishIngest implements PublishingControl {
     return this.keys.streamOf(key);
   }
 
-  /** Sets the stream's key as it was stored, after a restart. */
+  /**
+   * Sets the stream's key as it was stored, after a restart: its lecturer, cut off by the
+   * restart, has the reconnect window from now to come back.
+   */
   restoreKey(recordingId: string, key: string): void {
     this.keys.remember(recordingId, key);
     this.keyChanged(recordingId);
+    this.stateOf(recordingId).endedAt = Date.now();
   }
 
   /** The stream's publish URLs for `host` (as the operator reaches this server), if it has a key. */
@@ -169,7 +180,7 @@ export class PublishIngest implements PublishingControl {
       rtmp: { url: `${server}/${key}`, server, streamKey: key },
       srt: srt && {
         port: srt.port,
-        url: `srt://${host}:${srt.port}?mode=caller&passphrase=${key}&latency=200000`,
+        url: `srt://${host}:${srt.port}?mode=caller&passphrase=${key}&latency=${SRT_RELAY.latencyUs}`,
       },
     };
   }
@@ -198,7 +209,29 @@ export class PublishIngest implements PublishingControl {
     return this.rtmp.pid;
   }
 
+  /**
+   * Not quiet but waiting for its lecturer: a stream whose publish is live (its ladder may not
+   * have pushed yet), one with a key that has had no segment yet, and one whose publish ended
+   * within the reconnect window.
+   */
+  private waiting(recordingId: string, published: boolean): boolean {
+    const state = this.streams.get(recordingId);
+    if (!state) return false;
+    if (state.live) return true;
+    if (!published) return this.keys.keyFor(recordingId) !== undefined;
+    const sinceEnd = state.endedAt === undefined ? Infinity : Date.now() - state.endedAt;
+    return sinceEnd < this.options.reconnectWindowMs;
+  }
+
+  /** Ends the stream's live publish, if any: its publisher is disconnected. */
+  private disconnect(recordingId: string): void {
+    const live = this.streams.get(recordingId)?.live;
+    if (live) this.rtmp.close(live.alias);
+  }
+
   private keyChanged(recordingId: string): void {
+    // The old key no longer publishes: a publisher that used it is disconnected.
+    this.disconnect(recordingId);
     const state = this.stateOf(recordingId);
     // The SRT passphrase is the key: a new key needs a new listener.
     if (state.srt) this.closeSrt(state);
@@ -208,7 +241,7 @@ export class PublishIngest implements PublishingControl {
   private stateOf(recordingId: string): StreamPublish {
     let state = this.streams.get(recordingId);
     if (!state) {
-      state = { srt: undefined, live: undefined, publishes: 0 };
+      state = { srt: undefined, live: undefined, publishes: 0, endedAt: undefined };
       this.streams.set(recordingId, state);
     }
     return state;
@@ -232,7 +265,9 @@ export class PublishIngest implements PublishingControl {
       );
       return undefined;
     }
-    if (!this.options.streams.acceptsPushes(recordingId)) {
+    // A stream that ended (through the API, or its lecturer stayed away past the reconnect
+    // window) is over: a publish must not start it again and replace its recording.
+    if (!this.options.streams.isLive(recordingId)) {
       this.options.log.warn({ recordingId, protocol }, 'publish refused: the stream has ended');
       return undefined;
     }
@@ -269,6 +304,7 @@ export class PublishIngest implements PublishingControl {
     const live = state?.live;
     if (!state || live?.alias !== alias) return;
     state.live = undefined;
+    state.endedAt = Date.now();
     this.options.log.info({ recordingId, protocol: live.protocol }, 'publish ended');
     this.options.encoders
       .stop(live.jobId)
@@ -281,6 +317,7 @@ export class PublishIngest implements PublishingControl {
   private forget(recordingId: string): void {
     const state = this.streams.get(recordingId);
     if (!state) return;
+    this.disconnect(recordingId);
     this.streams.delete(recordingId);
     this.keys.forget(recordingId);
     this.options.keyStore.deleteStreamKey(recordingId);

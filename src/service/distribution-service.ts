@@ -475,13 +475,14 @@ export class DistributionService {
    */
   endQuietStreams(
     quietMs: number,
-    waiting: (recordingId: string) => boolean = () => false,
+    /** Streams held open anyway (`published`: the stream has had a segment). */
+    waiting: (recordingId: string, published: boolean) => boolean = () => false,
   ): string[] {
     const now = this.clock();
     const ended: string[] = [];
     for (const [recordingId, distributor] of this.streams) {
       if (distributor.status !== 'live' || now - distributor.lastActivityAt() <= quietMs) continue;
-      if (waiting(recordingId)) continue;
+      if (waiting(recordingId, distributor.nextSequence > 0)) continue;
       // Each origin ends its own copy when its feed stops: the others may still be fed.
       this.end(recordingId, false);
       ended.push(recordingId);

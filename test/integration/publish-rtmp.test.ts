@@ -118,9 +118,10 @@ describe('lecturers publish over RTMP with a stream key, into the ladder', {
     // Measured from the frames' timestamps (FLV keeps milliseconds): 30 give or take rounding.
     assert.ok(Math.abs(shown.ingest.fps - 30) < 0.5, `${shown.ingest.fps} fps`);
     assert.deepEqual([shown.ingest.video_codec, shown.ingest.audio_codec], ['h264', 'aac']);
-    // 1500 kb/s of video and 128 of audio, give or take the encoder's rate control.
+    // 1500 kb/s of video and 128 of audio, give or take the encoder's rate control (and a
+    // publisher that falls behind real time on a busy machine sends less).
     assert.ok(
-      shown.ingest.bitrate_kbps > 800 && shown.ingest.bitrate_kbps < 3200,
+      shown.ingest.bitrate_kbps > 400 && shown.ingest.bitrate_kbps < 3200,
       `incoming ${shown.ingest.bitrate_kbps} kb/s`,
     );
     assert.equal(shown.ingest.protocol, 'rtmp');
@@ -219,7 +220,30 @@ describe('lecturers publish over RTMP with a stream key, into the ladder', {
       'the stream to end after the encoder timeout',
       250,
     );
+    // Too late: the stream is over, and a publish must not start it again (it would replace
+    // the recording of the lecture so far).
+    const ended = await status('rejoin');
+    const late = await refused(publishRtmp(url, { seconds: 10 }));
+    assert.notEqual(late.code, 0, 'a publish to an ended stream is refused');
+    const now = await status('rejoin');
+    assert.equal(now.status, 'ended');
+    assert.deepEqual(now.segments_available, ended.segments_available, 'nothing replaced it');
   });
+
+  it('disconnects the publisher when the stream is ended through the API', async () => {
+    const { url } = await startWithKey('ended-live');
+    const publisher = publishRtmp(url, { seconds: 40 });
+    await lowPlaylist('ended-live', 1);
+    const ended = await call(`${server.url}/api/v1/streams/ended-live/end`, 'POST');
+    assert.equal(ended.status, 200);
+    assert.notEqual(await publisher.exited, 0, 'the publisher is cut off');
+    await waitFor(
+      async () => ((await status('ended-live')).ingest.connected ? undefined : true),
+      10_000,
+      'the publish to be over',
+    );
+  });
+
   it('restarts a killed RTMP server: the origin serves viewers throughout, and the lecturer publishes again', async () => {
     // A stream fed some other way, watched by a viewer the whole time.
     server.service.startLiveStream('steady');

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { freePort, freeUdpPort } from '../../bench/viewers/free-port.js';
+import { freePort, freeUdpPort, udpPortBound } from '../../bench/viewers/free-port.js';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { run } from '../helpers/exec.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { publishSrt, stopPublishers, untilPlayable } from '../helpers/publisher.js';
+import { waitFor } from '../helpers/wait.js';
 
 let server: TestServer;
 
@@ -52,12 +51,19 @@ describe('lecturers publish over SRT with the stream key as passphrase', {
       `srt://127.0.0.1:${srtPort}?mode=caller&passphrase=${key}&latency=200000`,
     );
 
-    // The relay listens once the server does; a caller with another passphrase is turned away.
+    // Once the relay listens, a caller with another passphrase is turned away.
+    await waitFor(
+      async () => (udpPortBound(srtPort) ? true : undefined),
+      10_000,
+      'the SRT listener',
+    );
     const wrong = publishSrt(
       `srt://127.0.0.1:${srtPort}?mode=caller&passphrase=${'x'.repeat(32)}`,
       { seconds: 10 },
     );
     assert.notEqual(await wrong.exited, 0, 'a wrong passphrase is refused');
+    // By the listener (libsrt's handshake), not for want of one.
+    assert.match(wrong.stderr(), /Incorrect passphrase/);
     const afterWrong = await status('srt-lecture');
     assert.equal(afterWrong.ingest.connected, false);
     assert.equal(afterWrong.total_segments_served, 0);

@@ -12,6 +12,7 @@ import {
   CHILD_ENV,
   type ChildMessage,
   type ParentMessage,
+  redactStreamPaths,
   STATS_INTERVAL_MS,
   type StatsMessage,
 } from './protocol.js';
@@ -90,13 +91,7 @@ Rtmp.prototype.parserData = function (this: unknown, buffer: Buffer) {
 // redact paths and names from what remains.
 logger.level = 'warn';
 const log = logger.log.bind(logger);
-logger.log = (message, level) =>
-  log(
-    String(message)
-      .replace(/\/live\/[^\s,]*/g, '/live/<redacted>')
-      .replace(/name=[^\s,]*/g, 'name=<redacted>'),
-    level,
-  );
+logger.log = (message, level) => log(redactStreamPaths(String(message)), level);
 
 const BIND_HOST = process.env[CHILD_ENV.host] ?? '127.0.0.1';
 
@@ -127,6 +122,12 @@ const media = new WeakMap<Session, PublishMedia>();
 const pending = new Map<string, (answer: ParentMessage | undefined) => void>();
 
 process.on('message', (message: ParentMessage) => {
+  if (message.type === 'close') {
+    // Its socket's close event ends the publish as a publisher leaving does ('ended').
+    for (const { session, alias } of approvedPublishes.values())
+      if (alias === message.alias) kill(session);
+    return;
+  }
   const answer = pending.get(message.id);
   if (answer) return answer(message);
   // Approved after the publish timed out: hand the alias back, so the supervisor ends it.

@@ -27,7 +27,16 @@ export const STATS_INTERVAL_MS = 2_000;
 
 export type ParentMessage =
   | { type: 'approved'; id: string; alias: string }
-  | { type: 'refused'; id: string };
+  | { type: 'refused'; id: string }
+  /** End an approved publish (its stream ended or went away): the publisher is disconnected. */
+  | { type: 'close'; alias: string };
 
 /** Environment the supervisor sets for the child: never a secret (keys travel over IPC only). */
 export const CHILD_ENV = { port: 'VTP_RTMP_PORT', host: 'VTP_RTMP_HOST' } as const;
+
+/** A line the RTMP child printed, with stream paths and names (which hold keys) masked. */
+export function redactStreamPaths(text: string): string {
+  return text
+    .replace(/\/live\/[^\s,'"]*/g, '/live/<redacted>')
+    .replace(/name=[^\s,'"]*/g, 'name=<redacted>');
+}

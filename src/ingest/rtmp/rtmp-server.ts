@@ -2,7 +2,13 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { CHILD_ENV, type ChildMessage, type ParentMessage, type StatsMessage } from './protocol.js';
+import {
+  CHILD_ENV,
+  type ChildMessage,
+  type ParentMessage,
+  redactStreamPaths,
+  type StatsMessage,
+} from './protocol.js';
 import { isStreamKeyFormat } from './stream-key.js';
 
 /** The pino methods the supervisor logs with (a pino logger fits). */
@@ -121,6 +127,18 @@ export class RtmpServer {
     return this.child?.pid;
   }
 
+  /** Kills the child at once without waiting (for process exit handlers). */
+  killNow(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    this.child?.kill('SIGKILL');
+  }
+
+  /** Disconnects the publisher approved under `alias` (onEnded follows, as when it leaves). */
+  close(alias: string): void {
+    if (this.child?.connected && this.live.has(alias)) this.child.send({ type: 'close', alias });
+  }
+
   /** Where the local ladder pulls an approved publish from (loopback, alias path only). */
   pullUrl(alias: string): string {
     // Loopback when the listener takes every address; else the one address it is bound to.
@@ -143,12 +161,13 @@ export class RtmpServer {
       serialization: 'json',
     });
     this.child = child;
-    // NMS logs (warn and above, paths redacted in the child) go to our log, one entry a line.
+    // NMS logs (warn and above, paths redacted in the child) go to our log, one entry a line;
+    // what the child prints otherwise (a stack trace, a dependency's console.error) is masked here.
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8');
       stream?.on('data', (text: string) => {
         for (const line of text.split('\n'))
-          if (line.trim()) log.warn({ line }, 'rtmp child output');
+          if (line.trim()) log.warn({ line: redactStreamPaths(line) }, 'rtmp child output');
       });
     }
     child.on('message', (message: ChildMessage) => this.onMessage(child, message));

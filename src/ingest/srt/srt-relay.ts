@@ -79,6 +79,13 @@ export class SrtRelay {
     if (!this.child && !this.restartTimer) this.spawn();
   }
 
+  /** Kills ffmpeg at once without waiting (for process exit handlers). */
+  killNow(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    this.child?.kill('SIGKILL');
+  }
+
   /** Stops the listener and any relayed caller; resolves once ffmpeg has exited. */
   async stop(): Promise<void> {
     this.stopping = true;
