@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { ffprobeMedia } from '../../src/ingest/media-probe.js';
 import { launchChromium } from '../helpers/browser.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
-import { startPageOrigin } from '../helpers/page-origin.js';
+import { playerPage, startPageOrigin } from '../helpers/page-origin.js';
 import { ALL_PROFILES, segmentInput } from '../helpers/segments.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -12,12 +12,7 @@ import { waitFor } from '../helpers/wait.js';
  * The learning platform's page: hls.js from the package, playing the `src` it is given. CMCD
  * goes in request headers, so every request to the VTP server is preflighted.
  */
-const PAGE = `<!doctype html>
-<html><body>
-<video id="video" muted playsinline></video>
-<script src="/hls.min.js"></script>
-<script>
-  const video = document.getElementById('video');
+const PAGE = playerPage(`
   window.hlsErrors = [];
   const hls = new Hls({ cmcd: { useHeaders: true } });
   hls.on(Hls.Events.ERROR, (_event, data) =>
@@ -25,8 +20,7 @@ const PAGE = `<!doctype html>
   hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
   hls.loadSource(new URLSearchParams(location.search).get('src'));
   hls.attachMedia(video);
-</script>
-</body></html>`;
+`);
 
 function currentTime(page: Page): Promise<number> {
   return page.evaluate(() => (document.querySelector('video') as HTMLVideoElement).currentTime);

@@ -12,7 +12,7 @@ import HLS from 'hls-parser';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../../src/core/profiles.js';
 import { LADDER_PRESETS, ladderArguments } from '../../src/ingest/ffmpeg-ladder.js';
-import { startPageOrigin } from './page-origin.js';
+import { playerPage, startPageOrigin } from './page-origin.js';
 import { waitFor } from './wait.js';
 
 /** Latency the throttle adds to every request (a campus Wi-Fi's round trip, roughly). */
@@ -247,18 +247,12 @@ export async function startLiveLadder(
  * configures its player (three segments behind the live edge) but steered by nobody: it sends
  * no reports and no CMCD. Its player is `window.hls`.
  */
-const PLAIN_PAGE = `<!doctype html>
-<html><body>
-<video id="video" muted playsinline></video>
-<script src="/hls.min.js"></script>
-<script>
-  const video = document.getElementById('video');
+const PLAIN_PAGE = playerPage(`
   const hls = (window.hls = new Hls({ liveSyncDurationCount: 3 }));
   hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
   hls.loadSource(new URLSearchParams(location.search).get('src'));
   hls.attachMedia(video);
-</script>
-</body></html>`;
+`);
 
 /** An origin on the loopback serving the plain hls.js page: `${origin}/?src=URL`. */
 export function startPlainPlayerPages(): Promise<{ origin: string; close(): Promise<void> }> {

@@ -8,6 +8,21 @@ const require = createRequire(import.meta.url);
 const HLS_JS = readFileSync(require.resolve('hls.js/dist/hls.min.js'));
 
 /**
+ * A page that plays with hls.js from this origin: a muted `video` (as `video` in `script`),
+ * hls.js loaded, then `script`, which makes the player and records what the test reads.
+ */
+export function playerPage(script: string): string {
+  return `<!doctype html>
+<html><body>
+<video id="video" muted playsinline></video>
+<script src="/hls.min.js"></script>
+<script>
+  const video = document.getElementById('video');
+${script}</script>
+</body></html>`;
+}
+
+/**
  * A second origin on the loopback (another port, as a learning platform's would be) serving one
  * HTML page at `/` and hls.js from the package at `/hls.min.js`.
  */

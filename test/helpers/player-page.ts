@@ -1,5 +1,5 @@
 import type { BrowserContext, Page, Request } from 'playwright-core';
-import { startPageOrigin } from './page-origin.js';
+import { playerPage, startPageOrigin } from './page-origin.js';
 
 /**
  * A plain hls.js player configured as the player page (src/web/watch.js) configures it: CMCD in
@@ -7,13 +7,8 @@ import { startPageOrigin } from './page-origin.js';
  * player page it posts no `adapt-quality` reports, so the buffer health the server holds comes
  * from CMCD alone. It records what the player did for the test to read (`window.played`).
  */
-const PAGE = `<!doctype html>
-<html><body>
-<video id="video" muted playsinline></video>
-<script src="/hls.min.js"></script>
-<script>
+const PAGE = playerPage(`
   const query = new URLSearchParams(location.search);
-  const video = document.getElementById('video');
   const played = (window.played = {
     errors: [], frags: [], media: [], stalledErrors: 0, mediaSeconds: 0, stoppedAt: null,
   });
@@ -61,8 +56,7 @@ const PAGE = `<!doctype html>
   hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
   hls.loadSource(query.get('src'));
   hls.attachMedia(video);
-</script>
-</body></html>`;
+`);
 
 export interface PlayedFragment {
   readonly at: number;

@@ -9,7 +9,7 @@ import { launchChromium } from '../helpers/browser.js';
 import { assertConformantMedia } from '../helpers/hls-conformance.js';
 import { call, startTestServer, type TestServer } from '../helpers/http.js';
 import { type RunningLadder, startLadder } from '../helpers/ladder.js';
-import { startPageOrigin } from '../helpers/page-origin.js';
+import { playerPage, startPageOrigin } from '../helpers/page-origin.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -30,12 +30,7 @@ const PUBLISH_KEY = 'steer-publish-key-0123456789';
 const SIZE = { VeryLow: '256x144', High: '854x480' } as const;
 
 /** hls.js as a site would embed it: its defaults (no CMCD), the URL it was given, nothing else. */
-const PAGE = `<!doctype html>
-<html><body>
-<video id="video" muted playsinline></video>
-<script src="/hls.min.js"></script>
-<script>
-  const video = document.getElementById('video');
+const PAGE = playerPage(`
   const seen = (window.seen = { frags: [], errors: [], widths: [] });
   const hls = new Hls();
   hls.on(Hls.Events.FRAG_LOADED, (_e, data) => seen.frags.push({ at: Date.now(), url: data.frag.url }));
@@ -45,8 +40,7 @@ const PAGE = `<!doctype html>
   hls.loadSource(new URLSearchParams(location.search).get('src'));
   hls.attachMedia(video);
   window.playhead = () => video.currentTime;
-</script>
-</body></html>`;
+`);
 
 interface Seen {
   frags: { at: number; url: string }[];
