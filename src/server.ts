@@ -43,6 +43,7 @@ import {
   recoverState,
   restartEncoderJobs,
   restoreSegmentWindows,
+  restoreStreamKeys,
 } from './storage/state-recovery.js';
 import type { Store } from './storage/store.js';
 import { rebuildLostStreams } from './storage/streams-from-files.js';
@@ -220,7 +221,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       ...(options.publishing.preset && { preset: options.publishing.preset }),
       log: log ?? SILENT_LOG,
     });
-  if (publishing) restoreStreamKeys(store.store, service, publishing, log);
+  if (publishing) restoreStreamKeys(store.store, service, publishing);
   const app = buildApp({
     service,
     ingest,
@@ -576,26 +577,3 @@ function isWildcard(host: string): boolean {
 
 /** For a runtime without a logger (tests): publishing logs nowhere. */
 const SILENT_LOG = { info() {}, warn() {} };
-
-/**
- * Stream keys kept across a restart: a stream that came back keeps its key (and its SRT port
- * is opened anew when publishing starts); the key of a stream that did not is dropped.
- */
-function restoreStreamKeys(
-  store: Store,
-  service: DistributionService,
-  publishing: PublishIngest,
-  log: pino.Logger | undefined,
-): void {
-  for (const { recordingId, key } of store.listStreamKeys()) {
-    if (key === undefined) {
-      log?.error(
-        { recordingId },
-        'a stream key cannot be unsealed (vtp.key changed?): issue a new one',
-      );
-    }
-    if (key !== undefined && service.hasStream(recordingId))
-      publishing.restoreKey(recordingId, key);
-    else store.deleteStreamKey(recordingId);
-  }
-}

@@ -14,7 +14,7 @@ import {
   type RestoredSessionInfo,
   streamCounterNames,
 } from './state-recorder.js';
-import type { EncoderJobRecords, StreamRecord } from './store.js';
+import type { EncoderJobRecords, StreamKeyRecords, StreamRecord } from './store.js';
 
 /** The part of PublishAccess recovery gives restored keys to. */
 export interface PublishKeyChecks {
@@ -397,5 +397,27 @@ function hasEnded(service: DistributionService, recordingId: string): boolean {
     return service.getDistributor(recordingId).status === 'ended';
   } catch {
     return false;
+  }
+}
+
+/** The part of publishing recovery gives stored stream keys back to. */
+export interface StreamKeyRestores {
+  restoreKey(recordingId: string, key: string): void;
+}
+
+/**
+ * Stream keys kept across a restart: a stream that came back keeps its key (its SRT port is
+ * opened anew when publishing starts); the key of a stream that did not, or one that cannot be
+ * unsealed (the store has reported it), is dropped.
+ */
+export function restoreStreamKeys(
+  store: StreamKeyRecords,
+  service: Pick<DistributionService, 'hasStream'>,
+  publishing: StreamKeyRestores,
+): void {
+  for (const { recordingId, key } of store.listStreamKeys()) {
+    if (key !== undefined && service.hasStream(recordingId))
+      publishing.restoreKey(recordingId, key);
+    else store.deleteStreamKey(recordingId);
   }
 }
