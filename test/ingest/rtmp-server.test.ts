@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { freePort } from '../../bench/viewers/free-port.js';
+import { MAX_RTMP_CONNECTIONS } from '../../src/ingest/rtmp/protocol.js';
 import { RtmpServer } from '../../src/ingest/rtmp/rtmp-server.js';
 import { run } from '../helpers/exec.js';
 import { waitFor } from '../helpers/wait.js';
@@ -198,6 +202,30 @@ describe('RTMP listener (node-media-server child)', () => {
     assert.equal(server.status().restarts, 1);
     again = await approvedPublish('lecture-e');
     assert.equal(await pull(server.pullUrl(again.alias)), 0);
+  });
+
+  test('(h) connections beyond the bound are closed as they arrive; the ones held stay', async () => {
+    const open = async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const closed = once(socket, 'close').then(() => true);
+      return { socket, closed: () => Promise.race([closed, setImmediatePromise(false)]) };
+    };
+    const held = [];
+    try {
+      for (let i = 0; i < MAX_RTMP_CONNECTIONS; i++) held.push(await open());
+      const extra = await open();
+      held.push(extra);
+      await waitFor(
+        async () => ((await extra.closed()) ? true : undefined),
+        5000,
+        'the extra closed',
+      );
+      const first = held[0];
+      assert.ok(first && !(await first.closed()), 'a held connection stays open');
+    } finally {
+      for (const { socket } of held) socket.destroy();
+    }
   });
 
   test("(f) no key in the child's argv, env or output", async () => {

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import {
   CHILD_ENV,
   type ChildMessage,
+  MAX_RTMP_CONNECTIONS,
   type ParentMessage,
   redactStreamPaths,
   STATS_INTERVAL_MS,
@@ -229,6 +230,7 @@ Context.eventEmitter.on('prePlay', (session: Session) => {
 
 const server = new NodeRtmpServer();
 server.run();
+server.tcpServer.maxConnections = MAX_RTMP_CONNECTIONS;
 server.tcpServer.on('connection', (socket: Socket) =>
   socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy()),
 );

@@ -25,6 +25,13 @@ export interface StatsMessage {
 /** How often the child reports each approved publish. */
 export const STATS_INTERVAL_MS = 2_000;
 
+/**
+ * Connections the RTMP child holds at once: lecturers and the ladders pulling them, a few per
+ * stream. The idle timeout bounds how long a connection stays, this how many (Node closes the
+ * ones beyond it as they arrive).
+ */
+export const MAX_RTMP_CONNECTIONS = 256;
+
 export type ParentMessage =
   | { type: 'approved'; id: string; alias: string }
   | { type: 'refused'; id: string }
